@@ -1,0 +1,75 @@
+/*
+ * wd_err: the result codes of the common library.
+ *
+ * Every parser, verifier and command in common/ returns a wd_err_t: WD_OK
+ * (zero) or a negative code that names the reason, so a rejection can always
+ * say why (wd_strerror) and tests can assert the exact reason. Codes are
+ * stable: wd_err_name() gives the identifier used in --json output.
+ */
+#ifndef WD_ERR_H
+#define WD_ERR_H
+
+/* X-macro table: identifier, message. Append only; never renumber. */
+#define WD_ERR_TABLE(X)                                                                            \
+    X (WD_ERR_TRUNCATED, "input ends inside a value")                                              \
+    X (WD_ERR_TRAILING, "bytes follow the top-level value")                                        \
+    X (WD_ERR_FLOAT, "floating-point values are not allowed")                                      \
+    X (WD_ERR_EXT, "msgpack extension types are not allowed")                                      \
+    X (WD_ERR_BAD_TYPE, "byte 0xc1 is not a msgpack type")                                         \
+    X (WD_ERR_INT_NONCANONICAL, "integer is not in its shortest encoding")                         \
+    X (WD_ERR_LEN_NONCANONICAL, "length header is not in its shortest form")                       \
+    X (WD_ERR_KEY_TYPE, "map key is not a string")                                                 \
+    X (WD_ERR_KEYS_UNSORTED, "map keys are not in ascending byte order")                           \
+    X (WD_ERR_KEY_DUPLICATE, "map key appears twice")                                              \
+    X (WD_ERR_TOO_DEEP, "values are nested too deeply")                                            \
+    X (WD_ERR_OVERSIZE, "field is larger than its limit")                                          \
+    X (WD_ERR_BAD_UTF8, "string is not valid UTF-8")                                               \
+    X (WD_ERR_WRONG_TYPE, "value has the wrong msgpack type")                                      \
+    X (WD_ERR_MISSING_KEY, "a required map key is missing")                                        \
+    X (WD_ERR_UNKNOWN_KEY, "map holds a key this version does not know")                           \
+    X (WD_ERR_BAD_LENGTH, "byte string has the wrong length")                                      \
+    X (WD_ERR_OUT_OF_RANGE, "integer is out of range")                                             \
+    X (WD_ERR_BAD_VERSION, "unsupported format version")                                           \
+    X (WD_ERR_BAD_VALUE, "value is not allowed here")                                              \
+    X (WD_ERR_BAD_SIGNATURE, "signature does not verify")                                          \
+    X (WD_ERR_WRONG_CHAIN, "record belongs to another chain")                                      \
+    X (WD_ERR_UNEXPECTED_TYPE, "record has another type than expected")                            \
+    X (WD_ERR_NOT_SELF_SIGNED, "certificate is not signed by its own identity key")                \
+    X (WD_ERR_KEY_PERMISSIONS, "key file is readable or writable by group or others")              \
+    X (WD_ERR_KEY_OWNER, "key file is owned by another user")                                      \
+    X (WD_ERR_NOT_REGULAR, "path is not a regular file")                                           \
+    X (WD_ERR_NO_BACKEND, "no such keystore backend")                                              \
+    X (WD_ERR_NOT_FOUND, "no such file")                                                           \
+    X (WD_ERR_EXISTS, "file already exists")                                                       \
+    X (WD_ERR_IO, "input/output error")                                                            \
+    X (WD_ERR_NOMEM, "out of memory")                                                              \
+    X (WD_ERR_CLOSED, "the other end closed the channel")                                          \
+    X (WD_ERR_FRAME, "malformed channel frame")                                                    \
+    X (WD_ERR_FRAME_SIZE, "channel frame is larger than the limit")                                \
+    X (WD_ERR_FDS, "channel frame carries too many file descriptors")                              \
+    X (WD_ERR_CONFIG_SYNTAX, "configuration file is not valid ZPL")                                \
+    X (WD_ERR_CONFIG_KEY, "unknown configuration key")                                             \
+    X (WD_ERR_CONFIG_VALUE, "configuration value is not of the expected form")                     \
+    X (WD_ERR_DB, "SQLite error")                                                                  \
+    X (WD_ERR_DB_VERSION, "database schema is newer than this program")                            \
+    X (WD_ERR_TIMEOUT, "timed out")                                                                \
+    X (WD_ERR_UNAVAILABLE, "service is not available")                                             \
+    X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")
+
+typedef enum {
+    WD_OK = 0,
+#define WD_ERR_ENUM(name, msg) name,
+    WD_ERR_FIRST_ = -1000,
+    WD_ERR_TABLE (WD_ERR_ENUM)
+#undef WD_ERR_ENUM
+        WD_ERR_LAST_
+} wd_err_t;
+
+/* A short sentence for the code ("map key appears twice"). Never NULL;
+   unknown codes give "unknown error". Static storage. */
+const char *wd_strerror (int code);
+
+/* The code's identifier ("WD_ERR_KEY_DUPLICATE", "WD_OK"). Static storage. */
+const char *wd_err_name (int code);
+
+#endif
