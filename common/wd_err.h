@@ -54,7 +54,8 @@
     X (WD_ERR_DB_VERSION, "database schema is newer than this program")                            \
     X (WD_ERR_TIMEOUT, "timed out")                                                                \
     X (WD_ERR_UNAVAILABLE, "service is not available")                                             \
-    X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")
+    X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")                                 \
+    X (WD_ERR_AGAIN, "no frame is waiting")
 
 typedef enum {
     WD_OK = 0,

@@ -1,0 +1,65 @@
+/*
+ * Helpers shared by the unit tests (see test_support.h).
+ */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wd_hash.h"
+
+uint8_t *
+test_vector_hex (const char *file, const char *name, size_t *len)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", WARDEN_VECTORS_DIR, file);
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        fprintf (stderr, "cannot open %s\n", path);
+        abort ();
+    }
+    char line[8192];
+    size_t name_len = strlen (name);
+    while (fgets (line, sizeof line, f)) {
+        if (strncmp (line, name, name_len) != 0 || line[name_len] != '=')
+            continue;
+        char *hex = line + name_len + 1;
+        hex[strcspn (hex, "\r\n")] = '\0';
+        *len = strlen (hex) / 2;
+        uint8_t *out = malloc (*len + 1);
+        if (!out || !wd_hex_decode (out, *len, hex)) {
+            fprintf (stderr, "%s: bad hex for %s\n", path, name);
+            abort ();
+        }
+        fclose (f);
+        return out;
+    }
+    fprintf (stderr, "%s: no entry %s\n", path, name);
+    abort ();
+}
+
+static char s_tmpdir[64];
+
+const char *
+test_tmpdir (void)
+{
+    if (!s_tmpdir[0]) {
+        snprintf (s_tmpdir, sizeof s_tmpdir, "/tmp/warden-test-XXXXXX");
+        if (!mkdtemp (s_tmpdir))
+            abort ();
+    }
+    return s_tmpdir;
+}
+
+void
+test_tmpdir_remove (void)
+{
+    if (s_tmpdir[0]) {
+        char cmd[128];
+        snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_tmpdir);
+        if (system (cmd) != 0)
+            fprintf (stderr, "could not remove %s\n", s_tmpdir);
+        s_tmpdir[0] = '\0';
+    }
+}
