@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,30 +60,39 @@ wd_envelope_seal (const char *type, const uint8_t chain[WD_CHAIN_ID_LEN],
     if (err != WD_OK)
         return err;
 
+    wd_envelope_t env = { .body = body, .body_len = body_len };
+    snprintf (env.type, sizeof env.type, "%s", type);
+    memcpy (env.chain, chain, WD_CHAIN_ID_LEN);
+    memcpy (env.from, from, WD_PUBKEY_LEN);
     uint8_t digest[WD_DIGEST_LEN];
-    uint8_t sig[WD_SIG_LEN];
     wd_envelope_digest (digest, type, chain, body, body_len);
-    int rc = sign (sign_ctx, digest, sig);
+    int rc = sign (sign_ctx, digest, env.sig);
     if (rc != 0)
         return (wd_err_t)rc;
+    wd_envelope_encode (&env, out, out_len);
+    return WD_OK;
+}
 
+void
+wd_envelope_encode (const wd_envelope_t *env, uint8_t **out, size_t *out_len)
+{
+    assert (wd_envelope_type_valid (env->type));
     wd_writer_t *w = wd_writer_new ();
     wd_writer_map (w, 6);
     wd_writer_key (w, "body");
-    wd_writer_bin (w, body, body_len);
+    wd_writer_bin (w, env->body, env->body_len);
     wd_writer_key (w, "chain");
-    wd_writer_bin (w, chain, WD_CHAIN_ID_LEN);
+    wd_writer_bin (w, env->chain, WD_CHAIN_ID_LEN);
     wd_writer_key (w, "from");
-    wd_writer_bin (w, from, WD_PUBKEY_LEN);
+    wd_writer_bin (w, env->from, WD_PUBKEY_LEN);
     wd_writer_key (w, "sig");
-    wd_writer_bin (w, sig, WD_SIG_LEN);
+    wd_writer_bin (w, env->sig, WD_SIG_LEN);
     wd_writer_key (w, "type");
-    wd_writer_cstr (w, type);
+    wd_writer_cstr (w, env->type);
     wd_writer_key (w, "v");
     wd_writer_uint (w, WD_ENVELOPE_VERSION);
     *out = wd_writer_take (w, out_len);
     wd_writer_destroy (&w);
-    return WD_OK;
 }
 
 wd_err_t

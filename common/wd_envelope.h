@@ -64,6 +64,10 @@ wd_envelope_seal (const char *type, const uint8_t chain[WD_CHAIN_ID_LEN],
                   const uint8_t from[WD_PUBKEY_LEN], const uint8_t *body, size_t body_len,
                   wd_sign_fn sign, void *sign_ctx, uint8_t **out, size_t *out_len);
 
+/* Encodes env (whose signature is already made) as canonical bytes in *out
+   (caller frees). The type must be valid (asserted). */
+void wd_envelope_encode (const wd_envelope_t *env, uint8_t **out, size_t *out_len);
+
 /* Decodes an envelope without checking its signature: canonical encoding
    (wd_codec_check reasons), schema (missing/unknown key, wrong type or
    length), version (WD_ERR_BAD_VERSION), type syntax (WD_ERR_BAD_VALUE),

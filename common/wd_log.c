@@ -51,7 +51,7 @@ wd_log_set_prefix (bool prefix)
     s_prefix = prefix;
 }
 
-static void
+static void __attribute__ ((format (printf, 3, 0)))
 s_vlog (wd_log_level_t level, int errnum, const char *fmt, va_list ap)
 {
     if (level > s_level)

@@ -1,0 +1,230 @@
+/*
+ * wd_msg: names and the small fixed-shape bodies of process messages.
+ */
+#include "wd_msg.h"
+
+#include <string.h>
+
+#include "wd_codec.h"
+
+const char *
+wd_msg_name (uint32_t type)
+{
+    switch ((wd_msg_type_t)type) {
+        case WD_MSG_INIT:
+            return "init";
+        case WD_MSG_KEYS_CHANNEL:
+            return "keys-channel";
+        case WD_MSG_PROC_STATE:
+            return "proc-state";
+        case WD_MSG_PING:
+            return "ping";
+        case WD_MSG_READY:
+            return "ready";
+        case WD_MSG_PONG:
+            return "pong";
+        case WD_MSG_SIGN:
+            return "sign";
+        case WD_MSG_SIGNATURE:
+            return "signature";
+        case WD_MSG_KEYS_INFO:
+            return "keys-info";
+        case WD_MSG_KEYS_STATUS:
+            return "keys-status";
+        case WD_MSG_ERROR:
+            return "error";
+        case WD_MSG_CTL_STATUS:
+            return "ctl-status";
+        case WD_MSG_CTL_STATUS_REPLY:
+            return "ctl-status-reply";
+    }
+    return "unknown";
+}
+
+/* Encodes {key: bin(len)} into out (fixmap, fixstr key, bin8). */
+static size_t
+s_encode_one_bin (uint8_t out[WD_MSG_SMALL_MAX], const char *key, const uint8_t *data, size_t len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, key);
+    wd_writer_bin (w, data, len);
+    size_t n;
+    const uint8_t *bytes = wd_writer_data (w, &n);
+    memcpy (out, bytes, n);
+    wd_writer_destroy (&w);
+    return n;
+}
+
+static wd_err_t
+s_decode_one_bin (const uint8_t *body, size_t len, const char *key, uint8_t *out, size_t out_len)
+{
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_SMALL_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, key);
+    wd_read_bin_fixed (&r, out, out_len);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+size_t
+wd_msg_encode_digest (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t digest[WD_DIGEST_LEN])
+{
+    return s_encode_one_bin (out, "digest", digest, WD_DIGEST_LEN);
+}
+
+wd_err_t
+wd_msg_decode_digest (const uint8_t *body, size_t len, uint8_t digest[WD_DIGEST_LEN])
+{
+    return s_decode_one_bin (body, len, "digest", digest, WD_DIGEST_LEN);
+}
+
+size_t
+wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN])
+{
+    return s_encode_one_bin (out, "sig", sig, WD_SIG_LEN);
+}
+
+wd_err_t
+wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN])
+{
+    return s_decode_one_bin (body, len, "sig", sig, WD_SIG_LEN);
+}
+
+uint8_t *
+wd_msg_encode_error (int code, const char *message, size_t *len)
+{
+    size_t message_len = strnlen (message, WD_MSG_ERROR_MAX);
+    /* A cut message must still be valid UTF-8: back up to a lead byte. */
+    while (message_len > 0 && message[message_len] != '\0' &&
+           ((uint8_t)message[message_len] & 0xc0) == 0x80)
+        message_len--;
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "code");
+    wd_writer_int (w, code);
+    wd_writer_key (w, "message");
+    wd_writer_str (w, message, message_len);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+wd_msg_decode_error (const uint8_t *body, size_t len, int *code, char message[WD_MSG_ERROR_MAX + 1])
+{
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_ERROR_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    int64_t value;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "code");
+    wd_read_int (&r, &value, INT32_MIN, INT32_MAX);
+    wd_read_key (&r, "message");
+    wd_read_cstr (&r, message, WD_MSG_ERROR_MAX + 1);
+    wd_read_end (&r);
+    *code = (int)value;
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+wd_msg_encode_keys_status (const wd_msg_keys_status_t *status, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 6);
+    wd_writer_key (w, "backend");
+    wd_writer_cstr (w, status->backend);
+    wd_writer_key (w, "healthy");
+    wd_writer_bool (w, status->healthy);
+    wd_writer_key (w, "key_protection");
+    wd_writer_cstr (w, status->key_protection);
+    wd_writer_key (w, "public_key");
+    wd_writer_bin (w, status->public_key, WD_PUBKEY_LEN);
+    wd_writer_key (w, "signatures");
+    wd_writer_uint (w, status->signatures);
+    wd_writer_key (w, "tamper");
+    wd_writer_cstr (w, status->tamper);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+wd_msg_decode_keys_status (const uint8_t *body, size_t len, wd_msg_keys_status_t *status)
+{
+    memset (status, 0, sizeof *status);
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_SMALL_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "backend");
+    wd_read_cstr (&r, status->backend, sizeof status->backend);
+    wd_read_key (&r, "healthy");
+    wd_read_bool (&r, &status->healthy);
+    wd_read_key (&r, "key_protection");
+    wd_read_cstr (&r, status->key_protection, sizeof status->key_protection);
+    wd_read_key (&r, "public_key");
+    wd_read_bin_fixed (&r, status->public_key, WD_PUBKEY_LEN);
+    wd_read_key (&r, "signatures");
+    wd_read_uint (&r, &status->signatures, UINT64_MAX);
+    wd_read_key (&r, "tamper");
+    wd_read_cstr (&r, status->tamper, sizeof status->tamper);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+wd_msg_encode_proc_state (const wd_msg_proc_state_t *state, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 5);
+    wd_writer_key (w, "name");
+    wd_writer_cstr (w, state->name);
+    wd_writer_key (w, "pid");
+    wd_writer_uint (w, state->pid);
+    wd_writer_key (w, "restarts");
+    wd_writer_uint (w, state->restarts);
+    wd_writer_key (w, "since");
+    wd_writer_uint (w, state->since);
+    wd_writer_key (w, "state");
+    wd_writer_cstr (w, state->state);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+wd_msg_decode_proc_state (const uint8_t *body, size_t len, wd_msg_proc_state_t *state)
+{
+    memset (state, 0, sizeof *state);
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_SMALL_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "name");
+    wd_read_cstr (&r, state->name, sizeof state->name);
+    wd_read_key (&r, "pid");
+    wd_read_uint (&r, &state->pid, UINT32_MAX);
+    wd_read_key (&r, "restarts");
+    wd_read_uint (&r, &state->restarts, UINT64_MAX);
+    wd_read_key (&r, "since");
+    wd_read_uint (&r, &state->since, UINT64_MAX);
+    wd_read_key (&r, "state");
+    wd_read_cstr (&r, state->state, sizeof state->state);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}

@@ -1,0 +1,96 @@
+/*
+ * wd_msg: the messages that travel over wd_chan channels — between wardend's
+ * processes and on the control socket (docs/PROTOCOL.md "Process messages"
+ * and "Control socket"). Modules meet through these types, not through each
+ * other's internals (DESIGN.md §3).
+ *
+ * Bodies are canonical msgpack maps; the encoders and decoders of the small
+ * fixed-shape bodies live here so every process reads them the same way.
+ * Decoders return a wd_err_t naming the first problem.
+ */
+#ifndef WD_MSG_H
+#define WD_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wd_envelope.h"
+#include "wd_err.h"
+
+typedef enum {
+    /* parent -> child */
+    WD_MSG_INIT = 1,         /* body: wd_config_pack() of the validated configuration */
+    WD_MSG_KEYS_CHANNEL = 2, /* no body; fds[0]: this process's end of a new engine<->keys pair */
+    WD_MSG_PROC_STATE = 3,   /* parent -> engine: {name, pid, restarts, since, state} */
+    WD_MSG_PING = 4,         /* parent -> engine, no body; answered by WD_MSG_PONG */
+    /* child -> parent */
+    WD_MSG_READY = 10, /* no body: initialised and serving */
+    WD_MSG_PONG = 11,  /* no body */
+    /* engine <-> keys; peer = request id, echoed in the reply */
+    WD_MSG_SIGN = 20,      /* {digest: bin(32)} */
+    WD_MSG_SIGNATURE = 21, /* {sig: bin(64)} */
+    WD_MSG_KEYS_INFO = 22, /* no body */
+    WD_MSG_KEYS_STATUS =
+        23, /* {backend, healthy, key_protection, public_key, signatures, tamper} */
+    /* any direction: a request failed */
+    WD_MSG_ERROR = 30, /* {code: int, message: str} */
+    /* control socket: wardenctl -> engine, replies echo peer */
+    WD_MSG_CTL_STATUS = 100,       /* no body */
+    WD_MSG_CTL_STATUS_REPLY = 101, /* {envelope: bin} or {status: bin, unsigned_reason: str} */
+} wd_msg_type_t;
+
+/* Short name of a message type for logs ("sign", "ctl-status"). */
+const char *wd_msg_name (uint32_t type);
+
+/* {digest: bin(32)} and {sig: bin(64)}: single-field bodies. Encoders write
+   into a caller buffer of at least WD_MSG_SMALL_MAX bytes and return the
+   length. */
+#define WD_MSG_SMALL_MAX 96
+size_t wd_msg_encode_digest (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t digest[WD_DIGEST_LEN]);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_digest (const uint8_t *body, size_t len, uint8_t digest[WD_DIGEST_LEN]);
+size_t wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN]);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN]);
+
+/* {code: int, message: str}: message at most WD_MSG_ERROR_MAX bytes. The
+   encoder returns a malloc'ed body (caller frees). */
+#define WD_MSG_ERROR_MAX 256
+uint8_t *wd_msg_encode_error (int code, const char *message, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_error (const uint8_t *body, size_t len, int *code,
+                     char message[WD_MSG_ERROR_MAX + 1]);
+
+/* WD_MSG_KEYS_STATUS: {backend, healthy, key_protection, public_key,
+   signatures, tamper}. */
+#define WD_MSG_NAME_MAX 16
+typedef struct {
+    char backend[WD_MSG_NAME_MAX + 1];
+    char key_protection[WD_MSG_NAME_MAX + 1];
+    char tamper[WD_MSG_NAME_MAX + 1];
+    bool healthy;
+    uint64_t signatures;
+    uint8_t public_key[WD_PUBKEY_LEN];
+} wd_msg_keys_status_t;
+
+uint8_t *wd_msg_encode_keys_status (const wd_msg_keys_status_t *status, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_keys_status (const uint8_t *body, size_t len, wd_msg_keys_status_t *status);
+
+/* WD_MSG_PROC_STATE: {name, pid, restarts, since, state}; since is Unix
+   time in seconds, state one of "starting", "running", "restarting",
+   "stopped". */
+typedef struct {
+    char name[WD_MSG_NAME_MAX + 1];
+    char state[WD_MSG_NAME_MAX + 1];
+    uint64_t pid;
+    uint64_t restarts;
+    uint64_t since;
+} wd_msg_proc_state_t;
+
+uint8_t *wd_msg_encode_proc_state (const wd_msg_proc_state_t *state, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_proc_state (const uint8_t *body, size_t len, wd_msg_proc_state_t *state);
+
+#endif

@@ -1,0 +1,569 @@
+/*
+ * node_engine: a czmq zloop reactor over the parent channel, the keys
+ * channel, the control socket and its clients, and a signalfd.
+ *
+ * A status request runs in two steps through the keys process: KEYS_INFO
+ * (the keystore's live status goes into the report), then SIGN over the
+ * report's signing-rule digest. The reply is a "node-status" envelope, or,
+ * when the keys process is down, slow (NODE_ENGINE_KEYS_TIMEOUT_MS) or
+ * failing, the unsigned report with the reason — status must work best
+ * exactly when something is wrong.
+ */
+#include "node_engine.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node_child.h"
+#include "node_config.h"
+#include "node_status.h"
+#include "wd_cert.h"
+#include "wd_codec.h"
+#include "wd_hash.h"
+#include "wd_log.h"
+#include "wd_msg.h"
+
+#define NODE_ENGINE_KEYS_TIMEOUT_MS 2000
+#define MAX_CLIENTS                 16
+#define MAX_REQUESTS                64
+
+typedef struct s_engine s_engine_t;
+
+typedef struct {
+    s_engine_t *engine;
+    wd_chan_t *chan;
+    zmq_pollitem_t item;
+    pid_t pid;
+    uid_t uid;
+} s_client_t;
+
+typedef enum {
+    STAGE_FREE,
+    STAGE_KEYS_INFO,
+    STAGE_SIGN,
+} s_stage_t;
+
+typedef struct {
+    s_stage_t stage;
+    uint32_t id;
+    s_client_t *client; /* NULL once the client has left */
+    uint32_t client_peer;
+    int timer;
+    uint8_t *status; /* the report, once built */
+    size_t status_len;
+    uint8_t digest[WD_DIGEST_LEN];
+} s_request_t;
+
+struct s_engine {
+    zloop_t *loop;
+    wd_config_t *cfg;
+    wd_chan_t *parent;
+    wd_chan_t *keys;
+    zmq_pollitem_t parent_item;
+    zmq_pollitem_t keys_item;
+    zmq_pollitem_t listen_item;
+    zmq_pollitem_t signal_item;
+    char control_path[PATH_MAX];
+    gid_t control_gid;
+    bool has_control_group;
+    uint8_t *cert_bytes;
+    size_t cert_len;
+    wd_cert_t cert;
+    node_status_procs_t procs;
+    s_client_t *clients[MAX_CLIENTS];
+    s_request_t requests[MAX_REQUESTS];
+    uint32_t next_id;
+    uint64_t rejected_clients;
+};
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void
+s_request_free (s_engine_t *self, s_request_t *req)
+{
+    if (req->timer >= 0)
+        zloop_timer_end (self->loop, req->timer);
+    free (req->status);
+    memset (req, 0, sizeof *req);
+    req->timer = -1;
+}
+
+static void
+s_client_send (s_client_t *client, uint32_t type, uint32_t peer, const uint8_t *body, size_t len)
+{
+    wd_err_t err = wd_chan_send (client->chan, type, peer, body, len, NULL, 0);
+    if (err != WD_OK)
+        wd_log_debug ("control client pid %d: reply not sent: %s", (int)client->pid,
+                      wd_strerror (err));
+}
+
+/* Replies with the unsigned report and the reason, then frees req. */
+static void
+s_finish_unsigned (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys,
+                   const char *reason)
+{
+    if (req->client) {
+        if (!req->status)
+            req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len,
+                                             &self->procs, keys, &req->status_len);
+        size_t len;
+        uint8_t *body = node_status_reply_unsigned (req->status, req->status_len, reason, &len);
+        s_client_send (req->client, WD_MSG_CTL_STATUS_REPLY, req->client_peer, body, len);
+        free (body);
+    }
+    wd_log_debug ("status request %u answered unsigned: %s", req->id, reason);
+    s_request_free (self, req);
+}
+
+static s_request_t *
+s_request_find (s_engine_t *self, uint32_t id)
+{
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        if (self->requests[i].stage != STAGE_FREE && self->requests[i].id == id)
+            return &self->requests[i];
+    return NULL;
+}
+
+static int
+s_request_timeout (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    s_engine_t *self = arg;
+    for (size_t i = 0; i < MAX_REQUESTS; i++) {
+        s_request_t *req = &self->requests[i];
+        if (req->stage != STAGE_FREE && req->timer == timer_id) {
+            req->timer = -1; /* a one-shot timer ends itself */
+            s_finish_unsigned (self, req, NULL, "keys process did not answer in time");
+        }
+    }
+    return 0;
+}
+
+/* Fails every request waiting on the keys process. */
+static void
+s_requests_fail_keys (s_engine_t *self, const char *reason)
+{
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        if (self->requests[i].stage != STAGE_FREE)
+            s_finish_unsigned (self, &self->requests[i], NULL, reason);
+}
+
+static bool
+s_keys_send (s_engine_t *self, uint32_t type, uint32_t id, const uint8_t *body, size_t len)
+{
+    if (!self->keys)
+        return false;
+    wd_err_t err = wd_chan_send (self->keys, type, id, body, len, NULL, 0);
+    if (err != WD_OK) {
+        wd_log_warnx ("keys channel: %s", wd_strerror (err));
+        return false;
+    }
+    return true;
+}
+
+static void
+s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer)
+{
+    s_request_t *req = NULL;
+    for (size_t i = 0; i < MAX_REQUESTS && !req; i++)
+        if (self->requests[i].stage == STAGE_FREE)
+            req = &self->requests[i];
+    if (!req) {
+        size_t len;
+        uint8_t *body = wd_msg_encode_error (WD_ERR_UNAVAILABLE, "too many requests", &len);
+        s_client_send (client, WD_MSG_ERROR, peer, body, len);
+        free (body);
+        return;
+    }
+    req->id = ++self->next_id;
+    req->client = client;
+    req->client_peer = peer;
+    req->stage = STAGE_KEYS_INFO;
+    req->timer = -1;
+    if (!s_keys_send (self, WD_MSG_KEYS_INFO, req->id, NULL, 0)) {
+        s_finish_unsigned (self, req, NULL, "keys process is not running");
+        return;
+    }
+    req->timer = zloop_timer (self->loop, NODE_ENGINE_KEYS_TIMEOUT_MS, 1, s_request_timeout, self);
+}
+
+/* KEYS_STATUS arrived: build the report and ask for its signature. */
+static void
+s_status_sign (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys)
+{
+    req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len, &self->procs,
+                                     keys, &req->status_len);
+    if (sodium_memcmp (keys->public_key, self->cert.sign_pk, WD_PUBKEY_LEN) != 0) {
+        s_finish_unsigned (self, req, keys, "the keystore's key is not the key of node.cert");
+        return;
+    }
+    wd_envelope_digest (req->digest, NODE_STATUS_TYPE, wd_cert_no_chain, req->status,
+                        req->status_len);
+    uint8_t body[WD_MSG_SMALL_MAX];
+    size_t len = wd_msg_encode_digest (body, req->digest);
+    req->stage = STAGE_SIGN;
+    if (!s_keys_send (self, WD_MSG_SIGN, req->id, body, len))
+        s_finish_unsigned (self, req, keys, "keys process is not running");
+}
+
+static void
+s_status_signed (s_engine_t *self, s_request_t *req, const uint8_t sig[WD_SIG_LEN])
+{
+    if (crypto_sign_verify_detached (sig, req->digest, WD_DIGEST_LEN, self->cert.sign_pk) != 0) {
+        s_finish_unsigned (self, req, NULL, "the keys process returned a bad signature");
+        return;
+    }
+    if (req->client) {
+        wd_envelope_t env = { .body = req->status, .body_len = req->status_len };
+        snprintf (env.type, sizeof env.type, "%s", NODE_STATUS_TYPE);
+        memcpy (env.chain, wd_cert_no_chain, WD_CHAIN_ID_LEN);
+        memcpy (env.from, self->cert.sign_pk, WD_PUBKEY_LEN);
+        memcpy (env.sig, sig, WD_SIG_LEN);
+        uint8_t *envelope;
+        size_t envelope_len;
+        wd_envelope_encode (&env, &envelope, &envelope_len);
+        size_t len;
+        uint8_t *body = node_status_reply_signed (envelope, envelope_len, &len);
+        s_client_send (req->client, WD_MSG_CTL_STATUS_REPLY, req->client_peer, body, len);
+        free (body);
+        free (envelope);
+    }
+    s_request_free (self, req);
+}
+
+/* ---- keys channel ---------------------------------------------------------- */
+
+static void
+s_keys_drop (s_engine_t *self, const char *why)
+{
+    if (!self->keys)
+        return;
+    zloop_poller_end (self->loop, &self->keys_item);
+    wd_chan_destroy (&self->keys);
+    wd_log_info ("keys channel closed (%s)", why);
+    s_requests_fail_keys (self, "keys process exited");
+}
+
+static int
+s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    s_engine_t *self = arg;
+    wd_chan_msg_t msg;
+    wd_err_t err = wd_chan_recv (self->keys, &msg);
+    if (err == WD_ERR_AGAIN)
+        return 0;
+    if (err == WD_ERR_CLOSED) {
+        s_keys_drop (self, "end of file");
+        return 0;
+    }
+    if (err != WD_OK)
+        wd_fatalx ("keys channel: %s", wd_strerror (err));
+
+    s_request_t *req = s_request_find (self, msg.peer);
+    if (!req) {
+        /* A reply to a request that timed out. */
+        wd_log_debug ("late %s reply for request %u", wd_msg_name (msg.type), msg.peer);
+    } else if (msg.type == WD_MSG_KEYS_STATUS && req->stage == STAGE_KEYS_INFO) {
+        wd_msg_keys_status_t keys;
+        err = wd_msg_decode_keys_status (msg.body, msg.body_len, &keys);
+        if (err != WD_OK)
+            wd_fatalx ("keys sent a bad keys-status: %s", wd_strerror (err));
+        s_status_sign (self, req, &keys);
+    } else if (msg.type == WD_MSG_SIGNATURE && req->stage == STAGE_SIGN) {
+        uint8_t sig[WD_SIG_LEN];
+        err = wd_msg_decode_signature (msg.body, msg.body_len, sig);
+        if (err != WD_OK)
+            wd_fatalx ("keys sent a bad signature message: %s", wd_strerror (err));
+        s_status_signed (self, req, sig);
+    } else if (msg.type == WD_MSG_ERROR) {
+        int code;
+        char message[WD_MSG_ERROR_MAX + 1];
+        err = wd_msg_decode_error (msg.body, msg.body_len, &code, message);
+        if (err != WD_OK)
+            wd_fatalx ("keys sent a bad error message: %s", wd_strerror (err));
+        s_finish_unsigned (self, req, NULL, message);
+    } else
+        wd_fatalx ("keys sent an unexpected %s message", wd_msg_name (msg.type));
+    wd_chan_msg_clear (&msg);
+    return 0;
+}
+
+/* ---- parent channel ---------------------------------------------------------- */
+
+static int
+s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)item;
+    s_engine_t *self = arg;
+    wd_chan_msg_t msg;
+    wd_err_t err = wd_chan_recv (self->parent, &msg);
+    if (err == WD_ERR_AGAIN)
+        return 0;
+    if (err == WD_ERR_CLOSED) {
+        wd_log_info ("parent has gone; stopping");
+        return -1;
+    }
+    if (err != WD_OK)
+        wd_fatalx ("parent channel: %s", wd_strerror (err));
+
+    switch (msg.type) {
+        case WD_MSG_KEYS_CHANNEL:
+            if (msg.nfds != 1)
+                wd_fatalx ("keys-channel message without a descriptor");
+            s_keys_drop (self, "replaced");
+            self->keys = wd_chan_new (msg.fds[0]);
+            msg.fds[0] = -1;
+            if (!self->keys)
+                wd_fatalx ("out of memory");
+            self->keys_item =
+                (zmq_pollitem_t){ .fd = wd_chan_fd (self->keys), .events = ZMQ_POLLIN };
+            if (zloop_poller (loop, &self->keys_item, s_on_keys, self) != 0)
+                wd_fatal ("zloop_poller");
+            wd_log_debug ("keys channel connected");
+            break;
+        case WD_MSG_PROC_STATE: {
+            wd_msg_proc_state_t state;
+            err = wd_msg_decode_proc_state (msg.body, msg.body_len, &state);
+            if (err != WD_OK)
+                wd_fatalx ("parent sent a bad proc-state: %s", wd_strerror (err));
+            int role = node_proc_role (state.name);
+            if (role < 0)
+                wd_fatalx ("parent sent proc-state for unknown process '%s'", state.name);
+            self->procs.procs[role] = state;
+            break;
+        }
+        case WD_MSG_PING:
+            node_child_send (self->parent, WD_MSG_PONG, msg.peer, NULL, 0, NULL, 0);
+            break;
+        default:
+            wd_fatalx ("parent sent an unexpected %s message", wd_msg_name (msg.type));
+    }
+    wd_chan_msg_clear (&msg);
+    return 0;
+}
+
+/* ---- control socket ---------------------------------------------------------- */
+
+static void
+s_client_remove (s_engine_t *self, s_client_t *client)
+{
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        if (self->requests[i].client == client)
+            self->requests[i].client = NULL;
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (self->clients[i] == client)
+            self->clients[i] = NULL;
+    zloop_poller_end (self->loop, &client->item);
+    wd_chan_destroy (&client->chan);
+    free (client);
+}
+
+static int
+s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    s_client_t *client = arg;
+    s_engine_t *self = client->engine;
+    wd_chan_msg_t msg;
+    wd_err_t err = wd_chan_recv (client->chan, &msg);
+    if (err == WD_ERR_AGAIN)
+        return 0;
+    if (err != WD_OK) {
+        if (err != WD_ERR_CLOSED)
+            wd_log_warnx ("control client pid %d: %s; disconnected", (int)client->pid,
+                          wd_strerror (err));
+        s_client_remove (self, client);
+        return 0;
+    }
+    if (msg.type == WD_MSG_CTL_STATUS && msg.body_len == 0 && msg.nfds == 0)
+        s_status_start (self, client, msg.peer);
+    else {
+        char message[96];
+        snprintf (message, sizeof message, "unsupported request (type %u)", msg.type);
+        size_t len;
+        uint8_t *body = wd_msg_encode_error (WD_ERR_BAD_VALUE, message, &len);
+        s_client_send (client, WD_MSG_ERROR, msg.peer, body, len);
+        free (body);
+    }
+    wd_chan_msg_clear (&msg);
+    return 0;
+}
+
+/* Root, wardend's own user and the configured control group may connect. */
+static bool
+s_client_allowed (const s_engine_t *self, uid_t uid, gid_t gid)
+{
+    return uid == 0 || uid == geteuid () || (self->has_control_group && gid == self->control_gid);
+}
+
+static int
+s_on_listen (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_engine_t *self = arg;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    wd_chan_t *chan = wd_chan_accept (item->fd, &uid, &gid, &pid);
+    if (!chan) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            wd_log_warn ("control socket: accept");
+        return 0;
+    }
+    if (!s_client_allowed (self, uid, gid)) {
+        self->rejected_clients++;
+        wd_log_warnx ("control socket: refused pid %d (uid %u, gid %u)", (int)pid, (unsigned)uid,
+                      (unsigned)gid);
+        wd_chan_destroy (&chan);
+        return 0;
+    }
+    size_t slot = MAX_CLIENTS;
+    for (size_t i = 0; i < MAX_CLIENTS && slot == MAX_CLIENTS; i++)
+        if (!self->clients[i])
+            slot = i;
+    s_client_t *client = slot < MAX_CLIENTS ? calloc (1, sizeof *client) : NULL;
+    if (!client) {
+        wd_log_warnx ("control socket: too many clients; refused pid %d", (int)pid);
+        wd_chan_destroy (&chan);
+        return 0;
+    }
+    client->engine = self;
+    client->chan = chan;
+    client->pid = pid;
+    client->uid = uid;
+    client->item = (zmq_pollitem_t){ .fd = wd_chan_fd (chan), .events = ZMQ_POLLIN };
+    if (zloop_poller (loop, &client->item, s_on_client, client) != 0)
+        wd_fatal ("zloop_poller");
+    self->clients[slot] = client;
+    wd_log_debug ("control client pid %d (uid %u) connected", (int)pid, (unsigned)uid);
+    return 0;
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    struct signalfd_siginfo info;
+    if (read (item->fd, &info, sizeof info) != (ssize_t)sizeof info)
+        return 0;
+    if (info.ssi_signo == SIGHUP)
+        return 0; /* the parent reloads by restarting its children */
+    wd_log_debug ("stopping on signal %u", info.ssi_signo);
+    return -1;
+}
+
+/* ---- start-up ---------------------------------------------------------------- */
+
+static void
+s_load_cert (s_engine_t *self)
+{
+    char path[PATH_MAX];
+    if (node_path_state (self->cfg, "node.cert", path, sizeof path) != 0)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "state path is too long");
+    zchunk_t *chunk = NULL;
+    zfile_t *file = zfile_new (NULL, path);
+    if (file && zfile_is_regular (file) && zfile_input (file) == 0)
+        chunk = zfile_read (file, WD_CERT_MAX_BYTES + 1, 0);
+    zfile_destroy (&file);
+    if (!chunk)
+        node_child_fail (self->parent, WD_ERR_NOT_FOUND,
+                         "cannot read node certificate %s (run wardenctl init)", path);
+    self->cert_len = zchunk_size (chunk);
+    self->cert_bytes = malloc (self->cert_len ? self->cert_len : 1);
+    if (!self->cert_bytes)
+        wd_fatalx ("out of memory");
+    memcpy (self->cert_bytes, zchunk_data (chunk), self->cert_len);
+    zchunk_destroy (&chunk);
+    wd_err_t err = wd_cert_open (self->cert_bytes, self->cert_len, &self->cert);
+    if (err != WD_OK)
+        node_child_fail (self->parent, err, "node certificate %s: %s", path, wd_strerror (err));
+    if (strcmp (self->cert.name, wd_config_str (self->cfg, "node/name")) != 0)
+        node_child_fail (self->parent, WD_ERR_KEY_MISMATCH,
+                         "node certificate %s is for '%s', configuration says '%s'", path,
+                         self->cert.name, wd_config_str (self->cfg, "node/name"));
+}
+
+static void
+s_open_control (s_engine_t *self)
+{
+    if (node_path_control (self->cfg, self->control_path, sizeof self->control_path) != 0)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "control socket path is too long");
+    const char *group = wd_config_str (self->cfg, "control/group");
+    if (group) {
+        struct group *gr = getgrnam (group);
+        if (!gr)
+            node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "control/group '%s' does not exist",
+                             group);
+        self->control_gid = gr->gr_gid;
+        self->has_control_group = true;
+    }
+    int fd = wd_chan_listen (self->control_path, 0660);
+    if (fd < 0)
+        node_child_fail (self->parent, WD_ERR_IO, "control socket %s: %s", self->control_path,
+                         strerror (errno));
+    if (self->has_control_group && chown (self->control_path, (uid_t)-1, self->control_gid) != 0)
+        node_child_fail (self->parent, WD_ERR_IO, "control socket %s: chown: %s",
+                         self->control_path, strerror (errno));
+    self->listen_item = (zmq_pollitem_t){ .fd = fd, .events = ZMQ_POLLIN };
+}
+
+int
+node_engine_main (void)
+{
+    /* czmq must not take over SIGINT/SIGTERM: the signalfd handles them. */
+    zsys_handler_set (NULL);
+    s_engine_t *self = calloc (1, sizeof *self);
+    if (!self)
+        wd_fatalx ("out of memory");
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        self->requests[i].timer = -1;
+    self->cfg = node_child_start (NODE_PROC_ENGINE, &self->parent);
+    int sigfd = node_child_signalfd ();
+    s_load_cert (self);
+    s_open_control (self);
+
+    self->loop = zloop_new ();
+    if (!self->loop)
+        wd_fatalx ("out of memory");
+    self->parent_item = (zmq_pollitem_t){ .fd = wd_chan_fd (self->parent), .events = ZMQ_POLLIN };
+    self->signal_item = (zmq_pollitem_t){ .fd = sigfd, .events = ZMQ_POLLIN };
+    if (zloop_poller (self->loop, &self->parent_item, s_on_parent, self) != 0 ||
+        zloop_poller (self->loop, &self->signal_item, s_on_signal, self) != 0 ||
+        zloop_poller (self->loop, &self->listen_item, s_on_listen, self) != 0)
+        wd_fatal ("zloop_poller");
+
+    wd_log_info ("node %s (%s) serving control socket %s", self->cert.name,
+                 wd_short_id (self->cert.sign_pk).s, self->control_path);
+    if (node_child_send (self->parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))
+        zloop_start (self->loop);
+
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        if (self->requests[i].stage != STAGE_FREE)
+            s_request_free (self, &self->requests[i]);
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (self->clients[i])
+            s_client_remove (self, self->clients[i]);
+    zloop_destroy (&self->loop);
+    close (self->listen_item.fd);
+    unlink (self->control_path);
+    wd_chan_destroy (&self->keys);
+    wd_chan_destroy (&self->parent);
+    wd_config_destroy (&self->cfg);
+    free (self->cert_bytes);
+    free (self);
+    close (sigfd);
+    return 0;
+}

@@ -1,0 +1,155 @@
+/*
+ * node_keys: a poll loop over the parent channel, the current engine
+ * channel (replaced whenever the parent hands over a new pair) and a
+ * signalfd. Requests are answered in order, one signature each.
+ */
+#include "node_keys.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node_child.h"
+#include "node_config.h"
+#include "wd_keystore.h"
+#include "wd_log.h"
+#include "wd_hash.h"
+#include "wd_msg.h"
+
+static void
+s_reply_status (wd_chan_t *engine, uint32_t peer, wd_keystore_t *ks)
+{
+    wd_keystore_status_t st;
+    wd_keystore_status (ks, &st);
+    wd_msg_keys_status_t msg = { .healthy = st.healthy, .signatures = st.signatures };
+    snprintf (msg.backend, sizeof msg.backend, "%s", st.backend);
+    snprintf (msg.key_protection, sizeof msg.key_protection, "%s", st.key_protection);
+    snprintf (msg.tamper, sizeof msg.tamper, "%s", st.tamper);
+    memcpy (msg.public_key, wd_keystore_public_key (ks), WD_PUBKEY_LEN);
+    size_t len;
+    uint8_t *body = wd_msg_encode_keys_status (&msg, &len);
+    node_child_send (engine, WD_MSG_KEYS_STATUS, peer, body, len, NULL, 0);
+    free (body);
+}
+
+/* Answers one engine request. Returns false when the engine channel closed. */
+static bool
+s_engine_request (wd_chan_t *engine, wd_keystore_t *ks)
+{
+    wd_chan_msg_t msg;
+    wd_err_t err = wd_chan_recv (engine, &msg);
+    if (err == WD_ERR_CLOSED)
+        return false;
+    if (err == WD_ERR_AGAIN)
+        return true;
+    if (err != WD_OK)
+        wd_fatalx ("engine channel: %s", wd_strerror (err));
+
+    bool open = true;
+    if (msg.type == WD_MSG_SIGN) {
+        uint8_t digest[WD_DIGEST_LEN], sig[WD_SIG_LEN];
+        err = wd_msg_decode_digest (msg.body, msg.body_len, digest);
+        if (err != WD_OK)
+            wd_fatalx ("engine sent a bad sign request: %s", wd_strerror (err));
+        int rc = wd_keystore_sign (ks, digest, sig);
+        if (rc == 0) {
+            uint8_t body[WD_MSG_SMALL_MAX];
+            size_t len = wd_msg_encode_signature (body, sig);
+            open = node_child_send (engine, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0);
+        } else {
+            wd_log_warnx ("signing failed: %s", wd_strerror (rc));
+            size_t len;
+            uint8_t *body = wd_msg_encode_error (rc, wd_strerror (rc), &len);
+            open = node_child_send (engine, WD_MSG_ERROR, msg.peer, body, len, NULL, 0);
+            free (body);
+        }
+    } else if (msg.type == WD_MSG_KEYS_INFO)
+        s_reply_status (engine, msg.peer, ks);
+    else
+        wd_fatalx ("engine sent an unexpected %s message", wd_msg_name (msg.type));
+    wd_chan_msg_clear (&msg);
+    return open;
+}
+
+/* Handles a parent message: a new engine channel. Returns false when the
+   parent has gone. */
+static bool
+s_parent_message (wd_chan_t *parent, wd_chan_t **engine)
+{
+    wd_chan_msg_t msg;
+    wd_err_t err = wd_chan_recv (parent, &msg);
+    if (err == WD_ERR_CLOSED)
+        return false;
+    if (err != WD_OK)
+        wd_fatalx ("parent channel: %s", wd_strerror (err));
+    if (msg.type != WD_MSG_KEYS_CHANNEL || msg.nfds != 1)
+        wd_fatalx ("parent sent an unexpected %s message", wd_msg_name (msg.type));
+    wd_chan_destroy (engine);
+    *engine = wd_chan_new (msg.fds[0]);
+    msg.fds[0] = -1;
+    wd_chan_msg_clear (&msg);
+    if (!*engine)
+        wd_fatalx ("out of memory");
+    wd_log_debug ("new engine channel");
+    return true;
+}
+
+int
+node_keys_main (void)
+{
+    wd_chan_t *parent;
+    wd_config_t *cfg = node_child_start (NODE_PROC_KEYS, &parent);
+    int sigfd = node_child_signalfd ();
+
+    char key_path[PATH_MAX];
+    if (node_path_identity_key (cfg, key_path, sizeof key_path) != 0)
+        node_child_fail (parent, WD_ERR_CONFIG_VALUE, "identity key path is too long");
+    const char *backend = wd_config_str (cfg, "keystore/backend");
+    wd_keystore_params_t params = { .path = key_path };
+    wd_keystore_t *ks = NULL;
+    wd_err_t err = wd_keystore_open (backend, &params, &ks);
+    if (err != WD_OK)
+        node_child_fail (parent, err, "keystore %s: %s (%s)", backend, wd_strerror (err), key_path);
+    wd_log_info ("keystore %s open, identity %s", backend,
+                 wd_short_id (wd_keystore_public_key (ks)).s);
+    if (!node_child_send (parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))
+        return 0;
+
+    wd_chan_t *engine = NULL;
+    bool running = true;
+    while (running) {
+        struct pollfd fds[3] = {
+            { .fd = sigfd, .events = POLLIN },
+            { .fd = wd_chan_fd (parent), .events = POLLIN },
+            { .fd = engine ? wd_chan_fd (engine) : -1, .events = POLLIN },
+        };
+        if (poll (fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            wd_fatal ("poll");
+        }
+        if (fds[0].revents) {
+            wd_log_debug ("stopping on signal");
+            running = false;
+        }
+        /* The engine first: a parent message may replace its channel. */
+        if (running && engine && fds[2].revents && !s_engine_request (engine, ks)) {
+            wd_log_debug ("engine channel closed");
+            wd_chan_destroy (&engine);
+        }
+        if (running && fds[1].revents && !s_parent_message (parent, &engine)) {
+            wd_log_info ("parent has gone; stopping");
+            running = false;
+        }
+    }
+    wd_chan_destroy (&engine);
+    wd_chan_destroy (&parent);
+    wd_keystore_destroy (&ks);
+    wd_config_destroy (&cfg);
+    close (sigfd);
+    return 0;
+}

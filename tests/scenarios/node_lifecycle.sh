@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Scenario: one node's whole life on real processes and files.
+#   wardenctl init -> wardend (with a stand-in service manager) -> status
+#   signed by the keys process -> kill -9 keys, kill -9 engine: both
+#   restarted and signing works again -> SIGHUP reload -> SIGTERM: clean
+#   exit, nothing left running -> start-up refusals with their reasons.
+# Usage: node_lifecycle.sh WARDEND WARDENCTL
+set -euo pipefail
+WARDEND=$1
+WARDENCTL=$2
+PY=/usr/bin/python3
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+tmp=$(mktemp -d /tmp/warden-scenario-XXXXXX)
+state=$tmp/node
+daemon_pid=
+listener_pid=
+cleanup() {
+    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null || true
+    [ -n "$listener_pid" ] && kill -KILL "$listener_pid" 2>/dev/null || true
+    pkill -KILL -f "wardend --child" -P "${daemon_pid:-0}" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step() { echo "--- $*"; }
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$tmp/wardend.log" ] && sed 's/^/  log: /' "$tmp/wardend.log" >&2
+    exit 1
+}
+# json FILE EXPR: evaluates a Python expression over the parsed JSON `j`.
+json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# until_ok SECONDS CMD...: retries CMD every 50 ms until it succeeds.
+until_ok() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.05
+    done
+}
+status_json() { "$WARDENCTL" --state "$state" status --json > "$tmp/status.json"; }
+child_pid() { json "$tmp/status.json" "[p['pid'] for p in j['processes'] if p['name']=='$1'][0]"; }
+verified_with() { # verified_with ROLE RESTARTS
+    status_json &&
+    [ "$(json "$tmp/status.json" "j['signature']['verified']")" = True ] &&
+    [ "$(json "$tmp/status.json" "[p['restarts'] for p in j['processes'] if p['name']=='$1'][0]")" = "$2" ] &&
+    [ "$(json "$tmp/status.json" "all(p['state']=='running' for p in j['processes'])")" = True ]
+}
+
+step "wardenctl init creates keys, certificate and configuration"
+"$WARDENCTL" init --state "$state" --name scenario-a > "$tmp/init.out"
+for f in keys/identity.key keys/vrf.key keys/curve.key; do
+    [ "$(stat -c %a "$state/$f")" = 600 ] || fail "$f is not mode 0600"
+done
+[ "$(stat -c %a "$state/keys")" = 700 ] || fail "keys/ is not mode 0700"
+grep -q 'name = "scenario-a"' "$state/warden.conf" || fail "config lacks the node name"
+set +e
+"$WARDENCTL" init --state "$state" > /dev/null 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "already holds a node" "$tmp/err" || fail "second init: rc $rc"
+"$WARDENCTL" --state "$state" keys show --json > "$tmp/keys.json"
+[ "$(json "$tmp/keys.json" "j['name']")" = scenario-a ] || fail "keys show"
+
+step "wardend --check-config accepts the node and names what is wrong"
+"$WARDEND" -c "$state/warden.conf" --check-config > /dev/null || fail "check-config"
+mkdir -p "$state/conf.d"
+printf 'node\n    nmae = "x"\n' > "$state/conf.d/50-typo.conf"
+set +e
+"$WARDEND" -c "$state/warden.conf" --check-config 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "50-typo.conf" "$tmp/err" && grep -q "node/nmae" "$tmp/err" \
+    || fail "unknown key: rc $rc, $(cat "$tmp/err")"
+rm "$state/conf.d/50-typo.conf"
+
+step "wardend starts, tells the service manager, and answers a signed status"
+"$PY" "$HERE/notify_listener.py" "$tmp/notify.sock" "$tmp/notify.log" &
+listener_pid=$!
+until_ok 5 grep -q LISTENING "$tmp/notify.log" || fail "notify listener did not start"
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=400000 \
+    "$WARDEND" -c "$state/warden.conf" -l debug 2> "$tmp/wardend.log" &
+daemon_pid=$!
+until_ok 10 verified_with keys 0 || fail "no verified status"
+until_ok 5 grep -q "READY=1" "$tmp/notify.log" || fail "no READY=1"
+until_ok 5 grep -q "WATCHDOG=1" "$tmp/notify.log" || fail "no WATCHDOG=1"
+[ "$(stat -c %a "$state/control.sock")" = 660 ] || fail "control socket mode"
+"$WARDENCTL" --state "$state" status | grep -q "signature   verified" || fail "human status"
+
+step "kill -9 the keys process: restarted, and signing works again"
+keys_pid=$(child_pid keys)
+kill -KILL "$keys_pid"
+until_ok 10 verified_with keys 1 || fail "keys not back with verified signatures"
+[ "$(child_pid keys)" != "$keys_pid" ] || fail "keys pid did not change"
+grep -q "keys (pid $keys_pid) killed by signal 9" "$tmp/wardend.log" || fail "kill not logged"
+
+step "kill -9 the engine: restarted, control socket back"
+engine_pid=$(child_pid engine)
+kill -KILL "$engine_pid"
+until_ok 10 verified_with engine 1 || fail "engine not back"
+
+step "SIGHUP reloads by restarting both children with the new configuration"
+sed -i 's/# level = "info"/level = "warning"/' "$state/warden.conf"
+kill -HUP "$daemon_pid"
+until_ok 10 verified_with engine 2 || fail "engine not restarted by SIGHUP"
+until_ok 10 verified_with keys 2 || fail "keys not restarted by SIGHUP"
+
+step "SIGTERM stops everything within 5 s, cleanly"
+status_json
+pids="$daemon_pid $(child_pid keys) $(child_pid engine)"
+start=$(date +%s%N)
+kill -TERM "$daemon_pid"
+set +e
+timeout 5 tail --pid="$daemon_pid" -f /dev/null; tail_rc=$?
+wait "$daemon_pid"; rc=$?
+set -e
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $tail_rc = 0 ] || fail "wardend still running 5 s after SIGTERM"
+[ $rc = 0 ] || fail "wardend exit status $rc"
+daemon_pid=
+for p in $pids; do
+    [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat")" != Z ] && fail "pid $p left running"
+done
+[ ! -e "$state/control.sock" ] || fail "control socket left behind"
+until_ok 5 grep -q "STOPPING=1" "$tmp/notify.log" || fail "no STOPPING=1"
+echo "    stopped in $elapsed ms"
+
+step "start-up refuses a key file others can read, and says why"
+chmod 0644 "$state/keys/identity.key"
+set +e
+timeout 10 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "loose key file: rc $rc"
+grep -q "key file is readable or writable by group or others" "$tmp/err" \
+    || fail "reason missing: $(cat "$tmp/err")"
+[ ! -e "$state/control.sock" ] || fail "engine started despite the keystore failure"
+chmod 0600 "$state/keys/identity.key"
+
+step "start-up refuses a keystore backend that is not built in (no fallback)"
+sed -i 's/# backend = "file"/backend = "pkcs11"/' "$state/warden.conf"
+set +e
+"$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "'pkcs11' is not built into this wardend" "$tmp/err" \
+    || fail "backend: rc $rc, $(cat "$tmp/err")"
+
+step "wardenctl status with no daemon says so"
+set +e
+"$WARDENCTL" --state "$state" status 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "is it running" "$tmp/err" || fail "no-daemon status: rc $rc"
+
+echo "node_lifecycle: all steps passed"
