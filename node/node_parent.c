@@ -86,11 +86,19 @@ s_spawn (s_parent_t *self, s_child_t *child)
     s_set_state (self, child, CHILD_STARTING);
 }
 
+/* Running and still connected: a child whose channel closed is exiting even
+   if its SIGCHLD has not been reaped yet. */
 static bool
-s_all_running (const s_parent_t *self)
+s_serving (const s_child_t *child)
+{
+    return child->state == CHILD_RUNNING && child->chan;
+}
+
+static bool
+s_all_serving (const s_parent_t *self)
 {
     for (int i = 0; i < NODE_PROC_COUNT; i++)
-        if (self->children[i].state != CHILD_RUNNING)
+        if (!s_serving (&self->children[i]))
             return false;
     return true;
 }
@@ -148,7 +156,7 @@ s_child_ready (s_parent_t *self, s_child_t *child)
         for (int i = 0; i < NODE_PROC_COUNT; i++)
             if (i != NODE_PROC_ENGINE)
                 s_send_proc_state (self, &self->children[i]);
-    if (s_all_running (self))
+    if (s_all_serving (self))
         s_pair_children (self);
 }
 
@@ -361,7 +369,7 @@ s_on_timers (s_parent_t *self, uint64_t now)
     }
     s_child_t *engine = &self->children[NODE_PROC_ENGINE];
     if (self->watchdog_ms && now >= self->next_ping_ms) {
-        if (engine->state == CHILD_RUNNING)
+        if (s_serving (engine))
             (void)wd_chan_send (engine->chan, WD_MSG_PING, 0, NULL, 0, NULL, 0);
         self->next_ping_ms = now + self->watchdog_ms / 2;
     }

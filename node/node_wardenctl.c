@@ -384,7 +384,7 @@ s_status_print (const node_status_t *st, bool is_signed, const char *reason)
     printf ("wardend     %s, pid %llu, state %s\n", st->version, (unsigned long long)st->pid,
             st->state_dir);
     if (st->has_keys)
-        printf ("keystore    %s (%s), %s, %llu signatures, tamper %s\n", st->keys.backend,
+        printf ("keystore    %s (%s), %s, signatures made %llu, tamper %s\n", st->keys.backend,
                 st->keys.key_protection, st->keys.healthy ? "healthy" : "FAILING",
                 (unsigned long long)st->keys.signatures, st->keys.tamper);
     else

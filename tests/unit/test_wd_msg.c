@@ -1,0 +1,133 @@
+/*
+ * Unit tests for wd_msg: every process-message body round-trips and every
+ * decoder names its rejection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wd_codec.h"
+#include "wd_msg.h"
+
+static void
+test_digest_and_signature (void **state)
+{
+    (void)state;
+    uint8_t digest[32], sig[64], back[64], body[WD_MSG_SMALL_MAX];
+    memset (digest, 0xab, sizeof digest);
+    memset (sig, 0xcd, sizeof sig);
+    size_t len = wd_msg_encode_digest (body, digest);
+    assert_int_equal (len, 1 + 7 + 2 + 32); /* fixmap, "digest", bin8 header, bytes */
+    assert_int_equal (wd_msg_decode_digest (body, len, back), WD_OK);
+    assert_memory_equal (back, digest, 32);
+    /* a digest body is not a signature body */
+    assert_int_equal (wd_msg_decode_signature (body, len, back), WD_ERR_UNKNOWN_KEY);
+    len = wd_msg_encode_signature (body, sig);
+    assert_int_equal (wd_msg_decode_signature (body, len, back), WD_OK);
+    assert_memory_equal (back, sig, 64);
+    assert_int_equal (wd_msg_decode_digest (body, len, back), WD_ERR_MISSING_KEY);
+    assert_int_equal (wd_msg_decode_signature (body, len - 1, back), WD_ERR_TRUNCATED);
+    assert_int_equal (wd_msg_decode_digest (NULL, 0, back), WD_ERR_TRUNCATED);
+}
+
+static void
+test_error (void **state)
+{
+    (void)state;
+    char message[WD_MSG_ERROR_MAX + 1];
+    int code;
+    size_t len;
+    uint8_t *body = wd_msg_encode_error (WD_ERR_TIMEOUT, "keys did not answer", &len);
+    assert_int_equal (wd_msg_decode_error (body, len, &code, message), WD_OK);
+    assert_int_equal (code, WD_ERR_TIMEOUT);
+    assert_string_equal (message, "keys did not answer");
+    free (body);
+
+    /* a long message is cut at a character boundary, never inside one */
+    char long_message[WD_MSG_ERROR_MAX + 8];
+    memset (long_message, 'a', sizeof long_message);
+    memcpy (long_message + WD_MSG_ERROR_MAX - 1, "\xc3\xa9", 2); /* 'é' across the cut */
+    long_message[sizeof long_message - 1] = '\0';
+    body = wd_msg_encode_error (1, long_message, &len);
+    assert_int_equal (wd_msg_decode_error (body, len, &code, message), WD_OK);
+    assert_int_equal (strlen (message), WD_MSG_ERROR_MAX - 1);
+    free (body);
+}
+
+static void
+test_keys_status_and_proc_state (void **state)
+{
+    (void)state;
+    wd_msg_keys_status_t ks = { .backend = "file",
+                                .key_protection = "software",
+                                .tamper = "not-supported",
+                                .healthy = true,
+                                .signatures = 70000 };
+    memset (ks.public_key, 7, 32);
+    size_t len;
+    uint8_t *body = wd_msg_encode_keys_status (&ks, &len);
+    wd_msg_keys_status_t ks_back;
+    assert_int_equal (wd_msg_decode_keys_status (body, len, &ks_back), WD_OK);
+    assert_string_equal (ks_back.backend, "file");
+    assert_string_equal (ks_back.key_protection, "software");
+    assert_string_equal (ks_back.tamper, "not-supported");
+    assert_true (ks_back.healthy);
+    assert_int_equal (ks_back.signatures, 70000);
+    assert_memory_equal (ks_back.public_key, ks.public_key, 32);
+    free (body);
+
+    wd_msg_proc_state_t ps = {
+        .name = "keys", .state = "running", .pid = 4242, .restarts = 3, .since = 1795000000
+    };
+    body = wd_msg_encode_proc_state (&ps, &len);
+    wd_msg_proc_state_t ps_back;
+    assert_int_equal (wd_msg_decode_proc_state (body, len, &ps_back), WD_OK);
+    assert_string_equal (ps_back.name, "keys");
+    assert_string_equal (ps_back.state, "running");
+    assert_int_equal (ps_back.pid, 4242);
+    assert_int_equal (ps_back.restarts, 3);
+    assert_int_equal (ps_back.since, 1795000000);
+    free (body);
+    /* a pid that no kernel hands out */
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 5);
+    wd_writer_key (w, "name");
+    wd_writer_cstr (w, "keys");
+    wd_writer_key (w, "pid");
+    wd_writer_uint (w, 1ull << 40);
+    wd_writer_key (w, "restarts");
+    wd_writer_uint (w, 0);
+    wd_writer_key (w, "since");
+    wd_writer_uint (w, 0);
+    wd_writer_key (w, "state");
+    wd_writer_cstr (w, "running");
+    const uint8_t *data = wd_writer_data (w, &len);
+    assert_int_equal (wd_msg_decode_proc_state (data, len, &ps_back), WD_ERR_OUT_OF_RANGE);
+    wd_writer_destroy (&w);
+}
+
+static void
+test_names (void **state)
+{
+    (void)state;
+    assert_string_equal (wd_msg_name (WD_MSG_SIGN), "sign");
+    assert_string_equal (wd_msg_name (WD_MSG_CTL_STATUS), "ctl-status");
+    assert_string_equal (wd_msg_name (9999), "unknown");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_digest_and_signature),
+        cmocka_unit_test (test_error),
+        cmocka_unit_test (test_keys_status_and_proc_state),
+        cmocka_unit_test (test_names),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
