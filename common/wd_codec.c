@@ -269,6 +269,52 @@ s_be (const uint8_t *p, size_t n)
     return v;
 }
 
+/* The type bytes 0xc0..0xdf. Forms with a length or value in the next
+   `extra` big-endian bytes carry `min`, the smallest value they may hold:
+   anything smaller has a shorter form. Signed forms are checked apart
+   (they may only hold negative values no narrower form can). */
+typedef struct {
+    wd_err_t err; /* non-zero: the type byte is refused for this reason */
+    s_kind_t kind;
+    uint8_t extra;
+    uint64_t min;
+} s_form_t;
+
+static const s_form_t s_forms[0x20] = {
+    [0x00] = { .kind = H_NIL },
+    [0x01] = { .err = WD_ERR_BAD_TYPE },
+    [0x02] = { .kind = H_BOOL },
+    [0x03] = { .kind = H_BOOL },
+    [0x04] = { .kind = H_BIN, .extra = 1, .min = 0 }, /* bin has no fixed form */
+    [0x05] = { .kind = H_BIN, .extra = 2, .min = 0x100 },
+    [0x06] = { .kind = H_BIN, .extra = 4, .min = 0x10000 },
+    [0x07] = { .err = WD_ERR_EXT },
+    [0x08] = { .err = WD_ERR_EXT },
+    [0x09] = { .err = WD_ERR_EXT },
+    [0x0a] = { .err = WD_ERR_FLOAT },
+    [0x0b] = { .err = WD_ERR_FLOAT },
+    [0x0c] = { .kind = H_UINT, .extra = 1, .min = 0x80 },
+    [0x0d] = { .kind = H_UINT, .extra = 2, .min = 0x100 },
+    [0x0e] = { .kind = H_UINT, .extra = 4, .min = 0x10000 },
+    [0x0f] = { .kind = H_UINT, .extra = 8, .min = 0x100000000 },
+    [0x10] = { .kind = H_INT, .extra = 1 },
+    [0x11] = { .kind = H_INT, .extra = 2 },
+    [0x12] = { .kind = H_INT, .extra = 4 },
+    [0x13] = { .kind = H_INT, .extra = 8 },
+    [0x14] = { .err = WD_ERR_EXT },
+    [0x15] = { .err = WD_ERR_EXT },
+    [0x16] = { .err = WD_ERR_EXT },
+    [0x17] = { .err = WD_ERR_EXT },
+    [0x18] = { .err = WD_ERR_EXT },
+    [0x19] = { .kind = H_STR, .extra = 1, .min = 32 },
+    [0x1a] = { .kind = H_STR, .extra = 2, .min = 0x100 },
+    [0x1b] = { .kind = H_STR, .extra = 4, .min = 0x10000 },
+    [0x1c] = { .kind = H_ARRAY, .extra = 2, .min = 16 },
+    [0x1d] = { .kind = H_ARRAY, .extra = 4, .min = 0x10000 },
+    [0x1e] = { .kind = H_MAP, .extra = 2, .min = 16 },
+    [0x1f] = { .kind = H_MAP, .extra = 4, .min = 0x10000 },
+};
+
 /* Reads one value header at r->pos, enforcing shortest forms. On success
    r->pos points at the value's payload (string bytes, first element). */
 static bool
@@ -280,145 +326,49 @@ s_header (wd_reader_t *r, s_header_t *h)
     if (at >= r->end)
         return s_fail (r, WD_ERR_TRUNCATED, at);
     uint8_t b = *at;
-    size_t extra = 0; /* bytes of the header after the type byte */
-    uint64_t min = 0; /* smallest value or length this form may carry */
+    r->pos = at + 1;
 
-    if (b <= 0x7f) {
-        h->kind = H_UINT;
+    /* The fixed forms hold their value in the type byte itself. */
+    if (b <= 0x7f || b >= 0xe0) {
+        h->kind = b <= 0x7f ? H_UINT : H_INT;
         h->u = b;
-        r->pos = at + 1;
-        return true;
-    }
-    if (b >= 0xe0) {
-        h->kind = H_INT;
         h->i = (int8_t)b;
-        r->pos = at + 1;
         return true;
     }
-    if (b >= 0x80 && b <= 0x8f) {
-        h->kind = H_MAP;
-        h->u = b & 0x0f;
-        r->pos = at + 1;
+    if (b <= 0xbf) {
+        h->kind = b <= 0x8f ? H_MAP : b <= 0x9f ? H_ARRAY : H_STR;
+        h->u = b <= 0x9f ? b & 0x0f : b & 0x1f;
         return true;
     }
-    if (b >= 0x90 && b <= 0x9f) {
-        h->kind = H_ARRAY;
-        h->u = b & 0x0f;
-        r->pos = at + 1;
+
+    const s_form_t *form = &s_forms[b - 0xc0];
+    if (form->err != WD_OK)
+        return s_fail (r, form->err, at);
+    h->kind = form->kind;
+    h->u = b == 0xc3; /* the value of a bool; 0 for nil */
+    if (form->extra == 0)
         return true;
-    }
-    if (b >= 0xa0 && b <= 0xbf) {
-        h->kind = H_STR;
-        h->u = b & 0x1f;
-        r->pos = at + 1;
-        return true;
-    }
-    switch (b) {
-        case 0xc0:
-            h->kind = H_NIL;
-            r->pos = at + 1;
-            return true;
-        case 0xc2:
-        case 0xc3:
-            h->kind = H_BOOL;
-            h->u = b == 0xc3;
-            r->pos = at + 1;
-            return true;
-        case 0xc1:
-            return s_fail (r, WD_ERR_BAD_TYPE, at);
-        case 0xca:
-        case 0xcb:
-            return s_fail (r, WD_ERR_FLOAT, at);
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            return s_fail (r, WD_ERR_EXT, at);
-        /* byte strings: no fixed form, so bin8 may carry 0..255 */
-        case 0xc4:
-            h->kind = H_BIN, extra = 1, min = 0;
-            break;
-        case 0xc5:
-            h->kind = H_BIN, extra = 2, min = 0x100;
-            break;
-        case 0xc6:
-            h->kind = H_BIN, extra = 4, min = 0x10000;
-            break;
-        case 0xd9:
-            h->kind = H_STR, extra = 1, min = 32;
-            break;
-        case 0xda:
-            h->kind = H_STR, extra = 2, min = 0x100;
-            break;
-        case 0xdb:
-            h->kind = H_STR, extra = 4, min = 0x10000;
-            break;
-        case 0xdc:
-            h->kind = H_ARRAY, extra = 2, min = 16;
-            break;
-        case 0xdd:
-            h->kind = H_ARRAY, extra = 4, min = 0x10000;
-            break;
-        case 0xde:
-            h->kind = H_MAP, extra = 2, min = 16;
-            break;
-        case 0xdf:
-            h->kind = H_MAP, extra = 4, min = 0x10000;
-            break;
-        case 0xcc:
-            h->kind = H_UINT, extra = 1, min = 0x80;
-            break;
-        case 0xcd:
-            h->kind = H_UINT, extra = 2, min = 0x100;
-            break;
-        case 0xce:
-            h->kind = H_UINT, extra = 4, min = 0x10000;
-            break;
-        case 0xcf:
-            h->kind = H_UINT, extra = 8, min = 0x100000000;
-            break;
-        case 0xd0:
-            h->kind = H_INT, extra = 1;
-            break;
-        case 0xd1:
-            h->kind = H_INT, extra = 2;
-            break;
-        case 0xd2:
-            h->kind = H_INT, extra = 4;
-            break;
-        case 0xd3:
-            h->kind = H_INT, extra = 8;
-            break;
-        default:
-            /* every byte value is handled above */
-            return s_fail (r, WD_ERR_BAD_TYPE, at);
-    }
-    if ((size_t)(r->end - at) - 1 < extra)
+    if ((size_t)(r->end - r->pos) < form->extra)
         return s_fail (r, WD_ERR_TRUNCATED, at);
-    uint64_t raw = s_be (at + 1, extra);
+    uint64_t raw = s_be (r->pos, form->extra);
+    r->pos += form->extra;
 
     if (h->kind == H_INT) {
         /* Sign-extend, then require a negative value that no shorter form
            (negative fixint, or a narrower signed type) could carry. */
-        unsigned bits = (unsigned)extra * 8;
-        int64_t v = bits == 64
-                        ? (int64_t)raw
-                        : (int64_t)(raw ^ (1ull << (bits - 1))) - (int64_t)(1ull << (bits - 1));
-        int64_t lower_bound = bits == 8 ? -32 : -(int64_t)(1ull << (bits / 2 - 1));
-        if (v >= lower_bound)
+        unsigned bits = form->extra * 8u;
+        uint64_t sign = 1ull << (bits - 1);
+        int64_t v = bits == 64 ? (int64_t)raw : (int64_t)(raw ^ sign) - (int64_t)sign;
+        int64_t narrower_min = bits == 8 ? -32 : -(int64_t)(1ull << (bits / 2 - 1));
+        if (v >= narrower_min)
             return s_fail (r, WD_ERR_INT_NONCANONICAL, at);
         h->i = v;
-    } else {
-        if (raw < min)
-            return s_fail (r, h->kind == H_UINT ? WD_ERR_INT_NONCANONICAL : WD_ERR_LEN_NONCANONICAL,
-                           at);
-        h->u = raw;
+        return true;
     }
-    r->pos = at + 1 + extra;
+    if (raw < form->min)
+        return s_fail (r, h->kind == H_UINT ? WD_ERR_INT_NONCANONICAL : WD_ERR_LEN_NONCANONICAL,
+                       at);
+    h->u = raw;
     return true;
 }
 
@@ -562,6 +512,13 @@ wd_codec_check (const void *buf, size_t len, size_t max_field, size_t *offset)
 void
 wd_reader_init (wd_reader_t *r, const void *buf, size_t len)
 {
+    /* An empty body is often NULL (wd_chan_msg_t), and NULL + 0 is
+       undefined: read an empty buffer instead. */
+    static const uint8_t empty[1];
+    if (!buf) {
+        assert (len == 0);
+        buf = empty;
+    }
     memset (r, 0, sizeof *r);
     r->start = buf;
     r->pos = buf;
