@@ -124,6 +124,41 @@ done
 until_ok 5 grep -q "STOPPING=1" "$tmp/notify.log" || fail "no STOPPING=1"
 echo "    stopped in $elapsed ms"
 
+step "the control socket admits root, refuses other users, and admits control/group"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && getent group nogroup >/dev/null; then
+    # A socket in a directory anyone may enter, so only the credential check
+    # stands between uid 65534 and the daemon.
+    chmod 0711 "$tmp"
+    mkdir -m 0777 "$tmp/pub"
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    run_with_socket() { # run_with_socket CONF-LINES...
+        printf '%s\n' "$@" > "$state/conf.d/60-control.conf"
+        "$WARDEND" -c "$state/warden.conf" -l debug 2> "$tmp/wardend.log" &
+        daemon_pid=$!
+        until_ok 10 "$WARDENCTL" --socket "$tmp/pub/control.sock" status || fail "no status"
+        chmod 0666 "$tmp/pub/control.sock"
+    }
+    stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || fail "exit status $?"; daemon_pid=; }
+
+    run_with_socket control "    socket = \"$tmp/pub/control.sock\""
+    set +e
+    as_nobody "$WARDENCTL" --socket "$tmp/pub/control.sock" status > /dev/null 2> "$tmp/err"; rc=$?
+    set -e
+    [ $rc = 3 ] || fail "uid 65534 was served (rc $rc)"
+    until_ok 5 grep -q "control socket: refused pid [0-9]* (uid 65534, gid 65534)" "$tmp/wardend.log" \
+        || fail "refusal not logged"
+    stop_daemon
+
+    run_with_socket control "    socket = \"$tmp/pub/control.sock\"" "    group = \"nogroup\""
+    [ "$(stat -c %G "$tmp/pub/control.sock")" = nogroup ] || fail "socket group not set"
+    as_nobody "$WARDENCTL" --socket "$tmp/pub/control.sock" status > /dev/null \
+        || fail "control/group member refused"
+    stop_daemon
+    rm "$state/conf.d/60-control.conf"
+else
+    echo "    skipped: needs root, setpriv and group nogroup"
+fi
+
 step "start-up refuses a key file others can read, and says why"
 chmod 0644 "$state/keys/identity.key"
 set +e
