@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -36,6 +38,11 @@
 #define NODE_ENGINE_KEYS_TIMEOUT_MS 2000
 #define MAX_CLIENTS                 16
 #define MAX_REQUESTS                64
+/* Bounds that keep a client which never reads its replies from filling the
+   socket buffer, so a reply never blocks the engine: a few requests in
+   flight, and no new request while much of the last replies is unread. */
+#define CLIENT_MAX_IN_FLIGHT 4
+#define CLIENT_MAX_UNREAD    (64 * 1024)
 
 typedef struct s_engine s_engine_t;
 
@@ -388,7 +395,24 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         s_client_remove (self, client);
         return 0;
     }
-    if (msg.type == WD_MSG_CTL_STATUS && msg.body_len == 0 && msg.nfds == 0)
+    int unread = 0;
+    if (ioctl (wd_chan_fd (client->chan), SIOCOUTQ, &unread) == 0 && unread > CLIENT_MAX_UNREAD) {
+        wd_log_warnx ("control client pid %d does not read its replies; disconnected",
+                      (int)client->pid);
+        wd_chan_msg_clear (&msg);
+        s_client_remove (self, client);
+        return 0;
+    }
+    size_t in_flight = 0;
+    for (size_t i = 0; i < MAX_REQUESTS; i++)
+        in_flight += self->requests[i].stage != STAGE_FREE && self->requests[i].client == client;
+    if (in_flight >= CLIENT_MAX_IN_FLIGHT) {
+        size_t len;
+        uint8_t *body =
+            wd_msg_encode_error (WD_ERR_UNAVAILABLE, "too many requests in flight", &len);
+        s_client_send (client, WD_MSG_ERROR, msg.peer, body, len);
+        free (body);
+    } else if (msg.type == WD_MSG_CTL_STATUS && msg.body_len == 0 && msg.nfds == 0)
         s_status_start (self, client, msg.peer);
     else {
         char message[96];

@@ -86,6 +86,13 @@ until_ok 5 grep -q "WATCHDOG=1" "$tmp/notify.log" || fail "no WATCHDOG=1"
 [ "$(stat -c %a "$state/control.sock")" = 660 ] || fail "control socket mode"
 "$WARDENCTL" --state "$state" status | grep -q "signature   verified" || fail "human status"
 
+step "a control client that never reads its replies is cut off; the engine keeps serving"
+sent=$("$PY" "$HERE/control_flood.py" "$state/control.sock")
+[ "$sent" -lt 5000 ] || fail "the engine never hung up on a client that does not read"
+until_ok 5 grep -q "does not read its replies; disconnected" "$tmp/wardend.log" \
+    || fail "disconnect not logged"
+verified_with keys 0 || fail "engine unresponsive after the flood"
+
 step "kill -9 the keys process: restarted, and signing works again"
 keys_pid=$(child_pid keys)
 kill -KILL "$keys_pid"
