@@ -135,8 +135,11 @@ s_fuzz_load (const uint8_t *data, size_t size)
     if (err != WD_OK) {
         assert (cfg == NULL && strncmp (why, s_conf, strlen (s_conf)) == 0);
         if (err == WD_ERR_CONFIG_SYNTAX && s_czmq_worded (why) && !memchr (data, 0, size)) {
-            char *text = strndup ((const char *)data, size);
+            /* Not strndup: fuzz input has no terminating NUL to look for. */
+            char *text = malloc (size + 1);
             assert (text);
+            memcpy (text, data, size);
+            text[size] = '\0';
             zconfig_t *z = zconfig_str_load (text);
             assert (z == NULL);
             free (text);
@@ -170,7 +173,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size > 0 && data[0] == 0x01)
         s_fuzz_unpack (data + 1, size - 1);
-    else
+    else {
         s_fuzz_load (data, size);
+        /* so that a run killed before atexit leaves only an empty directory */
+        unlink (s_conf);
+        unlink (s_written);
+    }
     return 0;
 }
