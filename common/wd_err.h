@@ -4,7 +4,7 @@
  * Every parser, verifier and command in common/ returns a wd_err_t: WD_OK
  * (zero) or a negative code that names the reason, so a rejection can always
  * say why (wd_strerror) and tests can assert the exact reason. Codes are
- * stable: wd_err_name() gives the identifier used in --json output.
+ * stable: wd_err_name() gives the identifier, for logs and for scripts.
  */
 #ifndef WD_ERR_H
 #define WD_ERR_H
@@ -54,7 +54,7 @@
     X (WD_ERR_DB_VERSION, "database schema is newer than this program")                            \
     X (WD_ERR_TIMEOUT, "timed out")                                                                \
     X (WD_ERR_UNAVAILABLE, "service is not available")                                             \
-    X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")                                 \
+    X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")                                  \
     X (WD_ERR_AGAIN, "no frame is waiting")
 
 typedef enum {

@@ -96,6 +96,18 @@ wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN
     return s_decode_one_bin (body, len, "sig", sig, WD_SIG_LEN);
 }
 
+size_t
+wd_msg_encode_nonce (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t nonce[WD_MSG_NONCE_LEN])
+{
+    return s_encode_one_bin (out, "nonce", nonce, WD_MSG_NONCE_LEN);
+}
+
+wd_err_t
+wd_msg_decode_nonce (const uint8_t *body, size_t len, uint8_t nonce[WD_MSG_NONCE_LEN])
+{
+    return s_decode_one_bin (body, len, "nonce", nonce, WD_MSG_NONCE_LEN);
+}
+
 uint8_t *
 wd_msg_encode_error (int code, const char *message, size_t *len)
 {

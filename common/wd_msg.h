@@ -31,12 +31,12 @@ typedef enum {
     WD_MSG_SIGN = 20,      /* {digest: bin(32)} */
     WD_MSG_SIGNATURE = 21, /* {sig: bin(64)} */
     WD_MSG_KEYS_INFO = 22, /* no body */
-    WD_MSG_KEYS_STATUS =
-        23, /* {backend, healthy, key_protection, public_key, signatures, tamper} */
+    /* {backend, healthy, key_protection, public_key, signatures, tamper} */
+    WD_MSG_KEYS_STATUS = 23,
     /* any direction: a request failed */
     WD_MSG_ERROR = 30, /* {code: int, message: str} */
     /* control socket: wardenctl -> engine, replies echo peer */
-    WD_MSG_CTL_STATUS = 100,       /* no body */
+    WD_MSG_CTL_STATUS = 100,       /* {nonce: bin(32)}, echoed inside the signed report */
     WD_MSG_CTL_STATUS_REPLY = 101, /* {envelope: bin} or {status: bin, unsigned_reason: str} */
 } wd_msg_type_t;
 
@@ -53,6 +53,12 @@ wd_msg_decode_digest (const uint8_t *body, size_t len, uint8_t digest[WD_DIGEST_
 size_t wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN]);
+
+/* {nonce: bin(32)}: a CTL_STATUS request. */
+#define WD_MSG_NONCE_LEN 32
+size_t wd_msg_encode_nonce (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t nonce[WD_MSG_NONCE_LEN]);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_nonce (const uint8_t *body, size_t len, uint8_t nonce[WD_MSG_NONCE_LEN]);
 
 /* {code: int, message: str}: message at most WD_MSG_ERROR_MAX bytes. The
    encoder returns a malloc'ed body (caller frees). */

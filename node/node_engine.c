@@ -22,6 +22,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ typedef struct {
     uint32_t id;
     s_client_t *client; /* NULL once the client has left */
     uint32_t client_peer;
+    uint8_t nonce[WD_MSG_NONCE_LEN];
     int timer;
     uint8_t *status; /* the report, once built */
     size_t status_len;
@@ -90,7 +92,6 @@ struct s_engine {
     s_client_t *clients[MAX_CLIENTS];
     s_request_t requests[MAX_REQUESTS];
     uint32_t next_id;
-    uint64_t rejected_clients;
 };
 
 /* ---- requests ------------------------------------------------------------ */
@@ -114,6 +115,18 @@ s_client_send (s_client_t *client, uint32_t type, uint32_t peer, const uint8_t *
                       wd_strerror (err));
 }
 
+/* Replies WD_MSG_ERROR {code, "what: reason"} to a control client. */
+static void
+s_client_error (s_client_t *client, uint32_t peer, int code, const char *what)
+{
+    char message[WD_MSG_ERROR_MAX + 1];
+    snprintf (message, sizeof message, "%s: %s", what, wd_strerror (code));
+    size_t len;
+    uint8_t *body = wd_msg_encode_error (code, message, &len);
+    s_client_send (client, WD_MSG_ERROR, peer, body, len);
+    free (body);
+}
+
 /* Replies with the unsigned report and the reason, then frees req. */
 static void
 s_finish_unsigned (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys,
@@ -122,7 +135,7 @@ s_finish_unsigned (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_
     if (req->client) {
         if (!req->status)
             req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len,
-                                             &self->procs, keys, &req->status_len);
+                                             req->nonce, &self->procs, keys, &req->status_len);
         size_t len;
         uint8_t *body = node_status_reply_unsigned (req->status, req->status_len, reason, &len);
         s_client_send (req->client, WD_MSG_CTL_STATUS_REPLY, req->client_peer, body, len);
@@ -179,22 +192,21 @@ s_keys_send (s_engine_t *self, uint32_t type, uint32_t id, const uint8_t *body, 
 }
 
 static void
-s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer)
+s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer,
+                const uint8_t nonce[WD_MSG_NONCE_LEN])
 {
     s_request_t *req = NULL;
     for (size_t i = 0; i < MAX_REQUESTS && !req; i++)
         if (self->requests[i].stage == STAGE_FREE)
             req = &self->requests[i];
     if (!req) {
-        size_t len;
-        uint8_t *body = wd_msg_encode_error (WD_ERR_UNAVAILABLE, "too many requests", &len);
-        s_client_send (client, WD_MSG_ERROR, peer, body, len);
-        free (body);
+        s_client_error (client, peer, WD_ERR_UNAVAILABLE, "too many requests");
         return;
     }
     req->id = ++self->next_id;
     req->client = client;
     req->client_peer = peer;
+    memcpy (req->nonce, nonce, WD_MSG_NONCE_LEN);
     req->stage = STAGE_KEYS_INFO;
     req->timer = -1;
     if (!s_keys_send (self, WD_MSG_KEYS_INFO, req->id, NULL, 0)) {
@@ -208,8 +220,8 @@ s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer)
 static void
 s_status_sign (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys)
 {
-    req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len, &self->procs,
-                                     keys, &req->status_len);
+    req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len, req->nonce,
+                                     &self->procs, keys, &req->status_len);
     if (sodium_memcmp (keys->public_key, self->cert.sign_pk, WD_PUBKEY_LEN) != 0) {
         s_finish_unsigned (self, req, keys, "the keystore's key is not the key of node.cert");
         return;
@@ -406,31 +418,41 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     size_t in_flight = 0;
     for (size_t i = 0; i < MAX_REQUESTS; i++)
         in_flight += self->requests[i].stage != STAGE_FREE && self->requests[i].client == client;
-    if (in_flight >= CLIENT_MAX_IN_FLIGHT) {
-        size_t len;
-        uint8_t *body =
-            wd_msg_encode_error (WD_ERR_UNAVAILABLE, "too many requests in flight", &len);
-        s_client_send (client, WD_MSG_ERROR, msg.peer, body, len);
-        free (body);
-    } else if (msg.type == WD_MSG_CTL_STATUS && msg.body_len == 0 && msg.nfds == 0)
-        s_status_start (self, client, msg.peer);
-    else {
-        char message[96];
-        snprintf (message, sizeof message, "unsupported request (type %u)", msg.type);
-        size_t len;
-        uint8_t *body = wd_msg_encode_error (WD_ERR_BAD_VALUE, message, &len);
-        s_client_send (client, WD_MSG_ERROR, msg.peer, body, len);
-        free (body);
-    }
+    if (in_flight >= CLIENT_MAX_IN_FLIGHT)
+        s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE, "too many requests in flight");
+    else if (msg.type == WD_MSG_CTL_STATUS && msg.nfds == 0) {
+        uint8_t nonce[WD_MSG_NONCE_LEN];
+        wd_err_t bad = wd_msg_decode_nonce (msg.body, msg.body_len, nonce);
+        if (bad == WD_OK)
+            s_status_start (self, client, msg.peer, nonce);
+        else
+            s_client_error (client, msg.peer, bad, "status request");
+    } else
+        s_client_error (client, msg.peer, WD_ERR_BAD_VALUE, "unsupported request");
     wd_chan_msg_clear (&msg);
     return 0;
 }
 
-/* Root, wardend's own user and the configured control group may connect. */
+/* Root, wardend's own user and members of the configured control group may
+   connect. SO_PEERCRED carries only the primary group, so supplementary
+   groups come from SO_PEERGROUPS (the peer's groups when it connected). */
 static bool
-s_client_allowed (const s_engine_t *self, uid_t uid, gid_t gid)
+s_client_allowed (const s_engine_t *self, int fd, uid_t uid, gid_t gid)
 {
-    return uid == 0 || uid == geteuid () || (self->has_control_group && gid == self->control_gid);
+    if (uid == 0 || uid == geteuid ())
+        return true;
+    if (!self->has_control_group)
+        return false;
+    if (gid == self->control_gid)
+        return true;
+    gid_t groups[256];
+    socklen_t len = sizeof groups;
+    if (getsockopt (fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+        return false; /* more groups than we look at, or no SO_PEERGROUPS: refuse */
+    for (size_t i = 0; i < len / sizeof groups[0]; i++)
+        if (groups[i] == self->control_gid)
+            return true;
+    return false;
 }
 
 static int
@@ -446,8 +468,7 @@ s_on_listen (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             wd_log_warn ("control socket: accept");
         return 0;
     }
-    if (!s_client_allowed (self, uid, gid)) {
-        self->rejected_clients++;
+    if (!s_client_allowed (self, wd_chan_fd (chan), uid, gid)) {
         wd_log_warnx ("control socket: refused pid %d (uid %u, gid %u)", (int)pid, (unsigned)uid,
                       (unsigned)gid);
         wd_chan_destroy (&chan);

@@ -9,8 +9,10 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "node_child.h"
@@ -132,8 +134,10 @@ node_keys_main (void)
                 continue;
             wd_fatal ("poll");
         }
-        if (fds[0].revents) {
-            wd_log_debug ("stopping on signal");
+        struct signalfd_siginfo info;
+        if (fds[0].revents && read (sigfd, &info, sizeof info) == (ssize_t)sizeof info &&
+            info.ssi_signo != SIGHUP) {
+            wd_log_debug ("stopping on signal %u", info.ssi_signo);
             running = false;
         }
         /* The engine first: a parent message may replace its channel. */

@@ -49,6 +49,8 @@ typedef struct {
 
 typedef struct {
     const char *config_path;
+    const char *log_level; /* -l, applied over every configuration */
+    bool started;          /* the first start-up succeeded */
     wd_config_t *cfg;
     uint8_t *init;
     size_t init_len;
@@ -211,7 +213,7 @@ s_child_exited (s_parent_t *self, s_child_t *child, int status)
     wd_chan_destroy (&child->chan);
     child->pid = 0;
     uint64_t now = node_proc_now_ms ();
-    if (self->stopping) {
+    if (self->stopping || !self->started) {
         s_set_state (self, child, CHILD_STOPPED);
         return;
     }
@@ -273,6 +275,8 @@ s_reload (s_parent_t *self)
     char why[WD_CONFIG_WHY_MAX];
     wd_config_t *cfg = NULL;
     wd_err_t err = wd_config_load (node_config_table, self->config_path, &cfg, why, sizeof why);
+    if (err == WD_OK && self->log_level)
+        err = wd_config_set (cfg, "log/level", self->log_level, why, sizeof why);
     if (err == WD_OK)
         err = node_config_check (cfg, why, sizeof why);
     if (err != WD_OK) {
@@ -337,10 +341,16 @@ s_next_timeout (const s_parent_t *self, uint64_t now)
     if (self->stopping)
         next = self->stop_deadline_ms;
     else {
-        for (int i = 0; i < NODE_PROC_COUNT; i++)
-            if (self->children[i].state == CHILD_RESTARTING &&
-                self->children[i].restart_at_ms < next)
-                next = self->children[i].restart_at_ms;
+        for (int i = 0; i < NODE_PROC_COUNT; i++) {
+            const s_child_t *child = &self->children[i];
+            uint64_t at = UINT64_MAX;
+            if (child->state == CHILD_RESTARTING)
+                at = child->restart_at_ms;
+            else if (child->state == CHILD_STARTING && self->started)
+                at = child->started_ms + NODE_PARENT_START_MS;
+            if (at < next)
+                next = at;
+        }
         if (self->watchdog_ms && self->next_ping_ms < next)
             next = self->next_ping_ms;
     }
@@ -365,6 +375,14 @@ s_on_timers (s_parent_t *self, uint64_t now)
         if (child->state == CHILD_RESTARTING && now >= child->restart_at_ms) {
             child->restarts++;
             s_spawn (self, child);
+        } else if (child->state == CHILD_STARTING && self->started && child->pid > 0 &&
+                   now >= child->started_ms + NODE_PARENT_START_MS) {
+            /* A restarted child that never becomes ready is killed; its exit
+               schedules the next try. (The first start has its own wait.) */
+            wd_log_warnx ("%s (pid %d) not ready after %d ms; killing it", node_proc_name (i),
+                          (int)child->pid, NODE_PARENT_START_MS);
+            kill (child->pid, SIGKILL);
+            child->started_ms = UINT64_MAX - NODE_PARENT_START_MS; /* kill it once */
         }
     }
     s_child_t *engine = &self->children[NODE_PROC_ENGINE];
@@ -436,9 +454,9 @@ s_block_signals (void)
 }
 
 int
-node_parent_main (const char *config_path, wd_config_t **cfg_p)
+node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p)
 {
-    s_parent_t self = { .config_path = config_path };
+    s_parent_t self = { .config_path = config_path, .log_level = log_level };
     s_set_config (&self, *cfg_p);
     *cfg_p = NULL;
     for (int i = 0; i < NODE_PROC_COUNT; i++)
@@ -458,6 +476,7 @@ node_parent_main (const char *config_path, wd_config_t **cfg_p)
             s_signal_children (&self, SIGTERM);
         }
     } else {
+        self.started = true;
         self.watchdog_ms = node_notify_watchdog_ms ();
         self.next_ping_ms = node_proc_now_ms ();
         node_notify ("READY=1\nSTATUS=serving");

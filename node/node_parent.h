@@ -18,8 +18,9 @@
 #define NODE_PARENT_STABLE_MS   10000 /* a child up this long resets the backoff */
 
 /* Runs the parent. Takes ownership of *cfg_p. config_path is re-read on
-   SIGHUP. Returns the exit status: 0 after a clean stop, 1 when start-up
-   failed (the reason is logged). */
-int node_parent_main (const char *config_path, wd_config_t **cfg_p);
+   SIGHUP, and log_level (the -l option, or NULL) applied again over it.
+   Returns the exit status: 0 after a clean stop, 1 when start-up failed
+   (the reason is logged). */
+int node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p);
 
 #endif

@@ -34,7 +34,8 @@ pid_t node_proc_spawn (const char *exe, node_proc_role_t role, int chan_fd);
    ptrace by other users) since children hold keys and parse input. The
    seccomp filter of each role is applied here once the roles' system call
    sets are pinned down (see docs/ARCHITECTURE.md "Privilege separation").
-   Exits if the parent is already gone. */
+   A parent that died before this call is noticed as end-of-file on the
+   channel. */
 void node_proc_lockdown (node_proc_role_t role);
 
 /* Monotonic clock in milliseconds. */

@@ -1,7 +1,8 @@
 /*
  * node_status: the report is a canonical map
- *   {keystore?: keys-status map, node: bin (the node certificate), now,
- *    pid, processes: [proc-state map], state_dir, version}
+ *   {keystore?: keys-status map, node: bin (the node certificate),
+ *    nonce: bin(32), now, pid, processes: [proc-state map], state_dir,
+ *    version}
  * so a reader re-verifies the certificate it carries and then the report's
  * signature under the certificate's key.
  */
@@ -20,10 +21,11 @@
 
 uint8_t *
 node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
-                   const node_status_procs_t *procs, const wd_msg_keys_status_t *keys, size_t *len)
+                   const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
+                   const wd_msg_keys_status_t *keys, size_t *len)
 {
     wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 6 + (keys != NULL));
+    wd_writer_map (w, 7 + (keys != NULL));
     if (keys) {
         size_t keys_len;
         uint8_t *keys_body = wd_msg_encode_keys_status (keys, &keys_len);
@@ -33,6 +35,8 @@ node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cer
     }
     wd_writer_key (w, "node");
     wd_writer_bin (w, cert_bytes, cert_len);
+    wd_writer_key (w, "nonce");
+    wd_writer_bin (w, nonce, WD_MSG_NONCE_LEN);
     wd_writer_key (w, "now");
     wd_writer_uint (w, (uint64_t)time (NULL));
     wd_writer_key (w, "pid");
@@ -106,6 +110,8 @@ s_status_decode (const uint8_t *buf, size_t len, node_status_t *st)
     }
     wd_read_key (&r, "node");
     wd_read_bin (&r, &cert_bytes, &cert_len, WD_CERT_MAX_BYTES);
+    wd_read_key (&r, "nonce");
+    wd_read_bin_fixed (&r, st->nonce, WD_MSG_NONCE_LEN);
     wd_read_key (&r, "now");
     wd_read_uint (&r, &st->now, UINT64_MAX);
     wd_read_key (&r, "pid");

@@ -30,16 +30,18 @@ typedef struct {
     char state_dir[PATH_MAX];
     wd_cert_t cert;
     uint8_t cert_id[32];
-    bool has_keys; /* the keys process answered */
+    uint8_t nonce[WD_MSG_NONCE_LEN]; /* the requester's, echoed */
+    bool has_keys;                   /* the keys process answered */
     wd_msg_keys_status_t keys;
     node_status_procs_t procs;
 } node_status_t;
 
-/* Builds the report's canonical bytes (caller frees). keys may be NULL
-   when the keys process did not answer. */
+/* Builds the report's canonical bytes (caller frees), echoing the
+   requester's nonce. keys may be NULL when the keys process did not
+   answer. */
 uint8_t *node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
-                            const node_status_procs_t *procs, const wd_msg_keys_status_t *keys,
-                            size_t *len);
+                            const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
+                            const wd_msg_keys_status_t *keys, size_t *len);
 
 /* Reply bodies: {envelope: bin} or {status: bin, unsigned_reason: str}. */
 uint8_t *node_status_reply_signed (const uint8_t *envelope, size_t envelope_len, size_t *len);

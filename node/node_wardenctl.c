@@ -102,22 +102,24 @@ s_read_small (const char *path, uint8_t *buf, size_t size)
     }
 }
 
-/* Reads and verifies <state>/node.cert. Returns 0, or an exit status after
-   reporting the problem. */
+/* Reads and verifies <state>/node.cert. With quiet, returns 0 or -1 and
+   says nothing; otherwise returns 0, or an exit status after reporting the
+   problem. */
 static int
-s_load_cert (wd_cert_t *cert, uint8_t id[WD_HASH_LEN])
+s_load_cert (wd_cert_t *cert, uint8_t id[WD_HASH_LEN], bool quiet)
 {
     char path[PATH_MAX];
     uint8_t buf[WD_CERT_MAX_BYTES + 1];
     if (s_path (path, sizeof path, s_state, "node.cert") != 0)
-        return s_fail (EXIT_USAGE, "state path is too long");
+        return quiet ? -1 : s_fail (EXIT_USAGE, "state path is too long");
     ssize_t len = s_read_small (path, buf, sizeof buf);
     if (len < 0)
-        return s_fail (EXIT_USAGE, "%s: %s (run wardenctl init --state %s)", path, strerror (errno),
-                       s_state);
+        return quiet ? -1
+                     : s_fail (EXIT_USAGE, "%s: %s (run wardenctl init --state %s)", path,
+                               strerror (errno), s_state);
     wd_err_t err = wd_cert_open (buf, (size_t)len, cert);
     if (err != WD_OK)
-        return s_fail (EXIT_NO, "%s: %s", path, wd_strerror (err));
+        return quiet ? -1 : s_fail (EXIT_NO, "%s: %s", path, wd_strerror (err));
     wd_hash_sha256 (id, buf, (size_t)len);
     return 0;
 }
@@ -343,9 +345,15 @@ s_cmd_init (int argc, char **argv)
 /* ---- status ---------------------------------------------------------------- */
 
 static json_t *
-s_status_json (const node_status_t *st, bool is_signed, const char *reason)
+s_json_hex32 (const uint8_t bin[32])
 {
     char hex[WD_HASH_HEX_LEN + 1];
+    return json_string (wd_hex_encode (hex, bin, 32));
+}
+
+static json_t *
+s_status_json (const node_status_t *st, bool is_signed, const char *reason, bool compared)
+{
     json_t *procs = json_array ();
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         const wd_msg_proc_state_t *p = &st->procs.procs[i];
@@ -354,29 +362,27 @@ s_status_json (const node_status_t *st, bool is_signed, const char *reason)
                                           p->state, "pid", (json_int_t)p->pid, "restarts",
                                           (json_int_t)p->restarts, "since", (json_int_t)p->since));
     }
-    json_t *root =
-        json_pack ("{s:s, s:I, s:I, s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:b, s:s*}}",
-                   "version", st->version, "pid", (json_int_t)st->pid, "now", (json_int_t)st->now,
-                   "state_dir", st->state_dir, "processes", procs, "node", "name", st->cert.name,
-                   "id", s_hex32 (hex, st->cert.sign_pk), "certificate",
-                   wd_hex_encode ((char[65]){ 0 }, st->cert_id, 32), "vrf_pk",
-                   wd_hex_encode ((char[65]){ 0 }, st->cert.vrf_pk, 32), "curve_pk",
-                   wd_hex_encode ((char[65]){ 0 }, st->cert.curve_pk, 32), "key_protection",
-                   st->cert.key_protection, "signature", "verified", is_signed, "unsigned_reason",
-                   is_signed ? NULL : reason);
-    if (st->has_keys)
-        json_object_set_new (root, "keystore",
-                             json_pack ("{s:s, s:s, s:s, s:b, s:I}", "backend", st->keys.backend,
-                                        "key_protection", st->keys.key_protection, "tamper",
-                                        st->keys.tamper, "healthy", st->keys.healthy, "signatures",
-                                        (json_int_t)st->keys.signatures));
-    else
-        json_object_set_new (root, "keystore", json_null ());
-    return root;
+    json_t *node =
+        json_pack ("{s:s, s:o, s:o, s:o, s:o, s:s}", "name", st->cert.name, "id",
+                   s_json_hex32 (st->cert.sign_pk), "certificate", s_json_hex32 (st->cert_id),
+                   "vrf_pk", s_json_hex32 (st->cert.vrf_pk), "curve_pk",
+                   s_json_hex32 (st->cert.curve_pk), "key_protection", st->cert.key_protection);
+    json_t *keystore =
+        st->has_keys
+            ? json_pack ("{s:s, s:s, s:s, s:b, s:I}", "backend", st->keys.backend, "key_protection",
+                         st->keys.key_protection, "tamper", st->keys.tamper, "healthy",
+                         st->keys.healthy, "signatures", (json_int_t)st->keys.signatures)
+            : json_null ();
+    json_t *signature = json_pack ("{s:b, s:b, s:s*}", "verified", is_signed, "matches_state_dir",
+                                   compared, "unsigned_reason", is_signed ? NULL : reason);
+    return json_pack ("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "version", st->version, "pid",
+                      (json_int_t)st->pid, "now", (json_int_t)st->now, "state_dir", st->state_dir,
+                      "processes", procs, "node", node, "keystore", keystore, "signature",
+                      signature);
 }
 
 static void
-s_status_print (const node_status_t *st, bool is_signed, const char *reason)
+s_status_print (const node_status_t *st, bool is_signed, const char *reason, bool compared)
 {
     char hex[WD_HASH_HEX_LEN + 1], when[32];
     printf ("node        %s\n", st->cert.name);
@@ -396,29 +402,42 @@ s_status_print (const node_status_t *st, bool is_signed, const char *reason)
                 s_time_iso (when, p->since));
     }
     if (is_signed)
-        printf ("signature   verified: signed by %s (keys process)\n",
-                wd_short_id (st->cert.sign_pk).s);
+        printf ("signature   verified: signed by %s through its keys process, fresh%s\n",
+                wd_short_id (st->cert.sign_pk).s, compared ? ", matches node.cert" : "");
     else
         printf ("signature   none: %s\n", reason);
 }
 
-/* Sends CTL_STATUS and waits for the reply. Returns 0 and the reply, or an
-   exit status after reporting the problem. */
+/* Sends CTL_STATUS with nonce and waits for the reply. Returns 0 and the
+   reply, or an exit status after reporting the problem. */
 static int
-s_status_request (const char *path, wd_chan_msg_t *reply)
+s_status_request (const char *path, const uint8_t nonce[WD_MSG_NONCE_LEN], wd_chan_msg_t *reply)
 {
     wd_chan_t *chan = wd_chan_connect (path);
     if (!chan)
         return s_fail (EXIT_NO, "cannot reach wardend at %s: %s (is it running?)", path,
                        strerror (errno));
     int status = 0;
-    wd_err_t err = wd_chan_send (chan, WD_MSG_CTL_STATUS, 1, NULL, 0, NULL, 0);
+    uint8_t body[WD_MSG_SMALL_MAX];
+    size_t len = wd_msg_encode_nonce (body, nonce);
     struct pollfd pfd = { .fd = wd_chan_fd (chan), .events = POLLIN };
-    if (err != WD_OK)
-        status = s_fail (EXIT_INTERNAL, "%s: %s", path, wd_strerror (err));
-    else if (poll (&pfd, 1, STATUS_TIMEOUT_MS) != 1)
+    wd_err_t err = wd_chan_send (chan, WD_MSG_CTL_STATUS, 1, body, len, NULL, 0);
+    if (err == WD_OK) {
+        if (poll (&pfd, 1, STATUS_TIMEOUT_MS) == 1)
+            err = wd_chan_recv (chan, reply);
+        else
+            err = WD_ERR_TIMEOUT;
+    }
+    /* The engine hangs up on users it does not admit, before or after our
+       request is through. */
+    if (err == WD_ERR_CLOSED)
+        status = s_fail (EXIT_NO,
+                         "%s: wardend closed the connection (is this user allowed to use "
+                         "the control socket?)",
+                         path);
+    else if (err == WD_ERR_TIMEOUT)
         status = s_fail (EXIT_INTERNAL, "%s: no answer within %d ms", path, STATUS_TIMEOUT_MS);
-    else if ((err = wd_chan_recv (chan, reply)) != WD_OK)
+    else if (err != WD_OK)
         status = s_fail (EXIT_INTERNAL, "%s: %s", path, wd_strerror (err));
     wd_chan_destroy (&chan);
     return status;
@@ -456,8 +475,10 @@ s_cmd_status (int argc, char **argv)
     else if (s_path (path, sizeof path, s_state, "control.sock") != 0)
         return s_fail (EXIT_USAGE, "state path is too long");
 
+    uint8_t nonce[WD_MSG_NONCE_LEN];
+    randombytes_buf (nonce, sizeof nonce);
     wd_chan_msg_t reply;
-    int status = s_status_request (path, &reply);
+    int status = s_status_request (path, nonce, &reply);
     if (status != 0)
         return status;
     if (reply.type == WD_MSG_ERROR) {
@@ -483,10 +504,27 @@ s_cmd_status (int argc, char **argv)
         free (st);
         return s_fail (EXIT_NO, "status reply failed verification: %s", wd_strerror (err));
     }
+    /* The report must answer this request, not an earlier one... */
+    if (sodium_memcmp (st->nonce, nonce, sizeof nonce) != 0) {
+        free (st);
+        return s_fail (EXIT_NO, "status reply does not answer this request (nonce differs)");
+    }
+    /* ...and come from the node of this state directory, when it is here. */
+    wd_cert_t local;
+    uint8_t local_id[WD_HASH_LEN];
+    bool compared = s_load_cert (&local, local_id, true) == 0;
+    if (compared && sodium_memcmp (local_id, st->cert_id, WD_HASH_LEN) != 0) {
+        free (st);
+        return s_fail (EXIT_NO,
+                       "the node answering on %s (%s) is not the node in %s/node.cert "
+                       "(%s)",
+                       path, wd_short_id (st->cert.sign_pk).s, s_state,
+                       wd_short_id (local.sign_pk).s);
+    }
     if (json)
-        s_print_json (s_status_json (st, is_signed, reason));
+        s_print_json (s_status_json (st, is_signed, reason, compared));
     else
-        s_status_print (st, is_signed, reason);
+        s_status_print (st, is_signed, reason, compared);
     free (st);
     return 0;
 }
@@ -521,7 +559,7 @@ s_cmd_keys (int argc, char **argv)
 
     wd_cert_t cert;
     uint8_t cert_id[WD_HASH_LEN];
-    int status = s_load_cert (&cert, cert_id);
+    int status = s_load_cert (&cert, cert_id, false);
     if (status != 0)
         return status;
     char sign_hex[65], vrf_hex[65], curve_hex[65], id_hex[65], curve_z85[41], when[32];

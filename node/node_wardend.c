@@ -68,6 +68,11 @@ s_check_identity (const wd_config_t *cfg)
         fprintf (stderr, "wardend: %s: %s\n", cert_path, wd_strerror (err));
         return 2;
     }
+    if (strcmp (cert.name, wd_config_str (cfg, "node/name")) != 0) {
+        fprintf (stderr, "wardend: %s is for node '%s', node/name says '%s'\n", cert_path,
+                 cert.name, wd_config_str (cfg, "node/name"));
+        return 2;
+    }
     const char *backend = wd_config_str (cfg, "keystore/backend");
     wd_keystore_params_t params = { .path = key_path };
     wd_keystore_t *ks;
@@ -172,5 +177,5 @@ main (int argc, char **argv)
         wd_config_destroy (&cfg);
         return status;
     }
-    return node_parent_main (config_path, &cfg);
+    return node_parent_main (config_path, log_level, &cfg);
 }

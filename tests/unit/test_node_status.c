@@ -18,6 +18,7 @@
 #include "wd_cert.h"
 
 static uint8_t s_sk[64];
+static const uint8_t s_nonce[WD_MSG_NONCE_LEN] = { 1, 2, 3 };
 static uint8_t *s_cert;
 static size_t s_cert_len;
 
@@ -73,7 +74,8 @@ s_signed_reply (const uint8_t *sk, const uint8_t from[32], size_t *len, bool tam
                                   .healthy = true,
                                   .signatures = 9 };
     size_t status_len;
-    uint8_t *status = node_status_build (cfg, s_cert, s_cert_len, &procs, &keys, &status_len);
+    uint8_t *status =
+        node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, &keys, &status_len);
     uint8_t *env;
     size_t env_len;
     assert_int_equal (wd_envelope_seal (NODE_STATUS_TYPE, wd_cert_no_chain, from, status,
@@ -104,6 +106,7 @@ test_signed_round_trip (void **state)
     assert_string_equal (st->cert.name, "node-a");
     assert_string_equal (st->state_dir, "/srv/warden");
     assert_string_equal (st->version, WARDEN_VERSION);
+    assert_memory_equal (st->nonce, s_nonce, WD_MSG_NONCE_LEN);
     assert_true (st->has_keys);
     assert_int_equal (st->keys.signatures, 9);
     assert_int_equal (st->procs.procs[NODE_PROC_KEYS].restarts, 2);
@@ -133,7 +136,8 @@ test_unsigned (void **state)
     wd_config_t *cfg = s_config ();
     node_status_procs_t procs = { 0 };
     size_t status_len, len;
-    uint8_t *status = node_status_build (cfg, s_cert, s_cert_len, &procs, NULL, &status_len);
+    uint8_t *status =
+        node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, NULL, &status_len);
     uint8_t *reply = node_status_reply_unsigned (status, status_len, "keys process exited", &len);
     node_status_t *st = malloc (sizeof *st);
     bool is_signed = true;
