@@ -93,6 +93,18 @@ until_ok 5 grep -q "WATCHDOG=1" "$tmp/notify.log" || fail "no WATCHDOG=1"
 [ "$(stat -c %a "$state/control.sock")" = 660 ] || fail "control socket mode"
 "$WARDENCTL" --state "$state" status | grep -q "signature   verified" || fail "human status"
 
+step "the Python client printed in docs/PROTOCOL.md verifies the same status"
+"$PY" - "$HERE/../../docs/PROTOCOL.md" "$tmp/doc_client.py" <<'PY'
+import sys
+doc = open(sys.argv[1]).read()
+start = doc.index('```python\n#!/usr/bin/python3\n"""Ask a wardend')
+end = doc.index("```", start + 10)
+open(sys.argv[2], "w").write(doc[start + 10:end])
+PY
+"$PY" "$tmp/doc_client.py" "$state/control.sock" > "$tmp/doc_client.out" \
+    || fail "documented client: $(cat "$tmp/doc_client.out")"
+grep -q "^signed$" "$tmp/doc_client.out" || fail "documented client did not see a signed report"
+
 step "a control client that never reads its replies is cut off; the engine keeps serving"
 sent=$("$PY" "$HERE/control_flood.py" "$state/control.sock")
 [ "$sent" -lt 5000 ] || fail "the engine never hung up on a client that does not read"
