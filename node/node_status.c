@@ -159,10 +159,10 @@ node_status_reply_decode (const uint8_t *body, size_t len, node_status_t *status
     size_t data_len;
     wd_reader_init (&r, body, len);
     wd_read_map (&r, &count);
-    if (wd_read_key_opt (&r, "envelope")) {
+    bool has_envelope = wd_read_key_opt (&r, "envelope");
+    if (has_envelope)
         wd_read_bin (&r, &data, &data_len, NODE_STATUS_MAX * 2);
-        *is_signed = true;
-    } else {
+    else {
         wd_read_key (&r, "status");
         wd_read_bin (&r, &data, &data_len, NODE_STATUS_MAX);
         wd_read_key (&r, "unsigned_reason");
@@ -172,7 +172,7 @@ node_status_reply_decode (const uint8_t *body, size_t len, node_status_t *status
     err = wd_reader_finish (&r);
     if (err != WD_OK)
         return err;
-    if (!*is_signed)
+    if (!has_envelope)
         return s_status_decode (data, data_len, status);
 
     wd_envelope_t env;
@@ -181,5 +181,6 @@ node_status_reply_decode (const uint8_t *body, size_t len, node_status_t *status
         err = s_status_decode (env.body, env.body_len, status);
     if (err == WD_OK && sodium_memcmp (env.from, status->cert.sign_pk, WD_PUBKEY_LEN) != 0)
         err = WD_ERR_KEY_MISMATCH;
+    *is_signed = err == WD_OK;
     return err;
 }
