@@ -36,7 +36,8 @@ typedef struct {
 extern const uint8_t wd_cert_no_chain[WD_CHAIN_ID_LEN];
 
 /* True when name is 1..WD_CERT_NAME_MAX bytes of [A-Za-z0-9._-]. */
-bool wd_cert_name_valid (const char *name);
+bool
+wd_cert_name_valid (const char *name);
 
 /* Signs cert with sign (which must sign for cert->sign_pk) and returns the
    certificate's canonical bytes in *out (caller frees). WD_ERR_BAD_VALUE for

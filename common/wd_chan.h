@@ -78,8 +78,7 @@ wd_chan_send (wd_chan_t *self, uint32_t type, uint32_t peer, const void *body, s
    WD_ERR_FRAME_SIZE (larger than the limit), WD_ERR_FDS (too many
    descriptors), or the wd_codec_check reason for a body that is not one
    canonical msgpack value. */
-wd_err_t __attribute__ ((warn_unused_result))
-wd_chan_recv (wd_chan_t *self, wd_chan_msg_t *msg);
+wd_err_t __attribute__ ((warn_unused_result)) wd_chan_recv (wd_chan_t *self, wd_chan_msg_t *msg);
 
 /* Frees the body and closes every descriptor still >= 0. Safe to call twice. */
 void

@@ -34,13 +34,13 @@ typedef enum {
 } wd_config_type_t;
 
 typedef struct {
-    const char *key;           /* ZPL path, "section/name" */
+    const char *key; /* ZPL path, "section/name" */
     wd_config_type_t type;
     const char *default_value; /* in file syntax ("1s"), or NULL: unset by default */
     const char *choices;       /* WD_CFG_ENUM only */
     uint64_t min;
     uint64_t max;
-    const char *help;          /* one line, written as a comment by wd_config_write */
+    const char *help; /* one line, written as a comment by wd_config_write */
 } wd_config_key_t;
 
 /* Tables end with an entry whose key is NULL. */

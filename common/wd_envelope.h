@@ -46,13 +46,14 @@ typedef struct {
 
 /* True when type is 1..WD_ENVELOPE_TYPE_MAX bytes of [a-z0-9.-] starting
    with a letter. */
-bool wd_envelope_type_valid (const char *type);
+bool
+wd_envelope_type_valid (const char *type);
 
 /* The digest every signature in Warden covers (the signing rule). type must
    be valid (asserted). */
-void wd_envelope_digest (uint8_t digest[WD_DIGEST_LEN], const char *type,
-                         const uint8_t chain[WD_CHAIN_ID_LEN], const uint8_t *body,
-                         size_t body_len);
+void
+wd_envelope_digest (uint8_t digest[WD_DIGEST_LEN], const char *type,
+                    const uint8_t chain[WD_CHAIN_ID_LEN], const uint8_t *body, size_t body_len);
 
 /* Builds and signs an envelope around body (which must be canonical
    msgpack; checked, WD_ERR_* reason on failure) and returns its canonical
@@ -66,7 +67,8 @@ wd_envelope_seal (const char *type, const uint8_t chain[WD_CHAIN_ID_LEN],
 
 /* Encodes env (whose signature is already made) as canonical bytes in *out
    (caller frees). The type must be valid (asserted). */
-void wd_envelope_encode (const wd_envelope_t *env, uint8_t **out, size_t *out_len);
+void
+wd_envelope_encode (const wd_envelope_t *env, uint8_t **out, size_t *out_len);
 
 /* Decodes an envelope without checking its signature: canonical encoding
    (wd_codec_check reasons), schema (missing/unknown key, wrong type or
@@ -88,6 +90,7 @@ wd_envelope_open (const uint8_t *buf, size_t len, const uint8_t chain[WD_CHAIN_I
                   const char *expected_type, wd_envelope_t *env);
 
 /* The envelope id: SHA-256 of its canonical bytes. */
-void wd_envelope_id (uint8_t id[32], const uint8_t *buf, size_t len);
+void
+wd_envelope_id (uint8_t id[32], const uint8_t *buf, size_t len);
 
 #endif

@@ -68,9 +68,11 @@ typedef enum {
 
 /* A short sentence for the code ("map key appears twice"). Never NULL;
    unknown codes give "unknown error". Static storage. */
-const char *wd_strerror (int code);
+const char *
+wd_strerror (int code);
 
 /* The code's identifier ("WD_ERR_KEY_DUPLICATE", "WD_OK"). Static storage. */
-const char *wd_err_name (int code);
+const char *
+wd_err_name (int code);
 
 #endif

@@ -17,11 +17,13 @@
 #define WD_HASH_SHORT_HEX 8
 
 /* out = SHA-256(data[0..len)). */
-void wd_hash_sha256 (uint8_t out[WD_HASH_LEN], const void *data, size_t len);
+void
+wd_hash_sha256 (uint8_t out[WD_HASH_LEN], const void *data, size_t len);
 
 /* Writes 2*len lowercase hex digits and a NUL to out, which must hold
    2*len+1 bytes. Returns out. */
-char *wd_hex_encode (char *out, const uint8_t *bin, size_t len);
+char *
+wd_hex_encode (char *out, const uint8_t *bin, size_t len);
 
 /* Parses exactly 2*len hex digits (either case) from a NUL-terminated string
    into bin. Returns false on a wrong length or a non-hex digit. */
@@ -31,6 +33,7 @@ bool __attribute__ ((warn_unused_result)) wd_hex_decode (uint8_t *bin, size_t le
 typedef struct {
     char s[WD_HASH_SHORT_HEX + 1];
 } wd_short_id_t;
-wd_short_id_t wd_short_id (const uint8_t id[WD_HASH_LEN]);
+wd_short_id_t
+wd_short_id (const uint8_t id[WD_HASH_LEN]);
 
 #endif

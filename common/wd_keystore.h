@@ -49,7 +49,8 @@ extern const wd_keystore_backend_t wd_keystore_file_backend;
 typedef struct wd_keystore wd_keystore_t;
 
 /* The backend called name, or NULL when it is not built in. */
-const wd_keystore_backend_t *wd_keystore_backend (const char *name);
+const wd_keystore_backend_t *
+wd_keystore_backend (const char *name);
 
 /* Creates a new identity key with the named backend. WD_ERR_NO_BACKEND,
    WD_ERR_EXISTS, or the backend's reason. */
@@ -63,21 +64,25 @@ wd_keystore_open (const char *backend, const wd_keystore_params_t *params, wd_ke
 
 /* Closes the backend, wiping any key material; sets *self_p to NULL. Safe on
    NULL. */
-void wd_keystore_destroy (wd_keystore_t **self_p);
+void
+wd_keystore_destroy (wd_keystore_t **self_p);
 
 /* The identity public key. Borrowed: valid while the keystore is open. */
-const uint8_t *wd_keystore_public_key (const wd_keystore_t *self);
+const uint8_t *
+wd_keystore_public_key (const wd_keystore_t *self);
 
 /* Signs a 32-byte digest. Returns 0 or a negative wd_err_t. The signature
    is checked against the public key before it is returned, so a faulty
    backend cannot hand out a bad signature. */
-int wd_keystore_sign (wd_keystore_t *self, const uint8_t digest[WD_DIGEST_LEN],
-                      uint8_t sig[WD_SIG_LEN]);
+int
+wd_keystore_sign (wd_keystore_t *self, const uint8_t digest[WD_DIGEST_LEN],
+                  uint8_t sig[WD_SIG_LEN]);
 
 /* wd_keystore_sign with a void * context, for wd_envelope_seal. */
-int wd_keystore_sign_fn (void *keystore, const uint8_t digest[WD_DIGEST_LEN],
-                         uint8_t sig[WD_SIG_LEN]);
+int
+wd_keystore_sign_fn (void *keystore, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN]);
 
-void wd_keystore_status (const wd_keystore_t *self, wd_keystore_status_t *status);
+void
+wd_keystore_status (const wd_keystore_t *self, wd_keystore_status_t *status);
 
 #endif

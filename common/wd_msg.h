@@ -41,29 +41,34 @@ typedef enum {
 } wd_msg_type_t;
 
 /* Short name of a message type for logs ("sign", "ctl-status"). */
-const char *wd_msg_name (uint32_t type);
+const char *
+wd_msg_name (uint32_t type);
 
 /* {digest: bin(32)} and {sig: bin(64)}: single-field bodies. Encoders write
    into a caller buffer of at least WD_MSG_SMALL_MAX bytes and return the
    length. */
 #define WD_MSG_SMALL_MAX 96
-size_t wd_msg_encode_digest (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t digest[WD_DIGEST_LEN]);
+size_t
+wd_msg_encode_digest (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t digest[WD_DIGEST_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_digest (const uint8_t *body, size_t len, uint8_t digest[WD_DIGEST_LEN]);
-size_t wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN]);
+size_t
+wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN]);
 
 /* {nonce: bin(32)}: a CTL_STATUS request. */
 #define WD_MSG_NONCE_LEN 32
-size_t wd_msg_encode_nonce (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t nonce[WD_MSG_NONCE_LEN]);
+size_t
+wd_msg_encode_nonce (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t nonce[WD_MSG_NONCE_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_nonce (const uint8_t *body, size_t len, uint8_t nonce[WD_MSG_NONCE_LEN]);
 
 /* {code: int, message: str}: message at most WD_MSG_ERROR_MAX bytes. The
    encoder returns a malloc'ed body (caller frees). */
 #define WD_MSG_ERROR_MAX 256
-uint8_t *wd_msg_encode_error (int code, const char *message, size_t *len);
+uint8_t *
+wd_msg_encode_error (int code, const char *message, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_error (const uint8_t *body, size_t len, int *code,
                      char message[WD_MSG_ERROR_MAX + 1]);
@@ -80,7 +85,8 @@ typedef struct {
     uint8_t public_key[WD_PUBKEY_LEN];
 } wd_msg_keys_status_t;
 
-uint8_t *wd_msg_encode_keys_status (const wd_msg_keys_status_t *status, size_t *len);
+uint8_t *
+wd_msg_encode_keys_status (const wd_msg_keys_status_t *status, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_keys_status (const uint8_t *body, size_t len, wd_msg_keys_status_t *status);
 
@@ -95,7 +101,8 @@ typedef struct {
     uint64_t since;
 } wd_msg_proc_state_t;
 
-uint8_t *wd_msg_encode_proc_state (const wd_msg_proc_state_t *state, size_t *len);
+uint8_t *
+wd_msg_encode_proc_state (const wd_msg_proc_state_t *state, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_proc_state (const uint8_t *body, size_t len, wd_msg_proc_state_t *state);
 

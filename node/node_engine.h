@@ -10,6 +10,7 @@
 
 /* Runs the engine until SIGTERM or until the parent goes away. Returns the
    exit status. */
-int node_engine_main (void);
+int
+node_engine_main (void);
 
 #endif

@@ -9,6 +9,7 @@
 
 /* Runs the keys process until SIGTERM or until the parent goes away.
    Returns the exit status. */
-int node_keys_main (void);
+int
+node_keys_main (void);
 
 #endif

@@ -12,10 +12,12 @@
 
 /* Sends state ("READY=1\nSTATUS=serving"). Returns 0 when sent or when no
    manager listens, -1 with errno when sending failed. */
-int node_notify (const char *state);
+int
+node_notify (const char *state);
 
 /* The watchdog interval the manager asked for, in milliseconds, or 0 when
    none was asked for (or it was meant for another process). */
-uint64_t node_notify_watchdog_ms (void);
+uint64_t
+node_notify_watchdog_ms (void);
 
 #endif

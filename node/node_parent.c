@@ -62,7 +62,8 @@ typedef struct {
     uint64_t next_ping_ms;
 } s_parent_t;
 
-static void s_set_state (s_parent_t *self, s_child_t *child, s_child_state_t state);
+static void
+s_set_state (s_parent_t *self, s_child_t *child, s_child_state_t state);
 
 /* ---- children ------------------------------------------------------------ */
 

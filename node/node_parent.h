@@ -21,6 +21,7 @@
    SIGHUP, and log_level (the -l option, or NULL) applied again over it.
    Returns the exit status: 0 after a clean stop, 1 when start-up failed
    (the reason is logged). */
-int node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p);
+int
+node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p);
 
 #endif

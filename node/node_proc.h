@@ -19,15 +19,18 @@ typedef enum {
 } node_proc_role_t;
 
 /* "keys", "engine". */
-const char *node_proc_name (node_proc_role_t role);
+const char *
+node_proc_name (node_proc_role_t role);
 
 /* Parses a role name; returns -1 for an unknown one. */
-int node_proc_role (const char *name);
+int
+node_proc_role (const char *name);
 
 /* Forks and executes exe as "wardend --child ROLE" with chan_fd as
    descriptor NODE_PROC_CHAN_FD and the signal mask cleared. Returns the
    child's pid or -1 with errno. chan_fd stays open in the caller. */
-pid_t node_proc_spawn (const char *exe, node_proc_role_t role, int chan_fd);
+pid_t
+node_proc_spawn (const char *exe, node_proc_role_t role, int chan_fd);
 
 /* Called first thing in a child: dies with the parent (SIGTERM), may never
    gain privileges (no_new_privs), and is not dumpable (no core files, no
@@ -36,9 +39,11 @@ pid_t node_proc_spawn (const char *exe, node_proc_role_t role, int chan_fd);
    sets are pinned down (see docs/ARCHITECTURE.md "Privilege separation").
    A parent that died before this call is noticed as end-of-file on the
    channel. */
-void node_proc_lockdown (node_proc_role_t role);
+void
+node_proc_lockdown (node_proc_role_t role);
 
 /* Monotonic clock in milliseconds. */
-uint64_t node_proc_now_ms (void);
+uint64_t
+node_proc_now_ms (void);
 
 #endif

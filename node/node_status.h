@@ -39,14 +39,17 @@ typedef struct {
 /* Builds the report's canonical bytes (caller frees), echoing the
    requester's nonce. keys may be NULL when the keys process did not
    answer. */
-uint8_t *node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
-                            const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
-                            const wd_msg_keys_status_t *keys, size_t *len);
+uint8_t *
+node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
+                   const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
+                   const wd_msg_keys_status_t *keys, size_t *len);
 
 /* Reply bodies: {envelope: bin} or {status: bin, unsigned_reason: str}. */
-uint8_t *node_status_reply_signed (const uint8_t *envelope, size_t envelope_len, size_t *len);
-uint8_t *node_status_reply_unsigned (const uint8_t *status, size_t status_len, const char *reason,
-                                     size_t *len);
+uint8_t *
+node_status_reply_signed (const uint8_t *envelope, size_t envelope_len, size_t *len);
+uint8_t *
+node_status_reply_unsigned (const uint8_t *status, size_t status_len, const char *reason,
+                            size_t *len);
 
 /* Decodes a reply. On WD_OK, *status holds the report; *is_signed says
    whether it came in a "node-status" envelope whose signature verified

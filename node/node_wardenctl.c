@@ -46,7 +46,8 @@ typedef struct {
     const char *summary;
 } s_command_t;
 
-static int s_fail (int status, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static int
+s_fail (int status, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static int
 s_fail (int status, const char *fmt, ...)

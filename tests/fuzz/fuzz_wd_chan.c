@@ -12,7 +12,8 @@
 #include "wd_chan.h"
 #include "wd_codec.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static uint32_t
 s_get_u32 (const uint8_t *p)

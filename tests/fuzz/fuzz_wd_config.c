@@ -26,8 +26,10 @@
 
 #include "wd_config.h"
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int
+LLVMFuzzerInitialize (int *argc, char ***argv);
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static const wd_config_key_t s_table[] = {
     { "node/name", WD_CFG_STRING, NULL, NULL, 1, 16, "name" },

@@ -32,8 +32,10 @@
 #include "wd_hash.h"
 #include "wd_msg.h"
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int
+LLVMFuzzerInitialize (int *argc, char ***argv);
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* tests/vectors/envelope.txt: chain and envelope. */
 static const char s_chain_hex[] =
