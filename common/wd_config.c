@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,17 +50,6 @@ struct wd_config {
 };
 
 /* ---- reasons ------------------------------------------------------------ */
-
-static void __attribute__ ((format (printf, 3, 4)))
-s_why (char *why, size_t why_len, const char *fmt, ...)
-{
-    if (!why || why_len == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (why, why_len, fmt, args);
-    va_end (args);
-}
 
 /* Copies len bytes of untrusted text into out for a reason: non-printable
    bytes become '?', and long text is cut with "...". */
@@ -338,19 +326,20 @@ s_apply (wd_config_t *self, size_t i, const char *text, const char *origin, char
     if (!s_parse (k, text, &num)) {
         char expected[160];
         s_expected (k, expected, sizeof expected);
-        s_why (why, why_len, "%s%skey '%s' must be %s, not '%s'", origin ? origin : "",
-               s_sep (origin), k->key, expected, s_show (shown, sizeof shown, text, strlen (text)));
+        wd_err_why (why, why_len, "%s%skey '%s' must be %s, not '%s'", origin ? origin : "",
+                    s_sep (origin), k->key, expected,
+                    s_show (shown, sizeof shown, text, strlen (text)));
         return WD_ERR_CONFIG_VALUE;
     }
     /* wd_config_write quotes with " or '; ZPL has no escapes for both. */
     if (strchr (text, '"') && strchr (text, '\'')) {
-        s_why (why, why_len, "%s%skey '%s' must not hold both ' and \" (ZPL cannot quote it)",
-               origin ? origin : "", s_sep (origin), k->key);
+        wd_err_why (why, why_len, "%s%skey '%s' must not hold both ' and \" (ZPL cannot quote it)",
+                    origin ? origin : "", s_sep (origin), k->key);
         return WD_ERR_CONFIG_VALUE;
     }
     char *copy = strdup (text);
     if (!copy) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         return WD_ERR_NOMEM;
     }
     free (self->values[i].text);
@@ -409,7 +398,8 @@ wd_config_set (wd_config_t *self, const char *key, const char *value, char *why,
     ssize_t i = s_find (self, key);
     if (i < 0) {
         char shown[WD_CONFIG_SHOW_MAX + 4];
-        s_why (why, why_len, "unknown key '%s'", s_show (shown, sizeof shown, key, strlen (key)));
+        wd_err_why (why, why_len, "unknown key '%s'",
+                    s_show (shown, sizeof shown, key, strlen (key)));
         return WD_ERR_CONFIG_KEY;
     }
     return s_apply (self, (size_t)i, value, NULL, why, why_len);
@@ -457,7 +447,7 @@ s_zpl_check (const char *text, size_t len, const char *file, char *why, size_t w
         pos = eol ? eol + 1 : stop;
         lineno++;
         if (memchr (line, '\0', (size_t)(end - line))) {
-            s_why (why, why_len, "%s:%zu: line holds a NUL byte", file, lineno);
+            wd_err_why (why, why_len, "%s:%zu: line holds a NUL byte", file, lineno);
             return WD_ERR_CONFIG_SYNTAX;
         }
         while (end > line && s_isspace (end[-1]))
@@ -468,7 +458,7 @@ s_zpl_check (const char *text, size_t len, const char *file, char *why, size_t w
             p++;
         size_t level = (size_t)(p - line) / 4;
         if ((size_t)(p - line) % 4 != 0) {
-            s_why (why, why_len, "%s:%zu: indent 4 spaces at once", file, lineno);
+            wd_err_why (why, why_len, "%s:%zu: indent 4 spaces at once", file, lineno);
             return WD_ERR_CONFIG_SYNTAX;
         }
         const char *name = p;
@@ -481,7 +471,7 @@ s_zpl_check (const char *text, size_t len, const char *file, char *why, size_t w
             continue;
         }
         if (name[0] == '/' || p[-1] == '/') {
-            s_why (why, why_len, "%s:%zu: '/' not valid at name start or end", file, lineno);
+            wd_err_why (why, why_len, "%s:%zu: '/' not valid at name start or end", file, lineno);
             return WD_ERR_CONFIG_SYNTAX;
         }
         while (p < end && s_isspace (*p))
@@ -493,7 +483,7 @@ s_zpl_check (const char *text, size_t len, const char *file, char *why, size_t w
             if (p < end && (*p == '"' || *p == '\'')) {
                 const char *close = memchr (p + 1, *p, (size_t)(end - p - 1));
                 if (!close) {
-                    s_why (why, why_len, "%s:%zu: missing %c", file, lineno, *p);
+                    wd_err_why (why, why_len, "%s:%zu: missing %c", file, lineno, *p);
                     return WD_ERR_CONFIG_SYNTAX;
                 }
                 if (!s_eoln_ok (close + 1, end, &junk))
@@ -503,20 +493,20 @@ s_zpl_check (const char *text, size_t len, const char *file, char *why, size_t w
         } else if (!s_eoln_ok (p, end, &junk))
             goto out_junk;
         if (level > depth) {
-            s_why (why, why_len, "%s:%zu: indentation error", file, lineno);
+            wd_err_why (why, why_len, "%s:%zu: indentation error", file, lineno);
             return WD_ERR_CONFIG_SYNTAX;
         }
         depth = level + 1;
         if (++nodes > WD_CONFIG_NODES_MAX) {
-            s_why (why, why_len, "%s:%zu: more than %d names in one file", file, lineno,
-                   WD_CONFIG_NODES_MAX);
+            wd_err_why (why, why_len, "%s:%zu: more than %d names in one file", file, lineno,
+                        WD_CONFIG_NODES_MAX);
             return WD_ERR_CONFIG_SYNTAX;
         }
         continue;
 
     out_junk:
-        s_why (why, why_len, "%s:%zu: invalid syntax '%s'", file, lineno,
-               s_show (shown, sizeof shown, junk, (size_t)(end - junk)));
+        wd_err_why (why, why_len, "%s:%zu: invalid syntax '%s'", file, lineno,
+                    s_show (shown, sizeof shown, junk, (size_t)(end - junk)));
         return WD_ERR_CONFIG_SYNTAX;
     }
     return WD_OK;
@@ -533,24 +523,24 @@ s_read_file (const char *path, char **data, size_t *len, char *why, size_t why_l
     int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT) {
-            s_why (why, why_len, "%s: no such file", path);
+            wd_err_why (why, why_len, "%s: no such file", path);
             return WD_ERR_NOT_FOUND;
         }
-        s_why (why, why_len, "%s: %s", path, strerror (errno));
+        wd_err_why (why, why_len, "%s: %s", path, strerror (errno));
         return WD_ERR_IO;
     }
     struct stat st;
     if (fstat (fd, &st) != 0) {
-        s_why (why, why_len, "%s: %s", path, strerror (errno));
+        wd_err_why (why, why_len, "%s: %s", path, strerror (errno));
         goto out_close;
     }
     if (!S_ISREG (st.st_mode)) {
-        s_why (why, why_len, "%s: not a regular file", path);
+        wd_err_why (why, why_len, "%s: not a regular file", path);
         goto out_close;
     }
     char *buf = malloc (WD_CONFIG_FILE_MAX + 1);
     if (!buf) {
-        s_why (why, why_len, "%s: out of memory", path);
+        wd_err_why (why, why_len, "%s: out of memory", path);
         err = WD_ERR_NOMEM;
         goto out_close;
     }
@@ -560,14 +550,14 @@ s_read_file (const char *path, char **data, size_t *len, char *why, size_t why_l
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            s_why (why, why_len, "%s: %s", path, strerror (errno));
+            wd_err_why (why, why_len, "%s: %s", path, strerror (errno));
             goto out_free_buf;
         }
         if (n == 0)
             break;
         got += (size_t)n;
         if (got > WD_CONFIG_FILE_MAX) {
-            s_why (why, why_len, "%s: larger than %d bytes", path, WD_CONFIG_FILE_MAX);
+            wd_err_why (why, why_len, "%s: larger than %d bytes", path, WD_CONFIG_FILE_MAX);
             err = WD_ERR_CONFIG_SYNTAX;
             goto out_free_buf;
         }
@@ -613,7 +603,7 @@ s_walk (wd_config_t *self, zconfig_t *parent, const char *parent_path, const cha
         const char *value = zconfig_value (node) ? zconfig_value (node) : "";
         char *path = s_path_join (parent_path, zconfig_name (node));
         if (!path) {
-            s_why (why, why_len, "%s: out of memory", file);
+            wd_err_why (why, why_len, "%s: out of memory", file);
             return WD_ERR_NOMEM;
         }
         const char *show = s_show (shown, sizeof shown, path, strlen (path));
@@ -623,16 +613,16 @@ s_walk (wd_config_t *self, zconfig_t *parent, const char *parent_path, const cha
             /* A node with children is a section. An unknown one is walked
                anyway so the reason names a whole key ("nod/name"). */
             if (i >= 0) {
-                s_why (why, why_len, "%s: key '%s' cannot hold other keys", file, show);
+                wd_err_why (why, why_len, "%s: key '%s' cannot hold other keys", file, show);
                 err = WD_ERR_CONFIG_KEY;
             } else if (section && *value) {
-                s_why (why, why_len, "%s: section '%s' cannot have a value", file, show);
+                wd_err_why (why, why_len, "%s: section '%s' cannot have a value", file, show);
                 err = WD_ERR_CONFIG_KEY;
             } else
                 err = s_walk (self, node, path, file, seen, why, why_len);
         } else if (i >= 0) {
             if (seen[i]) {
-                s_why (why, why_len, "%s: key '%s' is given twice", file, show);
+                wd_err_why (why, why_len, "%s: key '%s' is given twice", file, show);
                 err = WD_ERR_CONFIG_KEY;
             } else {
                 seen[i] = true;
@@ -641,11 +631,11 @@ s_walk (wd_config_t *self, zconfig_t *parent, const char *parent_path, const cha
         } else if (section) {
             /* an empty section is fine; a value on it is not */
             if (*value) {
-                s_why (why, why_len, "%s: '%s' is a section, not a key", file, show);
+                wd_err_why (why, why_len, "%s: '%s' is a section, not a key", file, show);
                 err = WD_ERR_CONFIG_KEY;
             }
         } else {
-            s_why (why, why_len, "%s: unknown key '%s'", file, show);
+            wd_err_why (why, why_len, "%s: unknown key '%s'", file, show);
             err = WD_ERR_CONFIG_KEY;
         }
         free (path);
@@ -668,13 +658,13 @@ s_load_file (wd_config_t *self, const char *path, char *why, size_t why_len)
     if (!root) {
         /* s_zpl_check let through something zconfig refuses (zconfig has
            printed its reason on stdout): a bug in s_zpl_check. */
-        s_why (why, why_len, "%s: not valid ZPL (refused by zconfig)", path);
+        wd_err_why (why, why_len, "%s: not valid ZPL (refused by zconfig)", path);
         err = WD_ERR_CONFIG_SYNTAX;
         goto out_free_data;
     }
     bool *seen = calloc (self->count ? self->count : 1, sizeof *seen);
     if (!seen) {
-        s_why (why, why_len, "%s: out of memory", path);
+        wd_err_why (why, why_len, "%s: out of memory", path);
         err = WD_ERR_NOMEM;
         goto out_destroy_root;
     }
@@ -701,7 +691,7 @@ s_load_dir (wd_config_t *self, const char *dir, char *why, size_t why_len)
     if (!d) {
         if (errno == ENOENT || errno == ENOTDIR)
             return WD_OK;
-        s_why (why, why_len, "%s: %s", dir, strerror (errno));
+        wd_err_why (why, why_len, "%s: %s", dir, strerror (errno));
         return WD_ERR_IO;
     }
     wd_err_t err = WD_OK;
@@ -729,7 +719,7 @@ s_load_dir (wd_config_t *self, const char *dir, char *why, size_t why_len)
         count++;
     }
     if (errno != 0) {
-        s_why (why, why_len, "%s: %s", dir, strerror (errno));
+        wd_err_why (why, why_len, "%s: %s", dir, strerror (errno));
         err = WD_ERR_IO;
         goto out_free_names;
     }
@@ -740,7 +730,7 @@ s_load_dir (wd_config_t *self, const char *dir, char *why, size_t why_len)
     goto out_free_names;
 
 out_nomem:
-    s_why (why, why_len, "%s: out of memory", dir);
+    wd_err_why (why, why_len, "%s: out of memory", dir);
     err = WD_ERR_NOMEM;
 out_free_names:
     for (size_t i = 0; i < count; i++)
@@ -756,10 +746,10 @@ wd_config_load (const wd_config_key_t *table, const char *path, wd_config_t **se
 {
     assert (table && path && self_p);
     *self_p = NULL;
-    s_why (why, why_len, "%s", "");
+    wd_err_why (why, why_len, "%s", "");
     wd_config_t *self = wd_config_new (table);
     if (!self) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         return WD_ERR_NOMEM;
     }
     wd_err_t err = s_load_file (self, path, why, why_len);
@@ -771,7 +761,7 @@ wd_config_load (const wd_config_key_t *table, const char *path, wd_config_t **se
     size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
     char *dir = malloc (dir_len + sizeof "conf.d");
     if (!dir) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         err = WD_ERR_NOMEM;
         goto out_destroy;
     }
@@ -880,22 +870,22 @@ wd_config_unpack (const wd_config_key_t *table, const uint8_t *buf, size_t len,
 {
     assert (table && (buf || len == 0) && self_p);
     *self_p = NULL;
-    s_why (why, why_len, "%s", "");
+    wd_err_why (why, why_len, "%s", "");
     size_t offset = 0;
     wd_err_t err = wd_codec_check (buf, len, WD_CONFIG_VALUE_MAX + 1, &offset);
     if (err != WD_OK) {
-        s_why (why, why_len, "packed configuration, byte %zu: %s", offset, wd_strerror (err));
+        wd_err_why (why, why_len, "packed configuration, byte %zu: %s", offset, wd_strerror (err));
         return err;
     }
     wd_config_t *self = wd_config_new (table);
     if (!self) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         return WD_ERR_NOMEM;
     }
     size_t *order = s_sorted (self);
     char *text = malloc (WD_CONFIG_VALUE_MAX + 2);
     if (!order || !text) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         err = WD_ERR_NOMEM;
         goto out_free;
     }
@@ -928,11 +918,12 @@ wd_config_unpack (const wd_config_key_t *table, const uint8_t *buf, size_t len,
         char shown[WD_CONFIG_SHOW_MAX + 4];
         wd_reader_init (&kr, buf + r.err_offset, len - r.err_offset);
         wd_read_str (&kr, &key, &key_len, SIZE_MAX);
-        s_why (why, why_len, "packed configuration: unknown key '%s'",
-               s_show (shown, sizeof shown, key ? key : "", key ? key_len : 0));
+        wd_err_why (why, why_len, "packed configuration: unknown key '%s'",
+                    s_show (shown, sizeof shown, key ? key : "", key ? key_len : 0));
         err = WD_ERR_CONFIG_KEY;
     } else if (err != WD_OK)
-        s_why (why, why_len, "packed configuration, byte %zu: %s", r.err_offset, wd_strerror (err));
+        wd_err_why (why, why_len, "packed configuration, byte %zu: %s", r.err_offset,
+                    wd_strerror (err));
 
 out_free:
     free (text);

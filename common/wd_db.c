@@ -20,22 +20,10 @@
 #include "wd_db.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-static void __attribute__ ((format (printf, 3, 4)))
-s_why (char *why, size_t why_len, const char *fmt, ...)
-{
-    if (!why || why_len == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (why, why_len, fmt, args);
-    va_end (args);
-}
 
 static wd_err_t
 s_db_err (sqlite3 *db, int rc)
@@ -98,7 +86,8 @@ wd_db_open (const char *path, wd_db_sync_t sync, sqlite3 **db, char *why, size_t
     int rc = sqlite3_open_v2 (path, &conn, flags, NULL);
     if (rc != SQLITE_OK) {
         /* conn may be NULL (out of memory) or hold the message */
-        s_why (why, why_len, "%s: %s", path, conn ? sqlite3_errmsg (conn) : sqlite3_errstr (rc));
+        wd_err_why (why, why_len, "%s: %s", path,
+                    conn ? sqlite3_errmsg (conn) : sqlite3_errstr (rc));
         wd_err_t err = conn ? s_db_err (conn, rc) : WD_ERR_NOMEM;
         sqlite3_close (conn);
         return err;
@@ -117,15 +106,15 @@ wd_db_open (const char *path, wd_db_sync_t sync, sqlite3 **db, char *why, size_t
     if ((rc = s_query_text (conn, "PRAGMA journal_mode = WAL", mode, sizeof mode)) != SQLITE_OK)
         goto out_sqlite;
     if (strcmp (mode, "wal") != 0) {
-        s_why (why, why_len, "%s: journal_mode is '%s', not wal", path, mode);
+        wd_err_why (why, why_len, "%s: journal_mode is '%s', not wal", path, mode);
         goto out_close;
     }
     if ((rc = sqlite3_exec (conn, sync_sql, NULL, NULL, NULL)) != SQLITE_OK ||
         (rc = s_query_int (conn, "PRAGMA synchronous", &value)) != SQLITE_OK)
         goto out_sqlite;
     if (value != sync_want) {
-        s_why (why, why_len, "%s: synchronous is %lld, not %lld", path, (long long)value,
-               (long long)sync_want);
+        wd_err_why (why, why_len, "%s: synchronous is %lld, not %lld", path, (long long)value,
+                    (long long)sync_want);
         goto out_close;
     }
     if ((rc = sqlite3_exec (conn, "PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON", NULL,
@@ -133,14 +122,14 @@ wd_db_open (const char *path, wd_db_sync_t sync, sqlite3 **db, char *why, size_t
         (rc = s_query_int (conn, "PRAGMA foreign_keys", &value)) != SQLITE_OK)
         goto out_sqlite;
     if (value != 1) {
-        s_why (why, why_len, "%s: foreign keys cannot be enabled", path);
+        wd_err_why (why, why_len, "%s: foreign keys cannot be enabled", path);
         goto out_close;
     }
     *db = conn;
     return WD_OK;
 
 out_sqlite:
-    s_why (why, why_len, "%s: %s", path, sqlite3_errmsg (conn));
+    wd_err_why (why, why_len, "%s: %s", path, sqlite3_errmsg (conn));
     err = s_db_err (conn, rc);
 out_close:
     sqlite3_close (conn);
@@ -178,23 +167,24 @@ wd_db_migrate (sqlite3 *db, const char *const *steps, size_t count, char *why, s
     for (;;) {
         int rc = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-            s_why (why, why_len, "migration: %s", sqlite3_errmsg (db));
+            wd_err_why (why, why_len, "migration: %s", sqlite3_errmsg (db));
             return s_db_err (db, rc);
         }
         sqlite3_int64 version;
         if ((rc = s_query_int (db, "PRAGMA user_version", &version)) != SQLITE_OK) {
-            s_why (why, why_len, "migration: %s", sqlite3_errmsg (db));
+            wd_err_why (why, why_len, "migration: %s", sqlite3_errmsg (db));
             s_rollback (db);
             return s_db_err (db, rc);
         }
         if (version < 0) {
-            s_why (why, why_len, "user_version %lld is not a schema version", (long long)version);
+            wd_err_why (why, why_len, "user_version %lld is not a schema version",
+                        (long long)version);
             s_rollback (db);
             return WD_ERR_DB;
         }
         if ((uint64_t)version > count) {
-            s_why (why, why_len, "schema version %lld is newer than this program's %zu",
-                   (long long)version, count);
+            wd_err_why (why, why_len, "schema version %lld is newer than this program's %zu",
+                        (long long)version, count);
             s_rollback (db);
             return WD_ERR_DB_VERSION;
         }
@@ -207,7 +197,7 @@ wd_db_migrate (sqlite3 *db, const char *const *steps, size_t count, char *why, s
         char *msg = NULL;
         rc = sqlite3_exec (db, steps[step], NULL, NULL, &msg);
         if (rc == SQLITE_OK && sqlite3_get_autocommit (db)) {
-            s_why (why, why_len, "migration step %zu ended its transaction", step + 1);
+            wd_err_why (why, why_len, "migration step %zu ended its transaction", step + 1);
             return WD_ERR_DB;
         }
         if (rc == SQLITE_OK) {
@@ -217,8 +207,8 @@ wd_db_migrate (sqlite3 *db, const char *const *steps, size_t count, char *why, s
                 rc = sqlite3_exec (db, "COMMIT", NULL, NULL, &msg);
         }
         if (rc != SQLITE_OK) {
-            s_why (why, why_len, "migration step %zu of %zu: %s", step + 1, count,
-                   msg ? msg : sqlite3_errstr (rc));
+            wd_err_why (why, why_len, "migration step %zu of %zu: %s", step + 1, count,
+                        msg ? msg : sqlite3_errstr (rc));
             sqlite3_free (msg);
             wd_err_t err = s_db_err (db, rc);
             s_rollback (db);
@@ -254,14 +244,14 @@ wd_db_append_only (sqlite3 *db, const char *table, char *why, size_t why_len)
                          "RELEASE wd_append_only;",
                          table, table, table, table, table, table);
     if (!sql) {
-        s_why (why, why_len, "out of memory");
+        wd_err_why (why, why_len, "out of memory");
         return WD_ERR_NOMEM;
     }
     char *msg = NULL;
     int rc = sqlite3_exec (db, sql, NULL, NULL, &msg);
     sqlite3_free (sql);
     if (rc != SQLITE_OK) {
-        s_why (why, why_len, "%s: %s", table, msg ? msg : sqlite3_errstr (rc));
+        wd_err_why (why, why_len, "%s: %s", table, msg ? msg : sqlite3_errstr (rc));
         sqlite3_free (msg);
         wd_err_t err = s_db_err (db, rc);
         sqlite3_exec (db, "ROLLBACK TO wd_append_only; RELEASE wd_append_only", NULL, NULL, NULL);

@@ -4,7 +4,9 @@
  */
 #include "wd_err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define WD_ERR_MSG(name, msg) [name - WD_ERR_FIRST_] = msg,
 #define WD_ERR_STR(name, msg) [name - WD_ERR_FIRST_] = #name,
@@ -37,4 +39,15 @@ wd_err_name (int code)
         return "WD_OK";
     const char *name = s_lookup (s_names, code);
     return name ? name : "WD_ERR_UNKNOWN";
+}
+
+void
+wd_err_why (char *why, size_t why_len, const char *fmt, ...)
+{
+    if (!why || why_len == 0)
+        return;
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (why, why_len, fmt, args);
+    va_end (args);
 }

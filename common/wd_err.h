@@ -9,6 +9,8 @@
 #ifndef WD_ERR_H
 #define WD_ERR_H
 
+#include <stddef.h>
+
 /* X-macro table: identifier, message. Append only; never renumber. */
 #define WD_ERR_TABLE(X)                                                                            \
     X (WD_ERR_TRUNCATED, "input ends inside a value")                                              \
@@ -70,6 +72,13 @@ typedef enum {
    unknown codes give "unknown error". Static storage. */
 const char *
 wd_strerror (int code);
+
+/* Writes a one-line reason into why (why_len bytes; nothing when why is
+   NULL or why_len is 0), for functions that return a code plus a reason
+   naming the file, key or step. */
+void
+wd_err_why (char *why, size_t why_len, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 /* The code's identifier ("WD_ERR_KEY_DUPLICATE", "WD_OK"). Static storage. */
 const char *

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/signalfd.h>
 
 #include "node_config.h"
 #include "wd_log.h"
@@ -46,17 +45,8 @@ node_child_start (node_proc_role_t role, wd_chan_t **parent)
 int
 node_child_signalfd (void)
 {
-    sigset_t mask;
-    sigemptyset (&mask);
-    sigaddset (&mask, SIGTERM);
-    sigaddset (&mask, SIGINT);
-    sigaddset (&mask, SIGHUP);
-    if (sigprocmask (SIG_BLOCK, &mask, NULL) != 0)
-        wd_fatal ("sigprocmask");
-    int fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (fd < 0)
-        wd_fatal ("signalfd");
-    return fd;
+    static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+    return node_proc_signalfd (signals, sizeof signals / sizeof signals[0]);
 }
 
 void

@@ -437,23 +437,6 @@ s_start_child (s_parent_t *self, node_proc_role_t role)
     return child->state == CHILD_RUNNING;
 }
 
-static int
-s_block_signals (void)
-{
-    sigset_t mask;
-    sigemptyset (&mask);
-    sigaddset (&mask, SIGCHLD);
-    sigaddset (&mask, SIGTERM);
-    sigaddset (&mask, SIGINT);
-    sigaddset (&mask, SIGHUP);
-    if (sigprocmask (SIG_BLOCK, &mask, NULL) != 0)
-        wd_fatal ("sigprocmask");
-    int fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (fd < 0)
-        wd_fatal ("signalfd");
-    return fd;
-}
-
 int
 node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p)
 {
@@ -462,7 +445,8 @@ node_parent_main (const char *config_path, const char *log_level, wd_config_t **
     *cfg_p = NULL;
     for (int i = 0; i < NODE_PROC_COUNT; i++)
         self.children[i].role = (node_proc_role_t)i;
-    self.sigfd = s_block_signals ();
+    static const int signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+    self.sigfd = node_proc_signalfd (signals, sizeof signals / sizeof signals[0]);
     /* Writing to a channel whose child just died must not kill the parent. */
     signal (SIGPIPE, SIG_IGN);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +63,21 @@ node_proc_lockdown (node_proc_role_t role)
         wd_fatal ("prctl(PR_SET_NO_NEW_PRIVS)");
     if (prctl (PR_SET_DUMPABLE, 0) != 0)
         wd_fatal ("prctl(PR_SET_DUMPABLE)");
+}
+
+int
+node_proc_signalfd (const int *signals, size_t count)
+{
+    sigset_t mask;
+    sigemptyset (&mask);
+    for (size_t i = 0; i < count; i++)
+        sigaddset (&mask, signals[i]);
+    if (sigprocmask (SIG_BLOCK, &mask, NULL) != 0)
+        wd_fatal ("sigprocmask");
+    int fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        wd_fatal ("signalfd");
+    return fd;
 }
 
 uint64_t

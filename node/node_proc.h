@@ -7,6 +7,7 @@
 #ifndef NODE_PROC_H
 #define NODE_PROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,6 +42,11 @@ node_proc_spawn (const char *exe, node_proc_role_t role, int chan_fd);
    channel. */
 void
 node_proc_lockdown (node_proc_role_t role);
+
+/* Blocks the count signals listed and returns a close-on-exec, non-blocking
+   signalfd that delivers them. Exits on failure (start-up only). */
+int
+node_proc_signalfd (const int *signals, size_t count);
 
 /* Monotonic clock in milliseconds. */
 uint64_t

@@ -135,6 +135,33 @@ s_time_iso (char out[32], uint64_t unix_time)
     return out;
 }
 
+/* Parses the options of a command that takes only --json and --help.
+   Returns -1 to go on, or the exit status to return (after --help or a bad
+   option). */
+static int
+s_parse_json_option (int argc, char **argv, bool *json, const char *help)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'j':
+                *json = true;
+                break;
+            case 'h':
+                fputs (help, stdout);
+                return 0;
+            default:
+                return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 /* ---- init ---------------------------------------------------------------- */
 
 static void
@@ -447,27 +474,15 @@ s_status_request (const char *path, const uint8_t nonce[WD_MSG_NONCE_LEN], wd_ch
 static int
 s_cmd_status (int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool json = false;
-    int opt;
-    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
-        switch (opt) {
-            case 'j':
-                json = true;
-                break;
-            case 'h':
-                printf ("usage: wardenctl [--state DIR | --socket PATH] status [--json]\n\n"
-                        "Asks the running wardend for its status. The answer is signed by the\n"
-                        "node's identity key through its keys process and verified here.\n");
-                return 0;
-            default:
-                return EXIT_USAGE;
-        }
-    }
+    int status = s_parse_json_option (argc, argv, &json,
+                                      "usage: wardenctl [--state DIR | --socket PATH] status "
+                                      "[--json]\n\n"
+                                      "Asks the running wardend for its status with a fresh "
+                                      "nonce. The answer is\nsigned by the node's identity key "
+                                      "through its keys process and verified here.\n");
+    if (status >= 0)
+        return status;
     if (optind != argc)
         return s_fail (EXIT_USAGE, "status: unexpected argument '%s'", argv[optind]);
     char path[PATH_MAX];
@@ -479,7 +494,7 @@ s_cmd_status (int argc, char **argv)
     uint8_t nonce[WD_MSG_NONCE_LEN];
     randombytes_buf (nonce, sizeof nonce);
     wd_chan_msg_t reply;
-    int status = s_status_request (path, nonce, &reply);
+    status = s_status_request (path, nonce, &reply);
     if (status != 0)
         return status;
     if (reply.type == WD_MSG_ERROR) {
@@ -535,32 +550,19 @@ s_cmd_status (int argc, char **argv)
 static int
 s_cmd_keys (int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool json = false;
-    int opt;
-    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
-        switch (opt) {
-            case 'j':
-                json = true;
-                break;
-            case 'h':
-                printf ("usage: wardenctl [--state DIR] keys show [--json]\n\n"
-                        "Shows this node's public keys from DIR/node.cert (verified first).\n");
-                return 0;
-            default:
-                return EXIT_USAGE;
-        }
-    }
+    int status = s_parse_json_option (argc, argv, &json,
+                                      "usage: wardenctl [--state DIR] keys show [--json]\n\n"
+                                      "Shows this node's public keys from DIR/node.cert "
+                                      "(verified first).\n");
+    if (status >= 0)
+        return status;
     if (optind != argc - 1 || strcmp (argv[optind], "show") != 0)
         return s_fail (EXIT_USAGE, "usage: wardenctl keys show [--json]");
 
     wd_cert_t cert;
     uint8_t cert_id[WD_HASH_LEN];
-    int status = s_load_cert (&cert, cert_id, false);
+    status = s_load_cert (&cert, cert_id, false);
     if (status != 0)
         return status;
     char sign_hex[65], vrf_hex[65], curve_hex[65], id_hex[65], curve_z85[41], when[32];

@@ -63,3 +63,11 @@ test_tmpdir_remove (void)
         s_tmpdir[0] = '\0';
     }
 }
+
+int
+test_tmpdir_teardown (void **state)
+{
+    (void)state;
+    test_tmpdir_remove ();
+    return 0;
+}

@@ -21,5 +21,8 @@ const char *
 test_tmpdir (void);
 void
 test_tmpdir_remove (void);
+/* A cmocka group teardown that removes the temporary directory. */
+int
+test_tmpdir_teardown (void **state);
 
 #endif

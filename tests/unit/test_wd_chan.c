@@ -734,14 +734,6 @@ test_frame_parse (void **state)
     free (big);
 }
 
-static int
-s_teardown (void **state)
-{
-    (void)state;
-    test_tmpdir_remove ();
-    return 0;
-}
-
 int
 main (void)
 {
@@ -760,5 +752,5 @@ main (void)
         cmocka_unit_test (test_listen_replaces_only_stale_sockets),
         cmocka_unit_test (test_frame_parse),
     };
-    return cmocka_run_group_tests (tests, NULL, s_teardown);
+    return cmocka_run_group_tests (tests, NULL, test_tmpdir_teardown);
 }

@@ -619,14 +619,6 @@ test_write_roundtrip (void **state)
     }
 }
 
-static int
-s_teardown (void **state)
-{
-    (void)state;
-    test_tmpdir_remove ();
-    return 0;
-}
-
 int
 main (void)
 {
@@ -638,5 +630,5 @@ main (void)
         cmocka_unit_test (test_pack_unpack),     cmocka_unit_test (test_unpack_rejects),
         cmocka_unit_test (test_write_roundtrip),
     };
-    return cmocka_run_group_tests (tests, NULL, s_teardown);
+    return cmocka_run_group_tests (tests, NULL, test_tmpdir_teardown);
 }

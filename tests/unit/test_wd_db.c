@@ -248,14 +248,6 @@ test_append_only (void **state)
     wd_db_close (&db);
 }
 
-static int
-s_teardown (void **state)
-{
-    (void)state;
-    test_tmpdir_remove ();
-    return 0;
-}
-
 int
 main (void)
 {
@@ -264,5 +256,5 @@ main (void)
         cmocka_unit_test (test_migrate),       cmocka_unit_test (test_migrate_failure_rolls_back),
         cmocka_unit_test (test_append_only),
     };
-    return cmocka_run_group_tests (tests, NULL, s_teardown);
+    return cmocka_run_group_tests (tests, NULL, test_tmpdir_teardown);
 }

@@ -30,14 +30,6 @@ s_setup (void **state)
     return sodium_init () < 0 ? -1 : 0;
 }
 
-static int
-s_teardown (void **state)
-{
-    (void)state;
-    test_tmpdir_remove ();
-    return 0;
-}
-
 static const char *
 s_file (const char *name)
 {
@@ -185,5 +177,5 @@ main (void)
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_keyfile_content),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    return cmocka_run_group_tests (tests, s_setup, test_tmpdir_teardown);
 }
