@@ -536,6 +536,12 @@ wd_reader_finish (wd_reader_t *r)
     return r->err;
 }
 
+size_t
+wd_reader_error_offset (const wd_reader_t *r)
+{
+    return r->err == WD_OK ? 0 : r->err_offset;
+}
+
 /* Called before reading any value: counts it against an enclosing array. A
    map value needs no accounting: wd_read_key counted the entry. */
 static void

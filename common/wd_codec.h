@@ -127,6 +127,11 @@ wd_reader_init (wd_reader_t *r, const void *buf, size_t len);
    wd_read_end() (asserted when there is no error). */
 wd_err_t __attribute__ ((warn_unused_result)) wd_reader_finish (wd_reader_t *r);
 
+/* The byte offset of the first error (0 when there is none): where the
+   rejected value, or the unknown key, starts. */
+size_t
+wd_reader_error_offset (const wd_reader_t *r);
+
 /* Enters a map or an array; *count gets its number of entries or values. */
 bool
 wd_read_map (wd_reader_t *r, size_t *count);

@@ -910,19 +910,19 @@ wd_config_unpack (const wd_config_key_t *table, const uint8_t *buf, size_t len,
     wd_read_end (&r);
     err = wd_reader_finish (&r);
     if (err == WD_ERR_UNKNOWN_KEY) {
-        /* name the key: the reader's error offset (a field of the reader
-           on our stack; wd_codec has no accessor) points at it */
+        /* name the key: the reader's error offset points at it */
+        size_t at = wd_reader_error_offset (&r);
         wd_reader_t kr;
         const char *key = "";
         size_t key_len = 0;
         char shown[WD_CONFIG_SHOW_MAX + 4];
-        wd_reader_init (&kr, buf + r.err_offset, len - r.err_offset);
+        wd_reader_init (&kr, buf + at, len - at);
         wd_read_str (&kr, &key, &key_len, SIZE_MAX);
         wd_err_why (why, why_len, "packed configuration: unknown key '%s'",
                     s_show (shown, sizeof shown, key ? key : "", key ? key_len : 0));
         err = WD_ERR_CONFIG_KEY;
     } else if (err != WD_OK)
-        wd_err_why (why, why_len, "packed configuration, byte %zu: %s", r.err_offset,
+        wd_err_why (why, why_len, "packed configuration, byte %zu: %s", wd_reader_error_offset (&r),
                     wd_strerror (err));
 
 out_free:

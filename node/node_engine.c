@@ -52,7 +52,6 @@ typedef struct {
     wd_chan_t *chan;
     zmq_pollitem_t item;
     pid_t pid;
-    uid_t uid;
 } s_client_t;
 
 typedef enum {
@@ -487,7 +486,6 @@ s_on_listen (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     client->engine = self;
     client->chan = chan;
     client->pid = pid;
-    client->uid = uid;
     client->item = (zmq_pollitem_t){ .fd = wd_chan_fd (chan), .events = ZMQ_POLLIN };
     if (zloop_poller (loop, &client->item, s_on_client, client) != 0)
         wd_fatal ("zloop_poller");

@@ -308,6 +308,14 @@ test_reader_errors (void **state)
     /* an unknown key that sorts before "id" */
     const uint8_t unknown[] = { 0x81, 0xa1, 'a', 0x01 };
     assert_int_equal (s_decode_sample (unknown, sizeof unknown, &s), WD_ERR_UNKNOWN_KEY);
+    /* the error offset points at the unknown key */
+    wd_reader_t kr;
+    size_t kcount;
+    wd_reader_init (&kr, unknown, sizeof unknown);
+    assert_int_equal (wd_reader_error_offset (&kr), 0);
+    wd_read_map (&kr, &kcount);
+    wd_read_key (&kr, "id");
+    assert_int_equal (wd_reader_error_offset (&kr), 1);
     const uint8_t not_map[] = { 0x90 };
     assert_int_equal (s_decode_sample (not_map, sizeof not_map, &s), WD_ERR_WRONG_TYPE);
     const uint8_t empty_map[] = { 0x80 };
