@@ -57,7 +57,14 @@
     X (WD_ERR_TIMEOUT, "timed out")                                                                \
     X (WD_ERR_UNAVAILABLE, "service is not available")                                             \
     X (WD_ERR_KEY_MISMATCH, "key does not match the certificate")                                  \
-    X (WD_ERR_AGAIN, "no frame is waiting")
+    X (WD_ERR_AGAIN, "no frame is waiting")                                                        \
+    X (WD_ERR_VRF_PROOF_LENGTH, "VRF proof is not 80 bytes long")                                  \
+    X (WD_ERR_VRF_BAD_KEY, "VRF public key is not a canonical curve point")                        \
+    X (WD_ERR_VRF_SMALL_ORDER_KEY, "VRF public key is a point of small order")                     \
+    X (WD_ERR_VRF_BAD_GAMMA, "VRF proof's Gamma is not a canonical curve point")                   \
+    X (WD_ERR_VRF_SCALAR_RANGE, "VRF proof's s is not below the group order")                      \
+    X (WD_ERR_VRF_NO_POINT, "VRF input does not hash to a curve point")                            \
+    X (WD_ERR_VRF_INVALID, "VRF proof does not verify")
 
 typedef enum {
     WD_OK = 0,
@@ -83,5 +90,27 @@ wd_err_why (char *why, size_t why_len, const char *fmt, ...)
 /* The code's identifier ("WD_ERR_KEY_DUPLICATE", "WD_OK"). Static storage. */
 const char *
 wd_err_name (int code);
+
+/* Modules above common keep their own tables in the same X-macro form, each
+   in its own range (attest -2000, pxe -3000, cons -4000, capsule -5000), and
+   define their strerror and name functions with this macro. Codes outside
+   the module's range (a wd_err_t passed up unchanged) fall through to
+   wd_strerror and wd_err_name, so one call names any code. */
+#define WD_ERR_MODULE_MSG_(name, msg)  [name - (WD_ERR_MODULE_FIRST_)] = msg,
+#define WD_ERR_MODULE_NAME_(name, msg) [name - (WD_ERR_MODULE_FIRST_)] = #name,
+#define WD_ERR_DEFINE_MODULE(strerror_fn, name_fn, TABLE, first, last)                             \
+    enum { WD_ERR_MODULE_FIRST_ = (first) };                                                       \
+    static const char *const s_module_messages[] = { TABLE (WD_ERR_MODULE_MSG_) };                 \
+    static const char *const s_module_names[] = { TABLE (WD_ERR_MODULE_NAME_) };                   \
+    const char *strerror_fn (int code)                                                             \
+    {                                                                                              \
+        return code > (first) && code < (last) ? s_module_messages[code - (first)]                 \
+                                               : wd_strerror (code);                               \
+    }                                                                                              \
+    const char *name_fn (int code)                                                                 \
+    {                                                                                              \
+        return code > (first) && code < (last) ? s_module_names[code - (first)]                    \
+                                               : wd_err_name (code);                               \
+    }
 
 #endif

@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "node_config.h"
+#include "node_ctl.h"
 #include "node_status.h"
 #include "wd_cert.h"
 #include "wd_chan.h"
@@ -31,9 +32,6 @@
 #include "wd_keystore.h"
 #include "wd_msg.h"
 
-#define EXIT_NO           1
-#define EXIT_USAGE        2
-#define EXIT_INTERNAL     3
 #define STATUS_TIMEOUT_MS 5000
 
 /* Global options, before the command. */
@@ -47,21 +45,6 @@ typedef struct {
 } s_command_t;
 
 static int
-s_fail (int status, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-
-static int
-s_fail (int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fputs ("wardenctl: ", stderr);
-    vfprintf (stderr, fmt, ap);
-    fputc ('\n', stderr);
-    va_end (ap);
-    return status;
-}
-
-static int
 s_path (char *out, size_t size, const char *dir, const char *name)
 {
     int n = snprintf (out, size, "%s/%s", dir, name);
@@ -72,14 +55,6 @@ static const char *
 s_hex32 (char out[WD_HASH_HEX_LEN + 1], const uint8_t bin[32])
 {
     return wd_hex_encode (out, bin, 32);
-}
-
-static void
-s_print_json (json_t *root)
-{
-    json_dumpf (root, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
-    fputc ('\n', stdout);
-    json_decref (root);
 }
 
 /* Reads a small file whole. Returns its length, or -1 with errno. */
@@ -112,15 +87,15 @@ s_load_cert (wd_cert_t *cert, uint8_t id[WD_HASH_LEN], bool quiet)
     char path[PATH_MAX];
     uint8_t buf[WD_CERT_MAX_BYTES + 1];
     if (s_path (path, sizeof path, s_state, "node.cert") != 0)
-        return quiet ? -1 : s_fail (EXIT_USAGE, "state path is too long");
+        return quiet ? -1 : node_ctl_fail (NODE_CTL_EXIT_USAGE, "state path is too long");
     ssize_t len = s_read_small (path, buf, sizeof buf);
     if (len < 0)
         return quiet ? -1
-                     : s_fail (EXIT_USAGE, "%s: %s (run wardenctl init --state %s)", path,
-                               strerror (errno), s_state);
+                     : node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s (run wardenctl init --state %s)",
+                                      path, strerror (errno), s_state);
     wd_err_t err = wd_cert_open (buf, (size_t)len, cert);
     if (err != WD_OK)
-        return quiet ? -1 : s_fail (EXIT_NO, "%s: %s", path, wd_strerror (err));
+        return quiet ? -1 : node_ctl_fail (NODE_CTL_EXIT_NO, "%s: %s", path, wd_strerror (err));
     wd_hash_sha256 (id, buf, (size_t)len);
     return 0;
 }
@@ -133,33 +108,6 @@ s_time_iso (char out[32], uint64_t unix_time)
     gmtime_r (&t, &tm);
     strftime (out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return out;
-}
-
-/* Parses the options of a command that takes only --json and --help.
-   Returns -1 to go on, or the exit status to return (after --help or a bad
-   option). */
-static int
-s_parse_json_option (int argc, char **argv, bool *json, const char *help)
-{
-    static const struct option options[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
-        switch (opt) {
-            case 'j':
-                *json = true;
-                break;
-            case 'h':
-                fputs (help, stdout);
-                return 0;
-            default:
-                return EXIT_USAGE;
-        }
-    }
-    return -1;
 }
 
 /* ---- init ---------------------------------------------------------------- */
@@ -220,7 +168,7 @@ s_new_keyfile (const char *path, const char *alg, uint8_t public_key[32])
 {
     uint8_t *seed = sodium_malloc (WD_SEED_LEN);
     if (!seed)
-        return s_fail (EXIT_INTERNAL, "out of memory");
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "out of memory");
     randombytes_buf (seed, WD_SEED_LEN);
     wd_err_t err = wd_keyfile_write (path, alg, seed);
     if (err == WD_OK) {
@@ -236,8 +184,9 @@ s_new_keyfile (const char *path, const char *alg, uint8_t public_key[32])
     }
     sodium_free (seed);
     if (err != WD_OK)
-        return s_fail (err == WD_ERR_EXISTS ? EXIT_USAGE : EXIT_INTERNAL, "%s: %s%s", path,
-                       wd_strerror (err), err == WD_ERR_IO ? strerror (errno) : "");
+        return node_ctl_fail (err == WD_ERR_EXISTS ? NODE_CTL_EXIT_USAGE : NODE_CTL_EXIT_INTERNAL,
+                              "%s: %s%s", path, wd_strerror (err),
+                              err == WD_ERR_IO ? strerror (errno) : "");
     return 0;
 }
 
@@ -277,20 +226,23 @@ s_cmd_init (int argc, char **argv)
                         NODE_STATE_DEFAULT);
                 return 0;
             default:
-                return EXIT_USAGE;
+                return NODE_CTL_EXIT_USAGE;
         }
     }
     if (optind != argc)
-        return s_fail (EXIT_USAGE, "init: unexpected argument '%s'", argv[optind]);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: unexpected argument '%s'", argv[optind]);
     if (!wd_cert_name_valid (name))
-        return s_fail (EXIT_USAGE, "init: name '%s' must be 1 to %d of A-Z a-z 0-9 . _ -", name,
-                       WD_CERT_NAME_MAX);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE,
+                              "init: name '%s' must be 1 to %d of A-Z a-z 0-9 . _ -", name,
+                              WD_CERT_NAME_MAX);
     const wd_keystore_backend_t *ks_backend = wd_keystore_backend (backend);
     if (!ks_backend)
-        return s_fail (EXIT_USAGE, "init: keystore backend '%s' is not built in (built in: file)",
-                       backend);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE,
+                              "init: keystore backend '%s' is not built in (built in: file)",
+                              backend);
     if (s_state[0] != '/')
-        return s_fail (EXIT_USAGE, "init: the state directory must be an absolute path");
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE,
+                              "init: the state directory must be an absolute path");
 
     char keys_dir[PATH_MAX], identity[PATH_MAX], vrf[PATH_MAX], curve[PATH_MAX],
         cert_path[PATH_MAX], conf_path[PATH_MAX];
@@ -300,17 +252,18 @@ s_cmd_init (int argc, char **argv)
         s_path (curve, sizeof curve, s_state, "keys/curve.key") ||
         s_path (cert_path, sizeof cert_path, s_state, "node.cert") ||
         s_path (conf_path, sizeof conf_path, s_state, "warden.conf"))
-        return s_fail (EXIT_USAGE, "init: state path is too long");
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: state path is too long");
     if (access (cert_path, F_OK) == 0)
-        return s_fail (EXIT_USAGE, "init: %s already holds a node (%s exists)", s_state, cert_path);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: %s already holds a node (%s exists)",
+                              s_state, cert_path);
     if (s_mkdir_private (s_state) != 0 || s_mkdir_private (keys_dir) != 0)
-        return s_fail (EXIT_INTERNAL, "init: %s: %s", s_state, strerror (errno));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", s_state, strerror (errno));
 
     wd_keystore_params_t params = { .path = identity };
     wd_err_t err = wd_keystore_generate (backend, &params);
     if (err != WD_OK)
-        return s_fail (err == WD_ERR_EXISTS ? EXIT_USAGE : EXIT_INTERNAL, "init: %s: %s", identity,
-                       wd_strerror (err));
+        return node_ctl_fail (err == WD_ERR_EXISTS ? NODE_CTL_EXIT_USAGE : NODE_CTL_EXIT_INTERNAL,
+                              "init: %s: %s", identity, wd_strerror (err));
     wd_cert_t cert = { .created = (uint64_t)time (NULL) };
     snprintf (cert.name, sizeof cert.name, "%s", name);
     snprintf (cert.key_protection, sizeof cert.key_protection, "%s", ks_backend->key_protection);
@@ -323,17 +276,17 @@ s_cmd_init (int argc, char **argv)
     wd_keystore_t *ks;
     err = wd_keystore_open (backend, &params, &ks);
     if (err != WD_OK)
-        return s_fail (EXIT_INTERNAL, "init: %s: %s", identity, wd_strerror (err));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", identity, wd_strerror (err));
     memcpy (cert.sign_pk, wd_keystore_public_key (ks), WD_PUBKEY_LEN);
     uint8_t *cert_bytes;
     size_t cert_len;
     err = wd_cert_seal (&cert, wd_keystore_sign_fn, ks, &cert_bytes, &cert_len);
     wd_keystore_destroy (&ks);
     if (err != WD_OK)
-        return s_fail (EXIT_INTERNAL, "init: certificate: %s", wd_strerror (err));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: certificate: %s", wd_strerror (err));
     if (s_write_new (cert_path, 0644, cert_bytes, cert_len) != 0) {
         free (cert_bytes);
-        return s_fail (EXIT_INTERNAL, "init: %s: %s", cert_path, strerror (errno));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", cert_path, strerror (errno));
     }
     uint8_t cert_id[WD_HASH_LEN];
     wd_hash_sha256 (cert_id, cert_bytes, cert_len);
@@ -344,21 +297,22 @@ s_cmd_init (int argc, char **argv)
     if (!cfg || wd_config_set (cfg, "node/name", name, why, sizeof why) != WD_OK ||
         wd_config_set (cfg, "node/state", s_state, why, sizeof why) != WD_OK ||
         wd_config_set (cfg, "keystore/backend", backend, why, sizeof why) != WD_OK)
-        return s_fail (EXIT_INTERNAL, "init: configuration: %s", cfg ? why : "out of memory");
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: configuration: %s",
+                              cfg ? why : "out of memory");
     int fd = open (conf_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     FILE *conf = fd >= 0 ? fdopen (fd, "w") : NULL;
     int written = conf ? wd_config_write (cfg, conf) : -1;
     wd_config_destroy (&cfg);
     if (!conf || written != 0 || fflush (conf) != 0 || fsync (fileno (conf)) != 0 ||
         fclose (conf) != 0)
-        return s_fail (EXIT_INTERNAL, "init: %s: %s", conf_path, strerror (errno));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", conf_path, strerror (errno));
 
     char hex[WD_HASH_HEX_LEN + 1];
     if (json) {
-        s_print_json (json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", name, "id",
-                                 s_hex32 (hex, cert.sign_pk), "state", s_state, "certificate",
-                                 cert_path, "config", conf_path, "key_protection",
-                                 cert.key_protection));
+        node_ctl_print_json (json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", name, "id",
+                                        s_hex32 (hex, cert.sign_pk), "state", s_state,
+                                        "certificate", cert_path, "config", conf_path,
+                                        "key_protection", cert.key_protection));
     } else {
         printf ("initialised node %s in %s\n", name, s_state);
         printf ("  id           %s\n", s_hex32 (hex, cert.sign_pk));
@@ -443,8 +397,8 @@ s_status_request (const char *path, const uint8_t nonce[WD_MSG_NONCE_LEN], wd_ch
 {
     wd_chan_t *chan = wd_chan_connect (path);
     if (!chan)
-        return s_fail (EXIT_NO, "cannot reach wardend at %s: %s (is it running?)", path,
-                       strerror (errno));
+        return node_ctl_fail (NODE_CTL_EXIT_NO, "cannot reach wardend at %s: %s (is it running?)",
+                              path, strerror (errno));
     int status = 0;
     uint8_t body[WD_MSG_SMALL_MAX];
     size_t len = wd_msg_encode_nonce (body, nonce);
@@ -459,14 +413,15 @@ s_status_request (const char *path, const uint8_t nonce[WD_MSG_NONCE_LEN], wd_ch
     /* The engine hangs up on users it does not admit, before or after our
        request is through. */
     if (err == WD_ERR_CLOSED)
-        status = s_fail (EXIT_NO,
-                         "%s: wardend closed the connection (is this user allowed to use "
-                         "the control socket?)",
-                         path);
+        status = node_ctl_fail (NODE_CTL_EXIT_NO,
+                                "%s: wardend closed the connection (is this user allowed to use "
+                                "the control socket?)",
+                                path);
     else if (err == WD_ERR_TIMEOUT)
-        status = s_fail (EXIT_INTERNAL, "%s: no answer within %d ms", path, STATUS_TIMEOUT_MS);
+        status = node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: no answer within %d ms", path,
+                                STATUS_TIMEOUT_MS);
     else if (err != WD_OK)
-        status = s_fail (EXIT_INTERNAL, "%s: %s", path, wd_strerror (err));
+        status = node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: %s", path, wd_strerror (err));
     wd_chan_destroy (&chan);
     return status;
 }
@@ -475,21 +430,23 @@ static int
 s_cmd_status (int argc, char **argv)
 {
     bool json = false;
-    int status = s_parse_json_option (argc, argv, &json,
-                                      "usage: wardenctl [--state DIR | --socket PATH] status "
-                                      "[--json]\n\n"
-                                      "Asks the running wardend for its status with a fresh "
-                                      "nonce. The answer is\nsigned by the node's identity key "
-                                      "through its keys process and verified here.\n");
+    int status =
+        node_ctl_parse_json_option (argc, argv, &json,
+                                    "usage: wardenctl [--state DIR | --socket PATH] status "
+                                    "[--json]\n\n"
+                                    "Asks the running wardend for its status with a fresh "
+                                    "nonce. The answer is\nsigned by the node's identity key "
+                                    "through its keys process and verified here.\n");
     if (status >= 0)
         return status;
     if (optind != argc)
-        return s_fail (EXIT_USAGE, "status: unexpected argument '%s'", argv[optind]);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "status: unexpected argument '%s'",
+                              argv[optind]);
     char path[PATH_MAX];
     if (s_socket)
         snprintf (path, sizeof path, "%s", s_socket);
     else if (s_path (path, sizeof path, s_state, "control.sock") != 0)
-        return s_fail (EXIT_USAGE, "state path is too long");
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "state path is too long");
 
     uint8_t nonce[WD_MSG_NONCE_LEN];
     randombytes_buf (nonce, sizeof nonce);
@@ -503,27 +460,29 @@ s_cmd_status (int argc, char **argv)
         if (wd_msg_decode_error (reply.body, reply.body_len, &code, message) != WD_OK)
             snprintf (message, sizeof message, "malformed error reply");
         wd_chan_msg_clear (&reply);
-        return s_fail (EXIT_INTERNAL, "wardend refused: %s", message);
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "wardend refused: %s", message);
     }
     if (reply.type != WD_MSG_CTL_STATUS_REPLY || reply.peer != 1) {
         wd_chan_msg_clear (&reply);
-        return s_fail (EXIT_INTERNAL, "unexpected reply from wardend");
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "unexpected reply from wardend");
     }
     node_status_t *st = malloc (sizeof *st);
     if (!st)
-        return s_fail (EXIT_INTERNAL, "out of memory");
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "out of memory");
     bool is_signed;
     char reason[WD_MSG_ERROR_MAX + 1];
     wd_err_t err = node_status_reply_decode (reply.body, reply.body_len, st, &is_signed, reason);
     wd_chan_msg_clear (&reply);
     if (err != WD_OK) {
         free (st);
-        return s_fail (EXIT_NO, "status reply failed verification: %s", wd_strerror (err));
+        return node_ctl_fail (NODE_CTL_EXIT_NO, "status reply failed verification: %s",
+                              wd_strerror (err));
     }
     /* The report must answer this request, not an earlier one... */
     if (sodium_memcmp (st->nonce, nonce, sizeof nonce) != 0) {
         free (st);
-        return s_fail (EXIT_NO, "status reply does not answer this request (nonce differs)");
+        return node_ctl_fail (NODE_CTL_EXIT_NO,
+                              "status reply does not answer this request (nonce differs)");
     }
     /* ...and come from the node of this state directory, when it is here. */
     wd_cert_t local;
@@ -531,14 +490,14 @@ s_cmd_status (int argc, char **argv)
     bool compared = s_load_cert (&local, local_id, true) == 0;
     if (compared && sodium_memcmp (local_id, st->cert_id, WD_HASH_LEN) != 0) {
         free (st);
-        return s_fail (EXIT_NO,
-                       "the node answering on %s (%s) is not the node in %s/node.cert "
-                       "(%s)",
-                       path, wd_short_id (st->cert.sign_pk).s, s_state,
-                       wd_short_id (local.sign_pk).s);
+        return node_ctl_fail (NODE_CTL_EXIT_NO,
+                              "the node answering on %s (%s) is not the node in %s/node.cert "
+                              "(%s)",
+                              path, wd_short_id (st->cert.sign_pk).s, s_state,
+                              wd_short_id (local.sign_pk).s);
     }
     if (json)
-        s_print_json (s_status_json (st, is_signed, reason, compared));
+        node_ctl_print_json (s_status_json (st, is_signed, reason, compared));
     else
         s_status_print (st, is_signed, reason, compared);
     free (st);
@@ -551,14 +510,14 @@ static int
 s_cmd_keys (int argc, char **argv)
 {
     bool json = false;
-    int status = s_parse_json_option (argc, argv, &json,
-                                      "usage: wardenctl [--state DIR] keys show [--json]\n\n"
-                                      "Shows this node's public keys from DIR/node.cert "
-                                      "(verified first).\n");
+    int status = node_ctl_parse_json_option (argc, argv, &json,
+                                             "usage: wardenctl [--state DIR] keys show [--json]\n\n"
+                                             "Shows this node's public keys from DIR/node.cert "
+                                             "(verified first).\n");
     if (status >= 0)
         return status;
     if (optind != argc - 1 || strcmp (argv[optind], "show") != 0)
-        return s_fail (EXIT_USAGE, "usage: wardenctl keys show [--json]");
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "usage: wardenctl keys show [--json]");
 
     wd_cert_t cert;
     uint8_t cert_id[WD_HASH_LEN];
@@ -573,10 +532,10 @@ s_cmd_keys (int argc, char **argv)
     zmq_z85_encode (curve_z85, cert.curve_pk, 32);
     s_time_iso (when, cert.created);
     if (json) {
-        s_print_json (json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", cert.name,
-                                 "id", sign_hex, "sign_pk", sign_hex, "vrf_pk", vrf_hex, "curve_pk",
-                                 curve_hex, "curve_pk_z85", curve_z85, "key_protection",
-                                 cert.key_protection, "created", when));
+        node_ctl_print_json (json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name",
+                                        cert.name, "id", sign_hex, "sign_pk", sign_hex, "vrf_pk",
+                                        vrf_hex, "curve_pk", curve_hex, "curve_pk_z85", curve_z85,
+                                        "key_protection", cert.key_protection, "created", when));
         return 0;
     }
     printf ("node            %s\n", cert.name);
@@ -595,6 +554,7 @@ static const s_command_t s_commands[] = {
     { "init", s_cmd_init, "create this node's keys, certificate and configuration" },
     { "status", s_cmd_status, "show the running node's status, signed by the node" },
     { "keys", s_cmd_keys, "show this node's public keys (keys show)" },
+    { "vrf", node_ctl_vrf, "prove or verify an RFC 9381 VRF output (audit a selection)" },
 };
 
 static void
@@ -642,15 +602,15 @@ main (int argc, char **argv)
                 return 0;
             default:
                 s_usage (stderr);
-                return EXIT_USAGE;
+                return NODE_CTL_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         s_usage (stderr);
-        return EXIT_USAGE;
+        return NODE_CTL_EXIT_USAGE;
     }
     if (sodium_init () < 0)
-        return s_fail (EXIT_INTERNAL, "libsodium failed to initialise");
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "libsodium failed to initialise");
     const char *name = argv[optind];
     if (strcmp (name, "help") == 0) {
         s_usage (stdout);
@@ -666,5 +626,5 @@ main (int argc, char **argv)
     }
     fprintf (stderr, "wardenctl: unknown command '%s'\n\n", name);
     s_usage (stderr);
-    return EXIT_USAGE;
+    return NODE_CTL_EXIT_USAGE;
 }

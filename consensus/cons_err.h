@@ -1,0 +1,32 @@
+/*
+ * cons_err: result codes of the consensus module (membership, gossip,
+ * sortition, agreement, ledger), in the range below -4000. Functions here
+ * return either these or a wd_err_t passed up from common; cons_strerror
+ * and cons_err_name name both.
+ */
+#ifndef CONS_ERR_H
+#define CONS_ERR_H
+
+#include "wd_err.h"
+
+/* X-macro table: identifier, message. Append only; never renumber. */
+#define CONS_ERR_TABLE(X)                                                                          \
+    X (CONS_ERR_SORTITION_COUNT, "claimed selection count does not follow from the VRF output")
+
+typedef enum {
+    CONS_ERR_FIRST_ = -4000,
+#define CONS_ERR_ENUM(name, msg) name,
+    CONS_ERR_TABLE (CONS_ERR_ENUM)
+#undef CONS_ERR_ENUM
+        CONS_ERR_LAST_
+} cons_err_t;
+
+/* A short sentence for a cons_err_t or wd_err_t code. Static storage. */
+const char *
+cons_strerror (int code);
+
+/* The identifier of a cons_err_t or wd_err_t code. Static storage. */
+const char *
+cons_err_name (int code);
+
+#endif

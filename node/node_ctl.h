@@ -1,0 +1,38 @@
+/*
+ * node_ctl: what every wardenctl command shares: exit codes, error
+ * reporting, JSON output and the --json/--help option parser. Each command
+ * group lives in its own node_ctl_<group>.c and is listed in wardenctl's
+ * command table (node_wardenctl.c).
+ */
+#ifndef NODE_CTL_H
+#define NODE_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit codes (STYLE.md): 0 ok, 1 the answer is "no", 2 usage or input
+   error, 3 internal error. */
+#define NODE_CTL_EXIT_NO       1
+#define NODE_CTL_EXIT_USAGE    2
+#define NODE_CTL_EXIT_INTERNAL 3
+
+/* Prints "wardenctl: <message>" on standard error; returns status. */
+int
+node_ctl_fail (int status, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* Prints root as indented JSON with sorted keys and a newline on standard
+   output. Takes ownership of root. */
+void
+node_ctl_print_json (json_t *root);
+
+/* Parses the options of a command that takes only --json and --help.
+   Returns -1 to go on, or the exit status to return (after --help or a bad
+   option). */
+int
+node_ctl_parse_json_option (int argc, char **argv, bool *json, const char *help);
+
+/* The command `wardenctl vrf` (node_ctl_vrf.c). */
+int
+node_ctl_vrf (int argc, char **argv);
+
+#endif
