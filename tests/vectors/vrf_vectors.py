@@ -178,50 +178,31 @@ def main():
                             ("beta", verify(pk, alpha, pi))):
             w("honest%d.%s" % (i, name), value)
 
-    # A public key Y + T8 (T8 of order 8): the proof verifies exactly when
-    # the challenge c is a multiple of 8, which cancels c*T8 in U.
+    # A public key Y + T8 (T8 of order 8), and a Gamma x*H + T8 under an
+    # honest key: either proof verifies exactly when the challenge c is a
+    # multiple of 8, which cancels c*T8 in U or V; the Gamma case keeps the
+    # honest beta because proof_to_hash clears the cofactor.
     t8 = torsion_point(8)
-    sk = hashlib.sha256(b"warden vrf torsion key").digest()
-    cases = {}
-    for counter in range(200):
-        alpha = b"torsion %d" % counter
-        pk, pi, c = prove(sk, alpha, pk_torsion=t8)
-        kind = "accept" if c % 8 == 0 else "reject"
-        cases.setdefault(kind, (alpha, pk, pi))
-        if len(cases) == 2:
-            break
-    for kind in ("accept", "reject"):
-        alpha, pk, pi = cases[kind]
-        result = verify(pk, alpha, pi)
-        assert (result != "invalid") == (kind == "accept")
-        w("torsion_key_%s.pk" % kind, pk)
-        w("torsion_key_%s.alpha" % kind, alpha)
-        w("torsion_key_%s.pi" % kind, pi)
-        if kind == "accept":
-            w("torsion_key_accept.beta", result)
-
-    # Gamma + T8 under an honest key: same rule, and the same beta as the
-    # honest proof because proof_to_hash clears the cofactor.
-    sk = hashlib.sha256(b"warden vrf torsion gamma").digest()
-    cases = {}
-    for counter in range(200):
-        alpha = b"gamma %d" % counter
-        pk, pi, c = prove(sk, alpha, gamma_torsion=t8)
-        kind = "accept" if c % 8 == 0 else "reject"
-        cases.setdefault(kind, (alpha, pk, pi))
-        if len(cases) == 2:
-            break
-    for kind in ("accept", "reject"):
-        alpha, pk, pi = cases[kind]
-        result = verify(pk, alpha, pi)
-        assert (result != "invalid") == (kind == "accept")
-        w("torsion_gamma_%s.pk" % kind, pk)
-        w("torsion_gamma_%s.alpha" % kind, alpha)
-        w("torsion_gamma_%s.pi" % kind, pi)
-        if kind == "accept":
-            honest_pk, honest_pi, _ = prove(sk, alpha)
-            assert result == verify(honest_pk, alpha, honest_pi)
-            w("torsion_gamma_accept.beta", result)
+    for label, torsion in (("torsion_key", {"pk_torsion": t8}),
+                           ("torsion_gamma", {"gamma_torsion": t8})):
+        sk = hashlib.sha256(b"warden vrf " + label.encode()).digest()
+        cases = {}
+        for counter in range(200):
+            alpha = b"%s %d" % (label.encode(), counter)
+            pk, pi, c = prove(sk, alpha, **torsion)
+            cases.setdefault("accept" if c % 8 == 0 else "reject", (alpha, pk, pi))
+            if len(cases) == 2:
+                break
+        for kind in ("accept", "reject"):
+            alpha, pk, pi = cases[kind]
+            result = verify(pk, alpha, pi)
+            assert (result != "invalid") == (kind == "accept")
+            for name, value in (("pk", pk), ("alpha", alpha), ("pi", pi)):
+                w("%s_%s.%s" % (label, kind, name), value)
+            if kind == "accept":
+                honest_pk, honest_pi, _ = prove(sk, alpha)
+                assert (result == verify(honest_pk, alpha, honest_pi)) == (label == "torsion_gamma")
+                w("%s_accept.beta" % label, result)
 
     # Points the decoder must refuse or classify.
     w("small_order.order8", encode(t8))
