@@ -11,7 +11,13 @@
 
 /* X-macro table: identifier, message. Append only; never renumber. */
 #define CONS_ERR_TABLE(X)                                                                          \
-    X (CONS_ERR_SORTITION_COUNT, "claimed selection count does not follow from the VRF output")
+    X (CONS_ERR_SORTITION_COUNT, "claimed selection count does not follow from the VRF output")    \
+    X (CONS_ERR_SORTITION_PRIORITY, "claimed priority does not follow from the VRF output")        \
+    X (CONS_ERR_SORTITION_NOT_SELECTED, "sortition claim has a zero count")                        \
+    X (CONS_ERR_SORTITION_ROLE, "unknown sortition role")                                          \
+    X (CONS_ERR_SORTITION_SUBJECT, "proposer sortition takes an all-zero subject")                 \
+    X (CONS_ERR_SORTITION_WEIGHT, "total weight is zero or below the node's weight")               \
+    X (CONS_ERR_SORTITION_TAU, "expected sortition count is zero or above the limit")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,
