@@ -22,7 +22,30 @@
     X (ATTEST_ERR_IMA_FIELD, "IMA template data does not hold the template's fields")              \
     X (ATTEST_ERR_IMA_STATE, "saved replay state does not fit this list")                          \
     X (ATTEST_ERR_LOG_NAME, "event name is empty, too long or holds a control character")          \
-    X (ATTEST_ERR_LOG_ENTRY, "measurement log entry is not an ima-ng SHA-256 entry for its PCR")
+    X (ATTEST_ERR_LOG_ENTRY, "measurement log entry is not an ima-ng SHA-256 entry for its PCR")   \
+    X (ATTEST_ERR_POLICY_JSON, "policy is not well-formed JSON")                                   \
+    X (ATTEST_ERR_POLICY_DUPLICATE_KEY, "policy JSON holds the same object key twice")             \
+    X (ATTEST_ERR_POLICY_NOT_OBJECT, "policy is not a JSON object")                                \
+    X (ATTEST_ERR_POLICY_DSSE, "policy is a DSSE-signed envelope: extract its payload first")      \
+    X (ATTEST_ERR_POLICY_UNKNOWN_FIELD, "policy holds a field Warden does not know")               \
+    X (ATTEST_ERR_POLICY_MISSING_FIELD, "policy lacks a required field")                           \
+    X (ATTEST_ERR_POLICY_FIELD_TYPE, "policy field has the wrong JSON type")                       \
+    X (ATTEST_ERR_POLICY_VERSION, "runtime-policy format version is not 1")                        \
+    X (ATTEST_ERR_POLICY_RANGE, "policy number is out of range")                                   \
+    X (ATTEST_ERR_POLICY_BAD_HEX, "digest is not a string of lowercase hex digit pairs")           \
+    X (ATTEST_ERR_POLICY_DIGEST_LENGTH,                                                            \
+       "digest length is not that of sha1, sha256, sha384 or sha512")                              \
+    X (ATTEST_ERR_POLICY_EMPTY_LIST, "path or name lists no digests")                              \
+    X (ATTEST_ERR_POLICY_BAD_PATH, "path or name is empty")                                        \
+    X (ATTEST_ERR_POLICY_BAD_REGEX, "exclude is not a valid POSIX extended regular expression")    \
+    X (ATTEST_ERR_POLICY_REGEX_DIALECT,                                                            \
+       "exclude uses Python regex syntax that POSIX ERE reads differently")                        \
+    X (ATTEST_ERR_POLICY_BAD_ALG, "log_hash_alg is not sha1, sha256, sha384 or sha512")            \
+    X (ATTEST_ERR_POLICY_TOO_LARGE, "policy exceeds a size limit")                                 \
+    X (ATTEST_ERR_POLICY_BAD_NAME, "policy name is not 1-64 characters of [A-Za-z0-9._-]")         \
+    X (ATTEST_ERR_POLICY_UNSORTED,                                                                 \
+       "policy object list is out of canonical order or holds a duplicate")                        \
+    X (ATTEST_ERR_POLICY_UNTRUSTED_SIGNER, "policy is not signed by a reference-value signer key")
 
 typedef enum {
     ATTEST_ERR_FIRST_ = -2000,
