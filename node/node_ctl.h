@@ -35,4 +35,8 @@ node_ctl_parse_json_option (int argc, char **argv, bool *json, const char *help)
 int
 node_ctl_vrf (int argc, char **argv);
 
+/* The command `wardenctl attest` (node_ctl_attest.c). */
+int
+node_ctl_attest (int argc, char **argv);
+
 #endif

@@ -555,6 +555,7 @@ static const s_command_t s_commands[] = {
     { "status", s_cmd_status, "show the running node's status, signed by the node" },
     { "keys", s_cmd_keys, "show this node's public keys (keys show)" },
     { "vrf", node_ctl_vrf, "prove or verify an RFC 9381 VRF output (audit a selection)" },
+    { "attest", node_ctl_attest, "appraise an IMA log against a runtime policy, offline" },
 };
 
 static void
