@@ -47,7 +47,10 @@ struct attest_ima_parser {
     size_t pending_len;
     size_t pending_cap;
     uint8_t *scratch; /* template data rebuilt from ASCII or the `ima` template */
-    EVP_MD_CTX *ctx;
+    /* One context per algorithm: re-initialising a context with the digest
+       it already holds reuses its state, while switching digests frees and
+       allocates OpenSSL's state on every entry. */
+    EVP_MD_CTX *ctx[4];
 };
 
 /* ---- hashes --------------------------------------------------------------- */
@@ -97,14 +100,15 @@ attest_ima_digest (attest_ima_hash_t alg, const void *data, size_t len, uint8_t 
     assert (out_len == s_hash_lens[alg]);
 }
 
-/* One hash with the parser's reusable context. */
+/* One hash with the parser's reusable context for alg. */
 static void
 s_hash (attest_ima_parser_t *self, attest_ima_hash_t alg, const void *data, size_t len,
         uint8_t *out)
 {
     unsigned out_len = 0;
-    if (!EVP_DigestInit_ex2 (self->ctx, s_md_get (alg), NULL) ||
-        !EVP_DigestUpdate (self->ctx, data, len) || !EVP_DigestFinal_ex (self->ctx, out, &out_len))
+    EVP_MD_CTX *ctx = self->ctx[alg];
+    if (!EVP_DigestInit_ex2 (ctx, s_md_get (alg), NULL) || !EVP_DigestUpdate (ctx, data, len) ||
+        !EVP_DigestFinal_ex (ctx, out, &out_len))
         abort ();
 }
 
@@ -304,8 +308,10 @@ attest_ima_parser_new (const attest_ima_state_t *start)
     /* the ASCII form rebuilds at most one template's data; the `ima`
        template's padded form is far smaller */
     self->scratch = malloc (ATTEST_IMA_DATA_MAX);
-    self->ctx = EVP_MD_CTX_new ();
-    if (!self->scratch || !self->ctx) {
+    bool contexts = true;
+    for (int i = 0; i < 4; i++)
+        contexts = (self->ctx[i] = EVP_MD_CTX_new ()) && contexts;
+    if (!self->scratch || !contexts) {
         attest_ima_parser_destroy (&self);
         return NULL;
     }
@@ -318,7 +324,8 @@ attest_ima_parser_destroy (attest_ima_parser_t **self_p)
     assert (self_p);
     if (*self_p) {
         attest_ima_parser_t *self = *self_p;
-        EVP_MD_CTX_free (self->ctx);
+        for (int i = 0; i < 4; i++)
+            EVP_MD_CTX_free (self->ctx[i]);
         free (self->scratch);
         free (self->pending);
         free (self);
