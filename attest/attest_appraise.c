@@ -91,17 +91,7 @@ static void
 s_extend_other (attest_appraise_t *self, const attest_ima_entry_t *e)
 {
     uint8_t v1[20], v256[32], buf[64];
-    if (e->violation) {
-        memset (v1, 0xff, sizeof v1);
-        memset (v256, 0xff, sizeof v256);
-    } else {
-        memcpy (v1, e->sha1, 20);
-        if (self->state.flags & ATTEST_IMA_SHA256_PADDED_SHA1) {
-            memset (v256, 0, sizeof v256);
-            memcpy (v256, e->sha1, 20);
-        } else
-            memcpy (v256, e->sha256, 32);
-    }
+    attest_ima_extend_values (e, self->state.flags, v1, v256);
     memcpy (buf, self->sha1[e->pcr], 20);
     memcpy (buf + 20, v1, 20);
     attest_ima_digest (ATTEST_IMA_SHA1, buf, 40, self->sha1[e->pcr]);

@@ -349,6 +349,24 @@ attest_ima_parser_why (const attest_ima_parser_t *self)
 
 /* ---- check and replay ------------------------------------------------------ */
 
+void
+attest_ima_extend_values (const attest_ima_entry_t *e, uint32_t flags, uint8_t sha1_value[20],
+                          uint8_t sha256_value[32])
+{
+    assert (e);
+    if (e->violation) {
+        memset (sha1_value, 0xff, 20);
+        memset (sha256_value, 0xff, 32);
+        return;
+    }
+    memcpy (sha1_value, e->sha1, 20);
+    if (flags & ATTEST_IMA_SHA256_PADDED_SHA1) {
+        memset (sha256_value, 0, 32);
+        memcpy (sha256_value, e->sha1, 20);
+    } else
+        memcpy (sha256_value, e->sha256, 32);
+}
+
 static void
 s_extend (attest_ima_parser_t *self, const uint8_t sha1_value[20], const uint8_t sha256_value[32])
 {
@@ -384,18 +402,9 @@ s_accept (attest_ima_parser_t *self, attest_ima_entry_t *e, attest_ima_entry_fn 
         }
     }
     if (e->pcr == self->state.pcr) {
-        static const uint8_t ff[32] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-        if (e->violation)
-            s_extend (self, ff, ff);
-        else if (self->state.flags & ATTEST_IMA_SHA256_PADDED_SHA1) {
-            uint8_t padded[32] = { 0 };
-            memcpy (padded, e->sha1, 20);
-            s_extend (self, e->sha1, padded);
-        } else
-            s_extend (self, e->sha1, e->sha256);
+        uint8_t sha1_value[20], sha256_value[32];
+        attest_ima_extend_values (e, self->state.flags, sha1_value, sha256_value);
+        s_extend (self, sha1_value, sha256_value);
     }
     self->state.entries++;
     self->state.offset += e->size;

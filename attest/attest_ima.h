@@ -130,6 +130,15 @@ attest_ima_hash_name (attest_ima_hash_t alg);
 void
 attest_ima_digest (attest_ima_hash_t alg, const void *data, size_t len, uint8_t *out);
 
+/* The values an entry extends its PCR's SHA-1 and SHA-256 registers with,
+   as the kernel does: 0xFF bytes for a violation; else the SHA-1 template
+   hash, and SHA-256 of the template data (or, with
+   ATTEST_IMA_SHA256_PADDED_SHA1 in flags, the SHA-1 hash padded with zeros,
+   as kernels before 5.8 did). */
+void
+attest_ima_extend_values (const attest_ima_entry_t *e, uint32_t flags, uint8_t sha1_value[20],
+                          uint8_t sha256_value[32]);
+
 /* ---- state ---------------------------------------------------------------- */
 
 /* A fresh state: nothing consumed, both registers zero. pcr must be below
