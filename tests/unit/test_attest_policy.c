@@ -45,22 +45,12 @@
 static uint8_t s_pk[32], s_sk[64];
 
 static int
-s_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
-{
-    crypto_sign_detached (sig, NULL, digest, WD_DIGEST_LEN, ctx);
-    return 0;
-}
-
-static int
 s_setup (void **state)
 {
     (void)state;
     if (sodium_init () < 0)
         return -1;
-    size_t len;
-    uint8_t *seed = test_vector_hex (S_VECTORS, "seed", &len);
-    crypto_sign_seed_keypair (s_pk, s_sk, seed);
-    free (seed);
+    test_keypair_from_vector (S_VECTORS, s_pk, s_sk);
     return 0;
 }
 
@@ -437,7 +427,7 @@ test_seal_and_open (void **state)
 
     uint8_t *env;
     size_t env_len;
-    assert_int_equal (attest_policy_seal (policy, chain, s_pk, s_sign, s_sk, &env, &env_len),
+    assert_int_equal (attest_policy_seal (policy, chain, s_pk, test_sign_fn, s_sk, &env, &env_len),
                       WD_OK);
     assert_int_equal (env_len, vec_len);
     assert_memory_equal (env, vec, vec_len);
@@ -477,9 +467,9 @@ test_seal_and_open (void **state)
     /* the same body under another envelope type */
     size_t body_len;
     uint8_t *body = attest_policy_encode (policy, &body_len);
-    assert_int_equal (
-        wd_envelope_seal ("test-record", chain, s_pk, body, body_len, s_sign, s_sk, &env, &env_len),
-        WD_OK);
+    assert_int_equal (wd_envelope_seal ("test-record", chain, s_pk, body, body_len, test_sign_fn,
+                                        s_sk, &env, &env_len),
+                      WD_OK);
     assert_int_equal (
         attest_policy_open (env, env_len, chain, (const uint8_t (*)[32])signers, 3, &opened),
         WD_ERR_UNEXPECTED_TYPE);
@@ -488,7 +478,7 @@ test_seal_and_open (void **state)
     /* a signed body that is not a policy: the decoder's reason */
     static const uint8_t not_policy[] = { 0x81, 0xa1, 'v', 0x01 };
     assert_int_equal (wd_envelope_seal (ATTEST_POLICY_TYPE, chain, s_pk, not_policy,
-                                        sizeof not_policy, s_sign, s_sk, &env, &env_len),
+                                        sizeof not_policy, test_sign_fn, s_sk, &env, &env_len),
                       WD_OK);
     assert_int_equal (
         attest_policy_open (env, env_len, chain, (const uint8_t (*)[32])signers, 3, &opened),

@@ -15,19 +15,13 @@
 
 #include "node_config.h"
 #include "node_status.h"
+#include "test_support.h"
 #include "wd_cert.h"
 
 static uint8_t s_sk[64];
 static const uint8_t s_nonce[WD_MSG_NONCE_LEN] = { 1, 2, 3 };
 static uint8_t *s_cert;
 static size_t s_cert_len;
-
-static int
-s_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
-{
-    crypto_sign_detached (sig, NULL, digest, WD_DIGEST_LEN, ctx);
-    return 0;
-}
 
 static int
 s_setup (void **state)
@@ -37,7 +31,7 @@ s_setup (void **state)
         return -1;
     wd_cert_t cert = { .name = "node-a", .key_protection = "software", .created = 1 };
     crypto_sign_keypair (cert.sign_pk, s_sk);
-    return wd_cert_seal (&cert, s_sign, s_sk, &s_cert, &s_cert_len) == WD_OK ? 0 : -1;
+    return wd_cert_seal (&cert, test_sign_fn, s_sk, &s_cert, &s_cert_len) == WD_OK ? 0 : -1;
 }
 
 static int
@@ -79,7 +73,7 @@ s_signed_reply (const uint8_t *sk, const uint8_t from[32], size_t *len, bool tam
     uint8_t *env;
     size_t env_len;
     assert_int_equal (wd_envelope_seal (NODE_STATUS_TYPE, wd_cert_no_chain, from, status,
-                                        status_len, s_sign, (void *)sk, &env, &env_len),
+                                        status_len, test_sign_fn, (void *)sk, &env, &env_len),
                       WD_OK);
     if (tamper)
         env[env_len / 2] ^= 1;

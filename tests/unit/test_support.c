@@ -3,6 +3,8 @@
  */
 #include "test_support.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,26 @@ test_vector_hex (const char *file, const char *name, size_t *len)
     }
     fprintf (stderr, "%s: no entry %s\n", path, name);
     abort ();
+}
+
+int
+test_sign_fn (void *secret_key, const uint8_t digest[32], uint8_t sig[64])
+{
+    crypto_sign_detached (sig, NULL, digest, 32, secret_key);
+    return 0;
+}
+
+void
+test_keypair_from_vector (const char *file, uint8_t public_key[32], uint8_t secret_key[64])
+{
+    size_t len;
+    uint8_t *seed = test_vector_hex (file, "seed", &len);
+    if (len != 32) {
+        fprintf (stderr, "%s: seed is not 32 bytes\n", file);
+        abort ();
+    }
+    crypto_sign_seed_keypair (public_key, secret_key, seed);
+    free (seed);
 }
 
 static char s_tmpdir[64];

@@ -14,6 +14,16 @@
 uint8_t *
 test_vector_hex (const char *file, const char *name, size_t *len);
 
+/* A wd_sign_fn for tests: signs the digest with the 64-byte Ed25519
+   secret key passed as ctx. Always returns 0. */
+int
+test_sign_fn (void *secret_key, const uint8_t digest[32], uint8_t sig[64]);
+
+/* Derives an Ed25519 key pair from the 32-byte `seed` entry of a vector
+   file (aborts like test_vector_hex when it is missing). */
+void
+test_keypair_from_vector (const char *file, uint8_t public_key[32], uint8_t secret_key[64]);
+
 /* Creates a fresh directory under /tmp and returns its path (static
    storage, one per process); test_tmpdir_remove deletes it and everything
    in it. */

@@ -20,22 +20,12 @@ static uint8_t s_sk[64], s_pk[32];
 static uint8_t s_other_sk[64], s_other_pk[32];
 
 static int
-s_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
-{
-    crypto_sign_detached (sig, NULL, digest, WD_DIGEST_LEN, ctx);
-    return 0;
-}
-
-static int
 s_setup (void **state)
 {
     (void)state;
     if (sodium_init () < 0)
         return -1;
-    size_t len;
-    uint8_t *seed = test_vector_hex ("envelope.txt", "seed", &len);
-    crypto_sign_seed_keypair (s_pk, s_sk, seed);
-    free (seed);
+    test_keypair_from_vector ("envelope.txt", s_pk, s_sk);
     crypto_sign_keypair (s_other_pk, s_other_sk);
     return 0;
 }
@@ -57,7 +47,7 @@ test_vector_and_round_trip (void **state)
     wd_cert_t cert = s_sample ();
     uint8_t *buf;
     size_t len, vec_len, id_len;
-    assert_int_equal (wd_cert_seal (&cert, s_sign, s_sk, &buf, &len), WD_OK);
+    assert_int_equal (wd_cert_seal (&cert, test_sign_fn, s_sk, &buf, &len), WD_OK);
     uint8_t *vec = test_vector_hex ("envelope.txt", "cert", &vec_len);
     uint8_t *id = test_vector_hex ("envelope.txt", "cert_id", &id_len);
     assert_int_equal (len, vec_len);
@@ -84,26 +74,26 @@ test_refusals (void **state)
     wd_cert_t back;
 
     /* signed by a key other than the one it names */
-    assert_int_equal (wd_cert_seal (&cert, s_sign, s_other_sk, &buf, &len), WD_OK);
+    assert_int_equal (wd_cert_seal (&cert, test_sign_fn, s_other_sk, &buf, &len), WD_OK);
     assert_int_equal (wd_cert_open (buf, len, &back), WD_ERR_BAD_SIGNATURE);
     free (buf);
 
     /* a valid envelope from another key whose body names our key */
     wd_cert_t forged = cert;
     memcpy (forged.sign_pk, s_other_pk, 32);
-    assert_int_equal (wd_cert_seal (&forged, s_sign, s_other_sk, &buf, &len), WD_OK);
+    assert_int_equal (wd_cert_seal (&forged, test_sign_fn, s_other_sk, &buf, &len), WD_OK);
     assert_int_equal (wd_cert_open (buf, len, &back), WD_OK);
     free (buf);
 
     wd_cert_t bad = cert;
     snprintf (bad.name, sizeof bad.name, "bad name");
-    assert_int_equal (wd_cert_seal (&bad, s_sign, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
+    assert_int_equal (wd_cert_seal (&bad, test_sign_fn, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
     bad = cert;
     snprintf (bad.key_protection, sizeof bad.key_protection, "Software");
-    assert_int_equal (wd_cert_seal (&bad, s_sign, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
+    assert_int_equal (wd_cert_seal (&bad, test_sign_fn, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
     bad = cert;
     bad.created = 0;
-    assert_int_equal (wd_cert_seal (&bad, s_sign, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
+    assert_int_equal (wd_cert_seal (&bad, test_sign_fn, s_sk, &buf, &len), WD_ERR_BAD_VALUE);
 
     /* an envelope of another type holding a certificate body */
     size_t vec_len;
@@ -123,13 +113,14 @@ test_not_self_signed (void **state)
     wd_cert_t cert = s_sample ();
     uint8_t *good;
     size_t good_len;
-    assert_int_equal (wd_cert_seal (&cert, s_sign, s_sk, &good, &good_len), WD_OK);
+    assert_int_equal (wd_cert_seal (&cert, test_sign_fn, s_sk, &good, &good_len), WD_OK);
     wd_envelope_t env;
     assert_int_equal (wd_envelope_decode (good, good_len, &env), WD_OK);
     uint8_t *resigned;
     size_t resigned_len;
     assert_int_equal (wd_envelope_seal (WD_CERT_TYPE, wd_cert_no_chain, s_other_pk, env.body,
-                                        env.body_len, s_sign, s_other_sk, &resigned, &resigned_len),
+                                        env.body_len, test_sign_fn, s_other_sk, &resigned,
+                                        &resigned_len),
                       WD_OK);
     wd_cert_t back;
     assert_int_equal (wd_cert_open (resigned, resigned_len, &back), WD_ERR_NOT_SELF_SIGNED);

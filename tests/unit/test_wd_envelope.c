@@ -23,23 +23,12 @@ static uint8_t s_sk[crypto_sign_SECRETKEYBYTES];
 static uint8_t s_pk[crypto_sign_PUBLICKEYBYTES];
 
 static int
-s_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
-{
-    (void)ctx;
-    crypto_sign_detached (sig, NULL, digest, WD_DIGEST_LEN, s_sk);
-    return 0;
-}
-
-static int
 s_setup (void **state)
 {
     (void)state;
     if (sodium_init () < 0)
         return -1;
-    size_t len;
-    uint8_t *seed = test_vector_hex (VEC, "seed", &len);
-    crypto_sign_seed_keypair (s_pk, s_sk, seed);
-    free (seed);
+    test_keypair_from_vector (VEC, s_pk, s_sk);
     return 0;
 }
 
@@ -62,9 +51,9 @@ test_known_answers (void **state)
 
     uint8_t *env;
     size_t len;
-    assert_int_equal (
-        wd_envelope_seal ("test-record", chain, s_pk, body, body_len, s_sign, NULL, &env, &len),
-        WD_OK);
+    assert_int_equal (wd_envelope_seal ("test-record", chain, s_pk, body, body_len, test_sign_fn,
+                                        s_sk, &env, &len),
+                      WD_OK);
     assert_int_equal (len, env_len);
     assert_memory_equal (env, expected, len);
     wd_envelope_id (got, env, len);
@@ -186,7 +175,8 @@ test_verify_rejections (void **state)
     uint8_t *env;
     size_t len;
     assert_int_equal (
-        wd_envelope_seal ("test", chain, s_pk, body, sizeof body, s_sign, NULL, &env, &len), WD_OK);
+        wd_envelope_seal ("test", chain, s_pk, body, sizeof body, test_sign_fn, s_sk, &env, &len),
+        WD_OK);
     wd_envelope_t e;
     assert_int_equal (wd_envelope_open (env, len, other_chain, NULL, &e), WD_ERR_WRONG_CHAIN);
     assert_int_equal (wd_envelope_open (env, len, chain, "vote", &e), WD_ERR_UNEXPECTED_TYPE);
@@ -216,9 +206,9 @@ test_verify_rejections (void **state)
 
     /* a body that is not canonical is refused before signing */
     const uint8_t bad_body[] = { 0xcc, 0x01 };
-    assert_int_equal (
-        wd_envelope_seal ("test", chain, s_pk, bad_body, sizeof bad_body, s_sign, NULL, &env, &len),
-        WD_ERR_INT_NONCANONICAL);
+    assert_int_equal (wd_envelope_seal ("test", chain, s_pk, bad_body, sizeof bad_body,
+                                        test_sign_fn, s_sk, &env, &len),
+                      WD_ERR_INT_NONCANONICAL);
     assert_null (env);
 }
 
