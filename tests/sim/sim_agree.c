@@ -34,7 +34,9 @@ s_usage (FILE *out, const char *prog)
              "  --seed S             run only seed S (same as --first S --seeds 1)\n"
              "  --heights H          heights every honest node must decide (default 50)\n"
              "  --validators MIN-MAX validator count range (default 4-10)\n"
-             "  --mode any|rr|vrf    proposer selection (default any: drawn per seed)\n"
+             "  --mode any|rr|vrf|sortition  proposer selection (default any: drawn per\n"
+             "                       seed; sortition: VRF mode with real RFC 9381 keys\n"
+             "                       and cons_sortition claims)\n"
              "  --no-faults          no network faults, partitions or crashes\n"
              "  --no-byzantine       no byzantine validators\n"
              "  --signatures MODE    trusted (default), memo or every: see sim_world.h\n"
@@ -150,7 +152,10 @@ main (int argc, char **argv)
                     opt.mode = 0;
                 else if (strcmp (optarg, "vrf") == 0)
                     opt.mode = 1;
-                else
+                else if (strcmp (optarg, "sortition") == 0) {
+                    opt.mode = 1;
+                    opt.sortition = true;
+                } else
                     goto usage;
                 break;
             case O_NO_FAULTS:
@@ -224,9 +229,10 @@ main (int argc, char **argv)
                     expect ? "violation found (expected)" : "INVARIANT VIOLATED", seed, opt.heights,
                     st.scenario, why, argv[0], seed, opt.heights, opt.min_validators,
                     opt.max_validators,
-                    opt.mode < 0 ? ""
-                    : opt.mode   ? " --mode vrf"
-                                 : " --mode rr",
+                    opt.mode < 0    ? ""
+                    : opt.sortition ? " --mode sortition"
+                    : opt.mode      ? " --mode vrf"
+                                    : " --mode rr",
                     opt.faults ? "" : " --no-faults", opt.byzantine ? "" : " --no-byzantine",
                     s_sig_names[opt.signatures]);
             fflush (stdout);

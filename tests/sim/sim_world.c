@@ -59,6 +59,7 @@
 #include <string.h>
 
 #include "cons_agree.h"
+#include "cons_sortition.h"
 #include "wd_envelope.h"
 #include "wd_hash.h"
 
@@ -189,6 +190,7 @@ struct sim_world {
     bool repairing; /* inside s_gossip */
     uint8_t chain[WD_CHAIN_ID_LEN];
     cons_agree_params_t params;
+    wd_vrf_key_t **vrf; /* per validator, with options.sortition */
 
     size_t nvals;
     cons_validator_t *vals;
@@ -569,6 +571,63 @@ s_valid (void *ctx, uint64_t height, const uint8_t *block, size_t len)
     return memcmp (block + 24, s_prev_id (node, height), 32) == 0;
 }
 
+/* Real sortition (options.sortition): the proposer role of cons_sortition
+   with tau = 2 on the simulator's chain id as the seed, so about two
+   validators propose each round, as with the stand-in below. */
+#define S_SORTITION_TAU 2
+
+static void
+s_sortition_input (s_world_t *w, uint32_t validator, uint64_t height, uint32_t round,
+                   cons_sortition_input_t *in)
+{
+    memset (in, 0, sizeof *in);
+    memcpy (in->chain_id, w->chain, sizeof in->chain_id);
+    memcpy (in->seed, w->chain, sizeof in->seed);
+    in->role = CONS_ROLE_PROPOSER;
+    in->height = height;
+    in->round = round;
+    in->weight = w->vals[validator].weight;
+    in->total_weight = cons_validators_total (w->vals, w->nvals);
+    in->tau = S_SORTITION_TAU;
+}
+
+/* Proves this validator's claim; false when it is not selected. */
+static bool
+s_sortition_claim (s_world_t *w, uint32_t validator, uint64_t height, uint32_t round,
+                   uint8_t claim[CONS_CLAIM_MAX], size_t *claim_len)
+{
+    cons_sortition_input_t in;
+    cons_sortition_claim_t c;
+    s_sortition_input (w, validator, height, round, &in);
+    int rc = cons_sortition_prove (&in, wd_vrf_prove_fn_key, w->vrf[validator], &c);
+    assert (rc == 0);
+    if (c.count == 0)
+        return false;
+    wd_writer_t *writer = wd_writer_new ();
+    cons_sortition_claim_write (&c, writer);
+    const uint8_t *bytes = wd_writer_data (writer, claim_len);
+    assert (*claim_len <= CONS_CLAIM_MAX);
+    memcpy (claim, bytes, *claim_len);
+    wd_writer_destroy (&writer);
+    return true;
+}
+
+static int
+s_sortition_check (s_world_t *w, uint64_t height, uint32_t round, uint32_t validator,
+                   const uint8_t *claim, size_t claim_len, uint8_t priority[CONS_PRIORITY_LEN])
+{
+    cons_sortition_input_t in;
+    cons_sortition_claim_t c;
+    wd_err_t err = cons_sortition_claim_decode (claim, claim_len, &c);
+    if (err != WD_OK)
+        return err;
+    s_sortition_input (w, validator, height, round, &in);
+    int rc = cons_sortition_verify (&in, wd_vrf_key_public (w->vrf[validator]), &c);
+    if (rc == 0)
+        memcpy (priority, c.priority, CONS_PRIORITY_LEN);
+    return rc;
+}
+
 /* TEST STAND-IN for VRF sortition (cons_sortition will replace it in
    wardend): a validator's claim for (height, round) is SHA-256 of a tag,
    the chain, its index, the height and the round, and it is selected when
@@ -597,6 +656,9 @@ s_check_claim (void *ctx, uint64_t height, uint32_t round, uint32_t validator, c
                size_t claim_len, uint8_t priority[CONS_PRIORITY_LEN])
 {
     s_node_t *node = ctx;
+    if (node->world->opt.sortition)
+        return s_sortition_check (node->world, height, round, validator, claim, claim_len,
+                                  priority);
     uint8_t expect[32];
     if (!s_standin_claim (node->world, validator, height, round, expect) || claim_len != 32 ||
         memcmp (claim, expect, 32) != 0)
@@ -839,12 +901,17 @@ static void
 s_emit (s_world_t *w, s_node_t *node, const cons_msg_t *asked)
 {
     cons_msg_t msg = *asked;
-    uint8_t claim[32];
+    uint8_t claim[CONS_CLAIM_MAX];
     if (msg.kind == CONS_PROPOSAL && w->params.proposer_mode == CONS_PROPOSER_VRF) {
-        if (!s_standin_claim (w, node->validator, msg.height, msg.round, claim))
+        size_t claim_len = 32;
+        bool selected =
+            w->opt.sortition
+                ? s_sortition_claim (w, node->validator, msg.height, msg.round, claim, &claim_len)
+                : s_standin_claim (w, node->validator, msg.height, msg.round, claim);
+        if (!selected)
             return; /* not selected this round */
         msg.claim = claim;
-        msg.claim_len = sizeof claim;
+        msg.claim_len = claim_len;
     }
     if (node->role == S_UNKNOWN && msg.kind != CONS_PROPOSAL && !msg.nil)
         s_random_bytes (w, msg.block_id, 32);
@@ -1261,6 +1328,10 @@ s_scenario (s_world_t *w)
     w->params.proposer_mode = (cons_proposer_mode_t)mode;
 
     w->nnodes = w->nvals + ntwins;
+    if (o->sortition) {
+        w->vrf = calloc (w->nvals, sizeof *w->vrf);
+        assert (w->vrf);
+    }
     w->nodes = calloc (w->nnodes, sizeof *w->nodes);
     assert (w->nodes);
     size_t k = 0;
@@ -1272,6 +1343,11 @@ s_scenario (s_world_t *w)
         crypto_hash_sha256 (seed, in, sizeof in);
         uint8_t sk[crypto_sign_SECRETKEYBYTES];
         crypto_sign_seed_keypair (w->vals[v].pk, sk, seed);
+        if (o->sortition) {
+            seed[0] ^= 0x5a; /* a VRF key separate from the signing key */
+            w->vrf[v] = wd_vrf_key_new (seed);
+            assert (w->vrf[v]);
+        }
         for (int twin = 0; twin < (w->val_role[v] == S_TWIN ? 2 : 1); twin++) {
             s_node_t *node = &w->nodes[k];
             node->world = w;
@@ -1441,6 +1517,9 @@ s_free (s_world_t *w)
         free (node->catchup_at);
         sodium_memzero (node->sk, sizeof node->sk);
     }
+    for (size_t v = 0; w->vrf && v < w->nvals; v++)
+        wd_vrf_key_destroy (&w->vrf[v]);
+    free (w->vrf);
     while (w->heap_len > 0) {
         s_event_t ev = s_pop (w);
         s_msg_unref (&ev.msg);

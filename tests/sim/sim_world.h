@@ -51,6 +51,9 @@ typedef struct {
     bool byzantine; /* up to f byzantine validators */
     bool clean;     /* no duplicates and short delays even without faults (bench) */
     int mode;       /* -1: drawn from the seed; else a cons_proposer_mode_t */
+    /* VRF mode through cons_sortition with real ECVRF keys (RFC 9381)
+       instead of the cheap stand-in claim. */
+    bool sortition;
     sim_sig_mode_t signatures;
     bool trace; /* print every event to stderr */
 } sim_options_t;
