@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_support.h"
 #include "attest_appraise.h"
 #include "wd_hash.h"
 
@@ -63,25 +64,6 @@ typedef struct {
     uint8_t sha1[20];           /* expected registers */
     uint8_t sha256[32];
 } s_bench_t;
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *
-s_alloc (size_t n)
-{
-    void *p = malloc (n);
-    if (!p) {
-        fprintf (stderr, "bench_appraise: out of memory\n");
-        exit (S_EXIT_INTERN);
-    }
-    return p;
-}
 
 static void
 s_extend (attest_ima_hash_t alg, uint8_t *reg, const uint8_t *value)
@@ -110,11 +92,11 @@ static void
 s_build (s_bench_t *b, size_t count)
 {
     size_t bin_cap = count * 160, ascii_cap = count * 200, json_cap = count * 160 + 1024;
-    b->bin = s_alloc (bin_cap);
-    b->ascii = s_alloc (ascii_cap);
-    b->policy_json = s_alloc (json_cap);
-    b->data_off = s_alloc (count * sizeof *b->data_off);
-    b->data_len = s_alloc (count * sizeof *b->data_len);
+    b->bin = bench_alloc (bin_cap);
+    b->ascii = bench_alloc (ascii_cap);
+    b->policy_json = bench_alloc (json_cap);
+    b->data_off = bench_alloc (count * sizeof *b->data_off);
+    b->data_len = bench_alloc (count * sizeof *b->data_len);
     b->count = count;
     b->bin_len = b->ascii_len = 0;
     b->violations = b->failing = 0;
@@ -190,7 +172,7 @@ s_run_bound (const s_bench_t *b, bool extend, uint8_t *sink)
         exit (S_EXIT_INTERN);
     uint8_t out[32], reg1[40] = { 0 }, reg256[64] = { 0 };
     unsigned out_len;
-    double t0 = s_now ();
+    double t0 = bench_now ();
     for (size_t i = 0; i < b->count; i++) {
         const uint8_t *d = b->bin + b->data_off[i];
         EVP_DigestInit_ex2 (ctx, sha1, NULL);
@@ -210,7 +192,7 @@ s_run_bound (const s_bench_t *b, bool extend, uint8_t *sink)
             EVP_DigestFinal_ex (ctx, reg256, &out_len);
         }
     }
-    double t = s_now () - t0;
+    double t = bench_now () - t0;
     sink[0] ^= reg1[0] ^ reg256[0];
     EVP_MD_free (sha1);
     EVP_MD_free (sha256);
@@ -224,9 +206,9 @@ s_run_replay (const s_bench_t *b, bool *ok)
 {
     attest_ima_state_t st;
     attest_ima_state_init (&st, ATTEST_IMA_BINARY, 10, 0);
-    double t0 = s_now ();
+    double t0 = bench_now ();
     int rc = attest_ima_replay_buffer (b->bin, b->bin_len, &st, NULL, NULL, NULL, 0);
-    double t = s_now () - t0;
+    double t = bench_now () - t0;
     if (rc != WD_OK || st.entries != b->count || memcmp (st.sha1, b->sha1, 20) != 0 ||
         memcmp (st.sha256, b->sha256, 32) != 0) {
         fprintf (stderr, "bench_appraise: replay gives %s or wrong registers\n",
@@ -268,12 +250,12 @@ s_run_appraise (const s_bench_t *b, const attest_policy_t *policy, attest_ima_fo
     const void *list = format == ATTEST_IMA_BINARY ? (const void *)b->bin : b->ascii;
     size_t len = format == ATTEST_IMA_BINARY ? b->bin_len : b->ascii_len;
     char why[256];
-    double t0 = s_now ();
+    double t0 = bench_now ();
     attest_appraise_t *ap = attest_appraise_new (policy, (int)format);
     if (!ap)
         exit (S_EXIT_INTERN);
     int rc = attest_appraise_buffer (ap, list, len, why, sizeof why);
-    double t = s_now () - t0;
+    double t = bench_now () - t0;
     const char *what = format == ATTEST_IMA_BINARY ? "binary" : "ascii";
     if (rc != WD_OK) {
         fprintf (stderr, "bench_appraise: %s: %s: %s\n", what, attest_err_name (rc), why);
@@ -336,10 +318,10 @@ main (int argc, char **argv)
     s_build (&b, entries);
     attest_policy_t *policy = NULL;
     char why[256];
-    double t0 = s_now ();
+    double t0 = bench_now ();
     int rc =
         attest_policy_from_json (b.policy_json, b.policy_len, "bench", 0, &policy, why, sizeof why);
-    double t_compile = s_now () - t0;
+    double t_compile = bench_now () - t0;
     if (rc != WD_OK) {
         fprintf (stderr, "bench_appraise: policy: %s: %s\n", attest_err_name (rc), why);
         return S_EXIT_INTERN;

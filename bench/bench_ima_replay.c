@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_support.h"
 #include "attest_ima.h"
 
 #define S_EXIT_BAD    1
@@ -55,25 +56,6 @@ typedef struct {
     uint8_t sha256[32];
 } s_list_t;
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *
-s_alloc (size_t n)
-{
-    void *p = malloc (n);
-    if (!p) {
-        fprintf (stderr, "bench_ima_replay: out of memory\n");
-        exit (S_EXIT_INTERN);
-    }
-    return p;
-}
-
 static void
 s_extend (attest_ima_hash_t alg, uint8_t *reg, const uint8_t *value)
 {
@@ -89,10 +71,10 @@ static void
 s_build (s_list_t *l, size_t count)
 {
     size_t bin_cap = count * 160, ascii_cap = count * 200;
-    l->bin = s_alloc (bin_cap);
-    l->ascii = s_alloc (ascii_cap);
-    l->data_off = s_alloc (count * sizeof *l->data_off);
-    l->data_len = s_alloc (count * sizeof *l->data_len);
+    l->bin = bench_alloc (bin_cap);
+    l->ascii = bench_alloc (ascii_cap);
+    l->data_off = bench_alloc (count * sizeof *l->data_off);
+    l->data_len = bench_alloc (count * sizeof *l->data_len);
     l->count = count;
     l->bin_len = l->ascii_len = 0;
     memset (l->sha1, 0, sizeof l->sha1);
@@ -144,7 +126,7 @@ s_run_bound (const s_list_t *l, bool with_sha256, bool extend, uint8_t *sink)
         exit (S_EXIT_INTERN);
     uint8_t out[32], reg1[40] = { 0 }, reg256[64] = { 0 };
     unsigned out_len;
-    double t0 = s_now ();
+    double t0 = bench_now ();
     for (size_t i = 0; i < l->count; i++) {
         const uint8_t *d = l->bin + l->data_off[i];
         EVP_DigestInit_ex2 (ctx, sha1, NULL);
@@ -168,7 +150,7 @@ s_run_bound (const s_list_t *l, bool with_sha256, bool extend, uint8_t *sink)
             EVP_DigestFinal_ex (ctx, reg256, &out_len);
         }
     }
-    double t = s_now () - t0;
+    double t = bench_now () - t0;
     sink[0] ^= reg1[0] ^ reg256[0];
     EVP_MD_free (sha1);
     EVP_MD_free (sha256);
@@ -182,7 +164,7 @@ s_run_parser (const void *list, size_t len, attest_ima_format_t format, attest_i
 {
     attest_ima_state_t start;
     attest_ima_state_init (&start, format, 10, 0);
-    double t0 = s_now ();
+    double t0 = bench_now ();
     attest_ima_parser_t *p = attest_ima_parser_new (&start);
     if (!p)
         exit (S_EXIT_INTERN);
@@ -193,7 +175,7 @@ s_run_parser (const void *list, size_t len, attest_ima_format_t format, attest_i
                                      NULL, NULL);
     if (rc == WD_OK)
         rc = attest_ima_parser_finish (p);
-    double t = s_now () - t0;
+    double t = bench_now () - t0;
     if (rc != WD_OK) {
         fprintf (stderr, "bench_ima_replay: %s: %s\n", attest_err_name (rc),
                  attest_ima_parser_why (p));

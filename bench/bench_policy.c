@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_support.h"
 #include "attest_policy.h"
 
 #define S_EXIT_BAD    1
@@ -69,25 +70,6 @@ s_next (void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *
-s_alloc (size_t size)
-{
-    void *p = calloc (1, size ? size : 1);
-    if (!p) {
-        fprintf (stderr, "bench_policy: out of memory\n");
-        exit (S_EXIT_INTERN);
-    }
-    return p;
 }
 
 /* Paths look like a distribution's: a few hundred directories, file names
@@ -157,7 +139,7 @@ s_table_build (s_table_t *t, const s_entry_t *entries, size_t n)
     size_t size = 16;
     while (size < 2 * n)
         size *= 2;
-    t->slots = s_alloc (size * sizeof (uint32_t));
+    t->slots = bench_alloc (size * sizeof (uint32_t));
     t->mask = size - 1;
     t->entries = entries;
     for (size_t i = 0; i < n; i++) {
@@ -221,34 +203,34 @@ s_wrong (s_bench_t *self, const char *what, size_t i)
 static double
 s_run_appraise (s_bench_t *self, const attest_measurement_t *list, bool expect_pass)
 {
-    double start = s_now ();
+    double start = bench_now ();
     for (size_t i = 0; i < self->opt->lookups; i++) {
         attest_verdict_t v = attest_policy_appraise (self->policy, &list[i], NULL);
         if (v != (expect_pass ? ATTEST_VERDICT_PASS : ATTEST_VERDICT_DIGEST_NOT_ALLOWED))
             s_wrong (self, "appraise", i);
     }
-    return s_now () - start;
+    return bench_now () - start;
 }
 
 static double
 s_run_hash (s_bench_t *self, const attest_measurement_t *list, bool expect_pass)
 {
-    double start = s_now ();
+    double start = bench_now ();
     for (size_t i = 0; i < self->opt->lookups; i++)
         if (s_table_allows (&self->table, list[i].path, list[i].digest) != expect_pass)
             s_wrong (self, "hash", i);
-    return s_now () - start;
+    return bench_now () - start;
 }
 
 static double
 s_run_bsearch (s_bench_t *self, const attest_measurement_t *list, bool expect_pass)
 {
-    double start = s_now ();
+    double start = bench_now ();
     for (size_t i = 0; i < self->opt->lookups; i++)
         if (s_bsearch_allows (self->sorted, self->opt->digests, list[i].path, list[i].digest) !=
             expect_pass)
             s_wrong (self, "bsearch", i);
-    return s_now () - start;
+    return bench_now () - start;
 }
 
 static int
@@ -256,7 +238,7 @@ s_bench (const s_options_t *opt)
 {
     s_bench_t self = { .opt = opt };
     size_t n = opt->digests;
-    self.entries = s_alloc (n * sizeof (s_entry_t));
+    self.entries = bench_alloc (n * sizeof (s_entry_t));
     s_make_entries (self.entries, n);
     size_t json_len;
     char *json = s_make_json (self.entries, n, &json_len);
@@ -265,11 +247,11 @@ s_bench (const s_options_t *opt)
        with their own copies of paths and digests, laid out in list order as
        a parsed log would be: a lookup must not find the table's own bytes
        already in the cache because the caller just read them. */
-    self.list = s_alloc (opt->lookups * sizeof (attest_measurement_t));
-    self.bad = s_alloc (opt->lookups * sizeof (attest_measurement_t));
-    self.list_paths = s_alloc (opt->lookups * sizeof (char *));
-    self.list_digests = s_alloc (opt->lookups * 32);
-    self.bad_digests = s_alloc (opt->lookups * 32);
+    self.list = bench_alloc (opt->lookups * sizeof (attest_measurement_t));
+    self.bad = bench_alloc (opt->lookups * sizeof (attest_measurement_t));
+    self.list_paths = bench_alloc (opt->lookups * sizeof (char *));
+    self.list_digests = bench_alloc (opt->lookups * 32);
+    self.bad_digests = bench_alloc (opt->lookups * 32);
     for (size_t i = 0; i < opt->lookups; i++) {
         const s_entry_t *e = &self.entries[s_next () % n];
         self.list_paths[i] = strdup (e->path);
@@ -288,21 +270,21 @@ s_bench (const s_options_t *opt)
     char why[256];
     for (unsigned r = 0; r < opt->rounds; r++) {
         json_error_t jerr;
-        double t = s_now ();
+        double t = bench_now ();
         json_t *root = json_loadb (json, json_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
             fprintf (stderr, "bench_policy: jansson: %s\n", jerr.text);
             return S_EXIT_INTERN;
         }
         json_decref (root);
-        t = s_now () - t;
+        t = bench_now () - t;
         best[1] = t < best[1] ? t : best[1];
 
         attest_policy_destroy (&self.policy);
-        t = s_now ();
+        t = bench_now ();
         int err =
             attest_policy_from_json (json, json_len, "bench", 1, &self.policy, why, sizeof why);
-        t = s_now () - t;
+        t = bench_now () - t;
         if (err != WD_OK) {
             fprintf (stderr, "bench_policy: %s: %s\n", attest_err_name (err), why);
             return S_EXIT_INTERN;
@@ -314,7 +296,7 @@ s_bench (const s_options_t *opt)
         s_wrong (&self, "digest count", 0);
 
     s_table_build (&self.table, self.entries, n);
-    self.sorted = s_alloc (n * sizeof (s_entry_t));
+    self.sorted = bench_alloc (n * sizeof (s_entry_t));
     memcpy (self.sorted, self.entries, n * sizeof (s_entry_t));
     qsort (self.sorted, n, sizeof (s_entry_t), s_entry_order);
 

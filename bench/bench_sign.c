@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_support.h"
 #include "node_config.h"
 #include "node_proc.h"
 #include "wd_chan.h"
@@ -135,14 +136,6 @@ s_on_signal (int sig)
     s_interrupted = 1;
 }
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- set-up and clean-up ------------------------------------------------- */
 
 /* Makes the state directory and the identity key, and derives the same key
@@ -227,10 +220,10 @@ s_stop_child (s_bench_t *self)
     if (self->child <= 0)
         return;
     kill (self->child, SIGTERM);
-    double deadline = s_now () + S_STOP_MS / 1000.0;
+    double deadline = bench_now () + S_STOP_MS / 1000.0;
     int status = 0;
     pid_t pid;
-    while ((pid = waitpid (self->child, &status, WNOHANG)) == 0 && s_now () < deadline)
+    while ((pid = waitpid (self->child, &status, WNOHANG)) == 0 && bench_now () < deadline)
         poll (NULL, 0, 10);
     if (pid == 0) {
         fprintf (stderr, "bench_sign: keys process ignored SIGTERM; killing it\n");
@@ -511,13 +504,13 @@ s_run_raw (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *
     (void)opt;
     uint8_t sig[WD_SIG_LEN];
     uint64_t ops = 0;
-    double start = s_now (), now = start, deadline = start + seconds;
+    double start = bench_now (), now = start, deadline = start + seconds;
     do {
         size_t i = s_next_digest (self);
         crypto_sign_detached (sig, NULL, self->digests[i], WD_DIGEST_LEN, self->secret);
         s_check (self, i, sig);
         ops++;
-        now = s_now ();
+        now = bench_now ();
     } while (now < deadline && !s_interrupted);
     *result = (s_result_t){ ops, now - start };
     return 0;
@@ -529,7 +522,7 @@ s_run_keystore (s_bench_t *self, const s_options_t *opt, double seconds, s_resul
     (void)opt;
     uint8_t sig[WD_SIG_LEN];
     uint64_t ops = 0;
-    double start = s_now (), now = start, deadline = start + seconds;
+    double start = bench_now (), now = start, deadline = start + seconds;
     do {
         size_t i = s_next_digest (self);
         int rc = wd_keystore_sign (self->ks, self->digests[i], sig);
@@ -539,7 +532,7 @@ s_run_keystore (s_bench_t *self, const s_options_t *opt, double seconds, s_resul
         }
         s_check (self, i, sig);
         ops++;
-        now = s_now ();
+        now = bench_now ();
     } while (now < deadline && !s_interrupted);
     *result = (s_result_t){ ops, now - start };
     return 0;
@@ -551,14 +544,14 @@ s_run_serial (s_bench_t *self, const s_options_t *opt, double seconds, s_result_
     (void)opt;
     uint8_t sig[WD_SIG_LEN];
     uint64_t ops = 0;
-    double start = s_now (), now = start, deadline = start + seconds;
+    double start = bench_now (), now = start, deadline = start + seconds;
     do {
         size_t i = s_next_digest (self);
         uint32_t id, got;
         double sent = now;
         if (s_send_sign (self, i, &id) != 0 || s_recv_signature (self, &got, sig) != 0)
             return -1;
-        now = s_now ();
+        now = bench_now ();
         if (got != id) {
             fprintf (stderr, "bench_sign: reply to request %u while waiting for %u\n", got, id);
             return -1;
@@ -586,7 +579,7 @@ s_run_pipelined (s_bench_t *self, const s_options_t *opt, double seconds, s_resu
     } slots[S_WINDOW_MAX] = { { 0 } };
     unsigned inflight = 0;
     uint64_t ops = 0;
-    double start = s_now (), now = start, deadline = start + seconds;
+    double start = bench_now (), now = start, deadline = start + seconds;
     for (unsigned s = 0; s < opt->window; s++) {
         slots[s].digest = s_next_digest (self);
         if (s_send_sign (self, slots[s].digest, &slots[s].id) != 0)
@@ -599,7 +592,7 @@ s_run_pipelined (s_bench_t *self, const s_options_t *opt, double seconds, s_resu
         uint8_t sig[WD_SIG_LEN];
         if (s_recv_signature (self, &id, sig) != 0)
             return -1;
-        now = s_now ();
+        now = bench_now ();
         unsigned s = 0;
         while (s < opt->window && !(slots[s].busy && slots[s].id == id))
             s++;

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_support.h"
 #include "pxe_tftp.h"
 
 #define S_RUNS_MAX    15
@@ -66,14 +67,6 @@ static const char *s_addr = "127.0.0.69";
 static uint8_t s_digest[32], s_part_digest[32];
 static bool s_two_cpus;
 static unsigned long s_wrong;
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 s_pin (int cpu)
@@ -183,7 +176,7 @@ s_measure (const s_case_t *c, uint16_t port, size_t size)
     size_t each = n > 1 ? size / n : size;
     pid_t pids[S_CLIENTS_MAX];
     char locals[S_CLIENTS_MAX][96];
-    double t0 = s_now ();
+    double t0 = bench_now ();
     for (unsigned i = 0; i < n; i++) {
         snprintf (locals[i], sizeof locals[i], "%s/out/%u", s_dir, i);
         pids[i] = s_fetch_start (c, port, remote, locals[i]);
@@ -195,7 +188,7 @@ s_measure (const s_case_t *c, uint16_t port, size_t size)
             WEXITSTATUS (status) != 0)
             ok = false;
     }
-    double dt = s_now () - t0;
+    double dt = bench_now () - t0;
     for (unsigned i = 0; i < n; i++) {
         if (ok && !s_file_matches (locals[i], want)) {
             s_wrong++;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_support.h"
 #include "wd_vrf.h"
 
 #define S_INPUTS     64 /* distinct alphas / messages, used round-robin */
@@ -42,14 +43,6 @@ typedef struct {
     uint8_t sigs[S_INPUTS][crypto_sign_BYTES];
     unsigned long failures;
 } s_bench_t;
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One operation on input i; counts a failure when an answer is wrong. */
 static void
@@ -87,11 +80,11 @@ static double
 s_rate (s_bench_t *self, s_op_t op, double seconds)
 {
     unsigned long count = 0;
-    double start = s_now (), elapsed;
+    double start = bench_now (), elapsed;
     do {
         for (int batch = 0; batch < 16; batch++)
             s_run_once (self, op, count++ % S_INPUTS);
-        elapsed = s_now () - start;
+        elapsed = bench_now () - start;
     } while (elapsed < seconds);
     return (double)count / elapsed;
 }
