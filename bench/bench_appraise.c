@@ -23,9 +23,8 @@
  *   ascii    the same over the ASCII list
  *
  * and prints each time, entries per second and the ratio to `bound` (the
- * goal: binary within 2x). The helpers that build the list and extend a
- * register are bench_ima_replay's idea written again here (a few lines,
- * kept local rather than shared between two bench programs).
+ * goal: binary within 2x). `replay` against `bound` and `floor` is the
+ * figure for attest_ima's parse-and-replay on its own.
  *
  * Answers are checked, never timings: both forms must replay every entry
  * to the registers recomputed while building, count each verdict as built,
