@@ -16,6 +16,7 @@
  * 212992), far above our largest frame.
  */
 #include "wd_chan.h"
+#include "wd_bytes.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -42,21 +43,6 @@ struct wd_chan {
     int fd;
     uint8_t *buf; /* one maximal frame, reused by every wd_chan_recv */
 };
-
-static void
-s_put_u32 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t
-s_get_u32 (const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 /* Closes a descriptor without disturbing errno. */
 static void
@@ -178,9 +164,9 @@ wd_chan_send (wd_chan_t *self, uint32_t type, uint32_t peer, const void *body, s
         return WD_ERR_FDS;
 
     uint8_t header[WD_CHAN_HEADER_LEN];
-    s_put_u32 (header, type);
-    s_put_u32 (header + 4, (uint32_t)len);
-    s_put_u32 (header + 8, peer);
+    wd_put_be (header, type, 4);
+    wd_put_be (header + 4, (uint32_t)len, 4);
+    wd_put_be (header + 8, peer, 4);
     struct iovec iov[2] = { { .iov_base = header, .iov_len = sizeof header },
                             { .iov_base = (void *)body, .iov_len = len } };
     struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1 };
@@ -347,7 +333,7 @@ wd_chan_frame_parse (const uint8_t *buf, size_t len, uint32_t *type, uint32_t *p
     size_t blen = len - WD_CHAN_HEADER_LEN;
     if (blen > WD_CHAN_MAX_BODY)
         return WD_ERR_FRAME_SIZE;
-    if (s_get_u32 (buf + 4) != blen)
+    if ((uint32_t)wd_get_be (buf + 4, 4) != blen)
         return WD_ERR_FRAME;
     const uint8_t *b = buf + WD_CHAN_HEADER_LEN;
     if (blen > 0) {
@@ -355,8 +341,8 @@ wd_chan_frame_parse (const uint8_t *buf, size_t len, uint32_t *type, uint32_t *p
         if (err != WD_OK)
             return err;
     }
-    *type = s_get_u32 (buf);
-    *peer = s_get_u32 (buf + 8);
+    *type = (uint32_t)wd_get_be (buf, 4);
+    *peer = (uint32_t)wd_get_be (buf + 8, 4);
     *body = b;
     *body_len = blen;
     return WD_OK;

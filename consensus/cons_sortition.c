@@ -16,6 +16,7 @@
  * the floating-point unit or on libm.
  */
 #include "cons_sortition.h"
+#include "wd_bytes.h"
 
 #include <assert.h>
 #include <sodium.h>
@@ -155,13 +156,6 @@ cons_sortition_check (const cons_sortition_input_t *in)
     return rc;
 }
 
-static void
-s_put_be (uint8_t *out, uint64_t v, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        out[i] = (uint8_t)(v >> (8 * (len - 1 - i)));
-}
-
 int
 cons_sortition_alpha (const cons_sortition_input_t *in, uint8_t alpha[CONS_SORTITION_ALPHA_LEN])
 {
@@ -177,9 +171,9 @@ cons_sortition_alpha (const cons_sortition_input_t *in, uint8_t alpha[CONS_SORTI
     *p++ = (uint8_t)in->role;
     memcpy (p, in->seed, CONS_SORTITION_ID_LEN);
     p += CONS_SORTITION_ID_LEN;
-    s_put_be (p, in->height, 8);
+    wd_put_be (p, in->height, 8);
     p += 8;
-    s_put_be (p, in->round, 4);
+    wd_put_be (p, in->round, 4);
     p += 4;
     memcpy (p, in->subject, CONS_SORTITION_ID_LEN);
     p += CONS_SORTITION_ID_LEN;
@@ -246,7 +240,7 @@ cons_sortition_priority (const uint8_t beta[WD_VRF_BETA_LEN], uint64_t count,
     uint8_t index[8];
     uint8_t h[CONS_SORTITION_PRIORITY_LEN];
     for (uint64_t i = 1; i <= count; i++) {
-        s_put_be (index, i, sizeof index);
+        wd_put_be (index, i, sizeof index);
         st = after_beta;
         crypto_hash_sha256_update (&st, index, sizeof index);
         crypto_hash_sha256_final (&st, h);

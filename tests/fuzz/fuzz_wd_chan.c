@@ -10,16 +10,11 @@
 #include <string.h>
 
 #include "wd_chan.h"
+#include "wd_bytes.h"
 #include "wd_codec.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static uint32_t
-s_get_u32 (const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -32,14 +27,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         assert (err == WD_ERR_FRAME);
         return 0;
     }
-    if (s_get_u32 (data + 4) != size - WD_CHAN_HEADER_LEN)
+    if ((uint32_t)wd_get_be (data + 4, 4) != size - WD_CHAN_HEADER_LEN)
         assert (err == WD_ERR_FRAME || err == WD_ERR_FRAME_SIZE);
     if (err != WD_OK)
         return 0;
 
     assert (body_len == size - WD_CHAN_HEADER_LEN && body_len <= WD_CHAN_MAX_BODY);
     assert (body == data + WD_CHAN_HEADER_LEN);
-    assert (type == s_get_u32 (data) && peer == s_get_u32 (data + 8));
+    assert (type == (uint32_t)wd_get_be (data, 4) && peer == (uint32_t)wd_get_be (data + 8, 4));
     assert (body_len == 0 || wd_codec_check (body, body_len, WD_CHAN_MAX_BODY, NULL) == WD_OK);
     return 0;
 }

@@ -60,6 +60,7 @@
 
 #include "cons_agree.h"
 #include "cons_sortition.h"
+#include "wd_bytes.h"
 #include "wd_envelope.h"
 #include "wd_hash.h"
 
@@ -315,22 +316,6 @@ static void __attribute__ ((format (printf, 2, 3))) s_trace (s_world_t *w, const
     fputc ('\n', stderr);
 }
 
-static void
-s_put_be (uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-s_get_be (const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* ---- messages and events ----------------------------------------------------- */
 
 static s_msg_t *
@@ -543,9 +528,9 @@ s_block (uint8_t out[S_BLOCK_LEN], uint64_t height, uint32_t proposer, uint64_t 
          const uint8_t prev[32])
 {
     memcpy (out, "SIMB", 4);
-    s_put_be (out + 4, height, 8);
-    s_put_be (out + 12, proposer, 4);
-    s_put_be (out + 16, nonce, 8);
+    wd_put_be (out + 4, height, 8);
+    wd_put_be (out + 12, proposer, 4);
+    wd_put_be (out + 16, nonce, 8);
     memcpy (out + 24, prev, 32);
 }
 
@@ -564,7 +549,7 @@ static bool
 s_valid (void *ctx, uint64_t height, const uint8_t *block, size_t len)
 {
     s_node_t *node = ctx;
-    if (len != S_BLOCK_LEN || memcmp (block, "SIMB", 4) != 0 || s_get_be (block + 4, 8) != height)
+    if (len != S_BLOCK_LEN || memcmp (block, "SIMB", 4) != 0 || wd_get_be (block + 4, 8) != height)
         return false;
     if (node->ledger_len < height - 1)
         return false;
@@ -642,9 +627,9 @@ s_standin_claim (s_world_t *w, uint32_t validator, uint64_t height, uint32_t rou
     uint8_t in[8 + 32 + 4 + 8 + 4];
     memcpy (in, "simclaim", 8);
     memcpy (in + 8, w->chain, 32);
-    s_put_be (in + 40, validator, 4);
-    s_put_be (in + 44, height, 8);
-    s_put_be (in + 52, round, 4);
+    wd_put_be (in + 40, validator, 4);
+    wd_put_be (in + 44, height, 8);
+    wd_put_be (in + 52, round, 4);
     crypto_hash_sha256 (claim, in, sizeof in);
     uint64_t total = cons_validators_total (w->vals, w->nvals);
     uint64_t threshold = 2 * 256 * w->vals[validator].weight / total;
@@ -693,9 +678,9 @@ s_check_sign (s_world_t *w, s_node_t *node, const cons_msg_t *msg)
     if (!node->honest)
         return;
     uint8_t key[24];
-    s_put_be (key, node->validator, 8);
-    s_put_be (key + 8, msg->height, 8);
-    s_put_be (key + 16, (uint64_t)msg->round << 8 | msg->kind, 8);
+    wd_put_be (key, node->validator, 8);
+    wd_put_be (key + 8, msg->height, 8);
+    wd_put_be (key + 16, (uint64_t)msg->round << 8 | msg->kind, 8);
     bool fresh;
     uint8_t *value = s_table_get (&w->signed_tab, key, &fresh);
     if (fresh) {
@@ -725,7 +710,7 @@ s_check_commit (s_world_t *w, s_node_t *node, const cons_agree_output_t *o)
     /* Validity: well formed for h, on top of the decided chain, proposed. */
     const uint8_t *b = o->commit.block;
     if (o->commit.block_len != S_BLOCK_LEN || memcmp (b, "SIMB", 4) != 0 ||
-        s_get_be (b + 4, 8) != h)
+        wd_get_be (b + 4, 8) != h)
         s_fail (w, "node %d decided a malformed block at height %llu", node->index,
                 (unsigned long long)h);
     else if (h > 1 && (h - 2 >= w->decided_cap || !w->decided_set[h - 2] ||
@@ -933,7 +918,7 @@ s_emit (s_world_t *w, s_node_t *node, const cons_msg_t *asked)
         if (msg.kind == CONS_PROPOSAL) {
             s_block (block, msg.height, node->validator, s_rand (w), s_prev_id (node, msg.height));
             if (s_chance (w, 250))
-                s_put_be (block + 4, msg.height + 1, 8); /* invalid: wrong height */
+                wd_put_be (block + 4, msg.height + 1, 8); /* invalid: wrong height */
             other.block = block;
             other.block_len = sizeof block;
             other.pol_round = -1;
@@ -1338,8 +1323,8 @@ s_scenario (s_world_t *w)
     for (size_t v = 0; v < w->nvals; v++) {
         uint8_t seed[32];
         uint8_t in[16];
-        s_put_be (in, o->seed, 8);
-        s_put_be (in + 8, v, 8);
+        wd_put_be (in, o->seed, 8);
+        wd_put_be (in + 8, v, 8);
         crypto_hash_sha256 (seed, in, sizeof in);
         uint8_t sk[crypto_sign_SECRETKEYBYTES];
         crypto_sign_seed_keypair (w->vals[v].pk, sk, seed);
@@ -1552,11 +1537,11 @@ sim_run (const sim_options_t *options, sim_stats_t *stats, char *why, size_t why
     if (why_len)
         why[0] = '\0';
     uint8_t in[16] = "sim-seed";
-    s_put_be (in + 8, options->seed, 8);
+    wd_put_be (in + 8, options->seed, 8);
     uint8_t h[32];
     crypto_hash_sha256 (h, in, sizeof in);
     for (int i = 0; i < 4; i++)
-        w->rng[i] = s_get_be (h + 8 * i, 8) | 1;
+        w->rng[i] = wd_get_be (h + 8 * i, 8) | 1;
     memcpy (in, "simchain", 8);
     crypto_hash_sha256 (w->chain, in, sizeof in);
 

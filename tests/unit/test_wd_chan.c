@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "wd_bytes.h"
 #include "wd_chan.h"
 #include "wd_codec.h"
 
@@ -67,20 +68,11 @@ s_count_fds (void)
 }
 
 static void
-s_put_u32 (uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
 s_header (uint8_t *buf, uint32_t type, uint32_t len, uint32_t peer)
 {
-    s_put_u32 (buf, type);
-    s_put_u32 (buf + 4, len);
-    s_put_u32 (buf + 8, peer);
+    wd_put_be (buf, type, 4);
+    wd_put_be (buf + 4, len, 4);
+    wd_put_be (buf + 8, peer, 4);
 }
 
 /* Sends bytes as one datagram with up to 32 descriptors, bypassing wd_chan. */
