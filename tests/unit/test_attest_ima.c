@@ -36,17 +36,7 @@ s_read_vector (const char *name, const char *ext, size_t *len)
 {
     char path[512];
     snprintf (path, sizeof path, "%s/ima/%s.%s", WARDEN_VECTORS_DIR, name, ext);
-    FILE *f = fopen (path, "rb");
-    assert_non_null (f);
-    fseek (f, 0, SEEK_END);
-    long size = ftell (f);
-    fseek (f, 0, SEEK_SET);
-    uint8_t *data = malloc ((size_t)size + 1);
-    assert_non_null (data);
-    assert_int_equal (fread (data, 1, (size_t)size, f), (size_t)size);
-    fclose (f);
-    *len = (size_t)size;
-    return data;
+    return test_read_file (path, len);
 }
 
 static void

@@ -38,22 +38,6 @@ static const struct {
 };
 #define S_SAMPLE_COUNT (sizeof s_sample / sizeof s_sample[0])
 
-static uint8_t *
-s_read (const char *path, size_t *len)
-{
-    FILE *f = fopen (path, "rb");
-    assert_non_null (f);
-    fseek (f, 0, SEEK_END);
-    long size = ftell (f);
-    fseek (f, 0, SEEK_SET);
-    uint8_t *data = malloc ((size_t)size + 1);
-    assert_non_null (data);
-    assert_int_equal (fread (data, 1, (size_t)size, f), (size_t)size);
-    fclose (f);
-    *len = (size_t)size;
-    return data;
-}
-
 static void
 s_write (const char *path, const void *data, size_t len)
 {
@@ -85,7 +69,7 @@ test_matches_python (void **state)
     char path[512];
     size_t want_len, got_len;
     snprintf (path, sizeof path, "%s/ima/log-sample.bin", WARDEN_VECTORS_DIR);
-    uint8_t *want = s_read (path, &want_len);
+    uint8_t *want = test_read_file (path, &want_len);
     const uint8_t *got = attest_log_binary (log, 0, &got_len);
     assert_int_equal (got_len, want_len);
     assert_memory_equal (got, want, want_len);
@@ -93,7 +77,7 @@ test_matches_python (void **state)
     free (want);
 
     snprintf (path, sizeof path, "%s/ima/log-sample.ascii", WARDEN_VECTORS_DIR);
-    want = s_read (path, &want_len);
+    want = test_read_file (path, &want_len);
     char *ascii = attest_log_ascii (log, 0, &got_len);
     assert_int_equal (got_len, want_len);
     assert_memory_equal (ascii, want, want_len);

@@ -59,13 +59,7 @@ s_read (const char *name, size_t *len)
 {
     char path[512];
     snprintf (path, sizeof path, "%s/policy/%s", WARDEN_VECTORS_DIR, name);
-    FILE *f = fopen (path, "rb");
-    assert_non_null (f);
-    char *buf = malloc (1 << 16);
-    assert_non_null (buf);
-    *len = fread (buf, 1, 1 << 16, f);
-    fclose (f);
-    return buf;
+    return (char *)test_read_file (path, len);
 }
 
 /* Loads a vector file; returns the loader's code. */

@@ -41,6 +41,27 @@ test_vector_hex (const char *file, const char *name, size_t *len)
     abort ();
 }
 
+uint8_t *
+test_read_file (const char *path, size_t *len)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f || fseek (f, 0, SEEK_END) != 0) {
+        fprintf (stderr, "cannot read %s\n", path);
+        abort ();
+    }
+    long size = ftell (f);
+    rewind (f);
+    uint8_t *data = size >= 0 ? malloc ((size_t)size + 1) : NULL;
+    if (!data || fread (data, 1, (size_t)size, f) != (size_t)size) {
+        fprintf (stderr, "cannot read %s\n", path);
+        abort ();
+    }
+    fclose (f);
+    data[size] = '\0';
+    *len = (size_t)size;
+    return data;
+}
+
 int
 test_sign_fn (void *secret_key, const uint8_t digest[32], uint8_t sig[64])
 {

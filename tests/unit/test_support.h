@@ -14,6 +14,11 @@
 uint8_t *
 test_vector_hex (const char *file, const char *name, size_t *len);
 
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer (caller
+   frees); *len gets its size. Aborts the test program when it cannot. */
+uint8_t *
+test_read_file (const char *path, size_t *len);
+
 /* A wd_sign_fn for tests: signs the digest with the 64-byte Ed25519
    secret key passed as ctx. Always returns 0. */
 int
