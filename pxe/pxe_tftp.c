@@ -514,8 +514,9 @@ s_send_window (s_xfer_t *x, uint64_t from)
     s_arm (x);
 }
 
+/* Reports what the transfer served; confirmed when the final ACK came. */
 static void
-s_xfer_complete (s_xfer_t *x)
+s_xfer_complete (s_xfer_t *x, bool confirmed)
 {
     pxe_tftp_t *self = x->server;
     pxe_tftp_served_t served;
@@ -525,11 +526,15 @@ s_xfer_complete (s_xfer_t *x)
     served.bytes = x->size;
     served.blksize = x->blksize;
     served.windowsize = x->window;
+    served.confirmed = confirmed;
     if (EVP_DigestFinal_ex (x->sha, served.sha256, NULL) != 1) {
         s_xfer_fail (x, "digest failed");
         return;
     }
-    self->stats.completed++;
+    if (confirmed)
+        self->stats.completed++;
+    else
+        self->stats.unconfirmed++;
     if (self->served_fn)
         self->served_fn (self->served_arg, &served);
     s_xfer_kill (x);
@@ -570,7 +575,7 @@ s_xfer_on_ack (s_xfer_t *x, uint16_t block)
     x->tries = 0;
     x->rolled_back = false;
     if (x->acked == x->last_block) {
-        s_xfer_complete (x);
+        s_xfer_complete (x, true);
         return;
     }
     if (x->acked < x->sent)
@@ -582,7 +587,12 @@ static void
 s_xfer_on_timeout (s_xfer_t *x)
 {
     if (++x->tries > x->server->config.retries) {
-        s_xfer_fail (x, "client stopped answering");
+        /* Everything was sent and all but the final block acknowledged: the
+           file was served, only its last ACK is missing. */
+        if (!x->oack_pending && x->sent == x->last_block && x->acked + 1 == x->last_block)
+            s_xfer_complete (x, false);
+        else
+            s_xfer_fail (x, "client stopped answering");
         return;
     }
     x->server->stats.retransmits++;

@@ -108,8 +108,10 @@ typedef struct {
                                 seccomp filter refuses openat2 */
 } pxe_tftp_config_t;
 
-/* What a completed transfer served. Borrowed for the duration of the
-   callback. */
+/* What a transfer served: every block was sent and the client acknowledged
+   all of them (confirmed), or all but the last, after which it fell silent
+   (not confirmed: RFC 1350 lets the final ACK be lost, and the client may
+   well have the whole file). Borrowed for the duration of the callback. */
 typedef struct {
     const char *filename; /* as requested */
     struct sockaddr_in client;
@@ -117,6 +119,7 @@ typedef struct {
     uint8_t sha256[32];
     uint32_t blksize;
     uint32_t windowsize;
+    bool confirmed; /* the final block's ACK arrived */
 } pxe_tftp_served_t;
 
 typedef void (pxe_tftp_served_fn) (void *arg, const pxe_tftp_served_t *served);
@@ -127,6 +130,7 @@ typedef struct {
     uint64_t malformed;      /* packets rejected by the parsers, on any socket */
     uint64_t refused;        /* well-formed requests refused (write, path, limit, missing) */
     uint64_t completed;      /* transfers whose last block was acknowledged */
+    uint64_t unconfirmed;    /* transfers served whole but for the final ACK */
     uint64_t failed;         /* transfers that timed out or that the client aborted */
     uint64_t retransmits;    /* windows resent after a timeout or a client's loss signal */
     uint64_t duplicate_acks; /* ACKs ignored as duplicates */

@@ -37,8 +37,8 @@ s_served (void *arg, const pxe_tftp_served_t *served)
     FILE *out = arg;
     char hex[WD_HASH_HEX_LEN + 1];
     wd_hex_encode (hex, served->sha256, sizeof served->sha256);
-    fprintf (out, "%s %llu %s %u %u\n", served->filename, (unsigned long long)served->bytes, hex,
-             served->blksize, served->windowsize);
+    fprintf (out, "%s %llu %s %u %u %s\n", served->filename, (unsigned long long)served->bytes, hex,
+             served->blksize, served->windowsize, served->confirmed ? "confirmed" : "unconfirmed");
     fflush (out);
 }
 
@@ -134,12 +134,14 @@ main (int argc, char **argv)
     pxe_tftp_stats_t st;
     pxe_tftp_stats (server, &st);
     fprintf (stderr,
-             "tftp_serve: requests=%llu malformed=%llu refused=%llu completed=%llu failed=%llu "
-             "retransmits=%llu duplicate_acks=%llu wrong_tid=%llu active=%u\n",
+             "tftp_serve: requests=%llu malformed=%llu refused=%llu completed=%llu "
+             "unconfirmed=%llu failed=%llu retransmits=%llu duplicate_acks=%llu wrong_tid=%llu "
+             "active=%u\n",
              (unsigned long long)st.requests, (unsigned long long)st.malformed,
              (unsigned long long)st.refused, (unsigned long long)st.completed,
-             (unsigned long long)st.failed, (unsigned long long)st.retransmits,
-             (unsigned long long)st.duplicate_acks, (unsigned long long)st.wrong_tid, st.active);
+             (unsigned long long)st.unconfirmed, (unsigned long long)st.failed,
+             (unsigned long long)st.retransmits, (unsigned long long)st.duplicate_acks,
+             (unsigned long long)st.wrong_tid, st.active);
     pxe_tftp_destroy (&server);
     if (served)
         fclose (served);
