@@ -301,8 +301,16 @@ wd_vrf_verify (const uint8_t pk[WD_VRF_PK_LEN], const uint8_t *alpha, size_t alp
     assert (pk);
     assert (alpha || alpha_len == 0);
     assert (pi || pi_len == 0);
-    /* ECVRF_validate_key: a decodable point that is not of small order. */
-    if (!crypto_core_ed25519_is_valid_point (pk)) {
+    uint8_t c[SCALAR_LEN] = { 0 }, s[SCALAR_LEN], c_y[POINT_LEN];
+    if (pi_len == WD_VRF_PROOF_LEN)
+        memcpy (c, pi + POINT_LEN, CHALLENGE_LEN);
+    /* ECVRF_validate_key: a decodable point that is not of small order.
+       libsodium's multiplication checks exactly that for keys in the
+       prime-order subgroup (every honest key), so c*Y, needed below anyway,
+       doubles as the check; only a key it refuses is examined further. */
+    bool key_in_subgroup =
+        pi_len == WD_VRF_PROOF_LEN && crypto_scalarmult_ed25519_noclamp (c_y, c, pk) == 0;
+    if (!key_in_subgroup) {
         uint8_t pk8[POINT_LEN];
         if (!s_decode_point (pk))
             return WD_ERR_VRF_BAD_KEY;
@@ -313,8 +321,6 @@ wd_vrf_verify (const uint8_t pk[WD_VRF_PK_LEN], const uint8_t *alpha, size_t alp
     if (rc != WD_OK)
         return rc;
     const uint8_t *gamma = pi;
-    uint8_t c[SCALAR_LEN] = { 0 }, s[SCALAR_LEN];
-    memcpy (c, pi + POINT_LEN, CHALLENGE_LEN);
     memcpy (s, pi + POINT_LEN + CHALLENGE_LEN, SCALAR_LEN);
 
     uint8_t h[POINT_LEN];
@@ -323,11 +329,12 @@ wd_vrf_verify (const uint8_t pk[WD_VRF_PK_LEN], const uint8_t *alpha, size_t alp
         return rc;
 
     /* U = s*B - c*Y and V = s*H - c*Gamma. */
-    uint8_t s_b[POINT_LEN], c_y[POINT_LEN], s_h[POINT_LEN], c_gamma[POINT_LEN];
+    uint8_t s_b[POINT_LEN], s_h[POINT_LEN], c_gamma[POINT_LEN];
     uint8_t u[POINT_LEN], v[POINT_LEN];
     if (crypto_scalarmult_ed25519_base_noclamp (s_b, s) != 0)
         memcpy (s_b, s_identity, POINT_LEN); /* s = 0 */
-    s_mul_any (c_y, c, pk);
+    if (!key_in_subgroup)
+        s_mul_any (c_y, c, pk);
     s_mul_subgroup (s_h, s, h);
     s_mul_any (c_gamma, c, gamma);
     int ok = crypto_core_ed25519_sub (u, s_b, c_y);
