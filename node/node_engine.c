@@ -29,6 +29,7 @@
 
 #include "node_child.h"
 #include "node_config.h"
+#include "node_measure.h"
 #include "node_status.h"
 #include "wd_cert.h"
 #include "wd_codec.h"
@@ -37,8 +38,11 @@
 #include "wd_msg.h"
 
 #define NODE_ENGINE_KEYS_TIMEOUT_MS 2000
-#define MAX_CLIENTS                 16
-#define MAX_REQUESTS                64
+/* The id of the keystore-measurement KEYS_INFO sent on every new keys
+   channel; request ids skip it. */
+#define MEASURE_KEYS_ID 0
+#define MAX_CLIENTS     16
+#define MAX_REQUESTS    64
 /* Bounds that keep a client which never reads its replies from filling the
    socket buffer, so a reply never blocks the engine: a few requests in
    flight, and no new request while much of the last replies is unread. */
@@ -87,6 +91,7 @@ struct s_engine {
     uint8_t *cert_bytes;
     size_t cert_len;
     wd_cert_t cert;
+    attest_log_t *measurements;
     node_status_procs_t procs;
     s_client_t *clients[MAX_CLIENTS];
     s_request_t requests[MAX_REQUESTS];
@@ -133,8 +138,9 @@ s_finish_unsigned (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_
 {
     if (req->client) {
         if (!req->status)
-            req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len,
-                                             req->nonce, &self->procs, keys, &req->status_len);
+            req->status = node_status_build (
+                self->cfg, self->cert_bytes, self->cert_len, req->nonce, &self->procs, keys,
+                attest_log_state (self->measurements), &req->status_len);
         size_t len;
         uint8_t *body = node_status_reply_unsigned (req->status, req->status_len, reason, &len);
         s_client_send (req->client, WD_MSG_CTL_STATUS_REPLY, req->client_peer, body, len);
@@ -202,7 +208,9 @@ s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer,
         s_client_error (client, peer, WD_ERR_UNAVAILABLE, "too many requests");
         return;
     }
-    req->id = ++self->next_id;
+    if (++self->next_id == MEASURE_KEYS_ID)
+        ++self->next_id;
+    req->id = self->next_id;
     req->client = client;
     req->client_peer = peer;
     memcpy (req->nonce, nonce, WD_MSG_NONCE_LEN);
@@ -219,8 +227,9 @@ s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer,
 static void
 s_status_sign (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys)
 {
-    req->status = node_status_build (self->cfg, self->cert_bytes, self->cert_len, req->nonce,
-                                     &self->procs, keys, &req->status_len);
+    req->status =
+        node_status_build (self->cfg, self->cert_bytes, self->cert_len, req->nonce, &self->procs,
+                           keys, attest_log_state (self->measurements), &req->status_len);
     if (sodium_memcmp (keys->public_key, self->cert.sign_pk, WD_PUBKEY_LEN) != 0) {
         s_finish_unsigned (self, req, keys, "the keystore's key is not the key of node.cert");
         return;
@@ -272,6 +281,18 @@ s_keys_drop (s_engine_t *self, const char *why)
     s_requests_fail_keys (self, "keys process exited");
 }
 
+static void
+s_measure_keystore (s_engine_t *self, const wd_chan_msg_t *msg)
+{
+    wd_msg_keys_status_t keys;
+    wd_err_t err = wd_msg_decode_keys_status (msg->body, msg->body_len, &keys);
+    if (err != WD_OK)
+        wd_fatalx ("keys sent a bad keys-status: %s", wd_strerror (err));
+    int rc = node_measure_keystore (self->measurements, self->cfg, &keys);
+    if (rc != WD_OK)
+        wd_log_warnx ("keystore measurement: %s", attest_strerror (rc));
+}
+
 static int
 s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -290,7 +311,11 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         wd_fatalx ("keys channel: %s", wd_strerror (err));
 
     s_request_t *req = s_request_find (self, msg.peer);
-    if (!req) {
+    if (msg.peer == MEASURE_KEYS_ID && msg.type == WD_MSG_KEYS_STATUS)
+        s_measure_keystore (self, &msg);
+    else if (msg.peer == MEASURE_KEYS_ID && msg.type == WD_MSG_ERROR)
+        wd_log_warnx ("keys process refused the keystore measurement's status request");
+    else if (!req) {
         /* A reply to a request that timed out. */
         wd_log_debug ("late %s reply for request %u", wd_msg_name (msg.type), msg.peer);
     } else if (msg.type == WD_MSG_KEYS_STATUS && req->stage == STAGE_KEYS_INFO) {
@@ -350,6 +375,7 @@ s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             if (zloop_poller (loop, &self->keys_item, s_on_keys, self) != 0)
                 wd_fatal ("zloop_poller");
             wd_log_debug ("keys channel connected");
+            s_keys_send (self, WD_MSG_KEYS_INFO, MEASURE_KEYS_ID, NULL, 0);
             break;
         case WD_MSG_PROC_STATE: {
             wd_msg_proc_state_t state;
@@ -576,6 +602,10 @@ node_engine_main (void)
     self->cfg = node_child_start (NODE_PROC_ENGINE, &self->parent);
     int sigfd = node_child_signalfd ();
     s_load_cert (self);
+    char why[256];
+    self->measurements = node_measure_start (self->cfg, why, sizeof why);
+    if (!self->measurements)
+        node_child_fail (self->parent, WD_ERR_IO, "%s", why);
     s_open_control (self);
 
     self->loop = zloop_new ();
@@ -606,6 +636,7 @@ node_engine_main (void)
     wd_chan_destroy (&self->parent);
     wd_config_destroy (&self->cfg);
     free (self->cert_bytes);
+    attest_log_destroy (&self->measurements);
     free (self);
     close (sigfd);
     return 0;

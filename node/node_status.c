@@ -1,6 +1,8 @@
 /*
  * node_status: the report is a canonical map
- *   {keystore?: keys-status map, node: bin (the node certificate),
+ *   {keystore?: keys-status map,
+ *    measurements: {entries, sha1: bin(20), sha256: bin(32)},
+ *    node: bin (the node certificate),
  *    nonce: bin(32), now, pid, processes: [proc-state map], state_dir,
  *    version}
  * so a reader re-verifies the certificate it carries and then the report's
@@ -22,10 +24,11 @@
 uint8_t *
 node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
                    const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
-                   const wd_msg_keys_status_t *keys, size_t *len)
+                   const wd_msg_keys_status_t *keys, const attest_ima_state_t *measured,
+                   size_t *len)
 {
     wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 7 + (keys != NULL));
+    wd_writer_map (w, 8 + (keys != NULL));
     if (keys) {
         size_t keys_len;
         uint8_t *keys_body = wd_msg_encode_keys_status (keys, &keys_len);
@@ -33,6 +36,14 @@ node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cer
         wd_writer_raw (w, keys_body, keys_len);
         free (keys_body);
     }
+    wd_writer_key (w, "measurements");
+    wd_writer_map (w, 3);
+    wd_writer_key (w, "entries");
+    wd_writer_uint (w, measured->entries);
+    wd_writer_key (w, "sha1");
+    wd_writer_bin (w, measured->sha1, sizeof measured->sha1);
+    wd_writer_key (w, "sha256");
+    wd_writer_bin (w, measured->sha256, sizeof measured->sha256);
     wd_writer_key (w, "node");
     wd_writer_bin (w, cert_bytes, cert_len);
     wd_writer_key (w, "nonce");
@@ -107,6 +118,16 @@ s_status_decode (const uint8_t *buf, size_t len, node_status_t *st)
         if (err != WD_OK)
             return err;
         st->has_keys = true;
+    }
+    wd_read_key (&r, "measurements");
+    if (wd_read_map (&r, &count)) {
+        wd_read_key (&r, "entries");
+        wd_read_uint (&r, &st->measured.entries, UINT64_MAX);
+        wd_read_key (&r, "sha1");
+        wd_read_bin_fixed (&r, st->measured.sha1, sizeof st->measured.sha1);
+        wd_read_key (&r, "sha256");
+        wd_read_bin_fixed (&r, st->measured.sha256, sizeof st->measured.sha256);
+        wd_read_end (&r);
     }
     wd_read_key (&r, "node");
     wd_read_bin (&r, &cert_bytes, &cert_len, WD_CERT_MAX_BYTES);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "attest_ima.h"
 #include "node_proc.h"
 #include "wd_cert.h"
 #include "wd_config.h"
@@ -31,6 +32,7 @@ typedef struct {
     wd_cert_t cert;
     uint8_t cert_id[32];
     uint8_t nonce[WD_MSG_NONCE_LEN]; /* the requester's, echoed */
+    attest_ima_state_t measured;     /* the node's measurement log: entries and registers */
     bool has_keys;                   /* the keys process answered */
     wd_msg_keys_status_t keys;
     node_status_procs_t procs;
@@ -38,11 +40,12 @@ typedef struct {
 
 /* Builds the report's canonical bytes (caller frees), echoing the
    requester's nonce. keys may be NULL when the keys process did not
-   answer. */
+   answer; measured is the node's measurement log state (node_measure). */
 uint8_t *
 node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cert_len,
                    const uint8_t nonce[WD_MSG_NONCE_LEN], const node_status_procs_t *procs,
-                   const wd_msg_keys_status_t *keys, size_t *len);
+                   const wd_msg_keys_status_t *keys, const attest_ima_state_t *measured,
+                   size_t *len);
 
 /* Reply bodies: {envelope: bin} or {status: bin, unsigned_reason: str}. */
 uint8_t *

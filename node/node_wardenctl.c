@@ -355,12 +355,17 @@ s_status_json (const node_status_t *st, bool is_signed, const char *reason, bool
                          st->keys.key_protection, "tamper", st->keys.tamper, "healthy",
                          st->keys.healthy, "signatures", (json_int_t)st->keys.signatures)
             : json_null ();
+    char sha1[2 * sizeof st->measured.sha1 + 1];
+    json_t *measurements =
+        json_pack ("{s:I, s:s, s:o}", "entries", (json_int_t)st->measured.entries, "sha1",
+                   wd_hex_encode (sha1, st->measured.sha1, sizeof st->measured.sha1), "sha256",
+                   s_json_hex32 (st->measured.sha256));
     json_t *signature = json_pack ("{s:b, s:b, s:s*}", "verified", is_signed, "matches_state_dir",
                                    compared, "unsigned_reason", is_signed ? NULL : reason);
-    return json_pack ("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "version", st->version, "pid",
-                      (json_int_t)st->pid, "now", (json_int_t)st->now, "state_dir", st->state_dir,
-                      "processes", procs, "node", node, "keystore", keystore, "signature",
-                      signature);
+    return json_pack ("{s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "version", st->version,
+                      "pid", (json_int_t)st->pid, "now", (json_int_t)st->now, "state_dir",
+                      st->state_dir, "processes", procs, "node", node, "keystore", keystore,
+                      "measurements", measurements, "signature", signature);
 }
 
 static void
@@ -377,6 +382,8 @@ s_status_print (const node_status_t *st, bool is_signed, const char *reason, boo
                 (unsigned long long)st->keys.signatures, st->keys.tamper);
     else
         printf ("keystore    not answering\n");
+    printf ("measured    %llu entries, sha256 register %s\n",
+            (unsigned long long)st->measured.entries, s_hex32 (hex, st->measured.sha256));
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         const wd_msg_proc_state_t *p = &st->procs.procs[i];
         printf ("%-11s %-7s %-10s pid %-7llu restarts %llu, since %s\n", i == 0 ? "processes" : "",

@@ -105,6 +105,37 @@ PY
     || fail "documented client: $(cat "$tmp/doc_client.out")"
 grep -q "^signed$" "$tmp/doc_client.out" || fail "documented client did not see a signed report"
 
+step "the engine measured itself; its log replays to the registers in the signed status"
+# replay FILE: prints "entries sha256-register names..." from a binary IMA list
+# (ima-ng, PCR 10), computed here independently of Warden's code.
+replay() {
+    "$PY" - "$1" <<'PY'
+import hashlib, struct, sys
+data, pos, reg, names = open(sys.argv[1], "rb").read(), 0, bytes(32), []
+while pos < len(data):
+    pcr, = struct.unpack_from("<I", data, pos); pos += 4 + 20
+    n, = struct.unpack_from("<I", data, pos); pos += 4 + n
+    n, = struct.unpack_from("<I", data, pos); tdata = data[pos + 4:pos + 4 + n]; pos += 4 + n
+    dlen, = struct.unpack_from("<I", tdata, 0)
+    nlen, = struct.unpack_from("<I", tdata, 4 + dlen)
+    names.append(tdata[8 + dlen:8 + dlen + nlen - 1].decode())
+    assert pcr == 10
+    reg = hashlib.sha256(reg + hashlib.sha256(tdata).digest()).digest()
+print(len(names), reg.hex(), " ".join(names))
+PY
+}
+measured_matches() { # measured_matches: the signed status agrees with the file
+    status_json &&
+    read -r entries register names < <(replay "$state/measurements.bin") &&
+    [ "$(json "$tmp/status.json" "j['measurements']['entries']")" = "$entries" ] &&
+    [ "$(json "$tmp/status.json" "j['measurements']['sha256']")" = "$register" ]
+}
+until_ok 5 measured_matches || fail "status registers do not match measurements.bin"
+read -r entries register names < <(replay "$state/measurements.bin")
+[ "$names" = "$(readlink -f "$WARDEND") warden:config $state/node.cert warden:keystore:file" ] \
+    || fail "start-up measurements: $entries entries: $names"
+cp "$state/measurements.bin" "$tmp/measured-at-start"
+
 step "a control client that never reads its replies is cut off; the engine keeps serving"
 sent=$("$PY" "$HERE/control_flood.py" "$state/control.sock")
 [ "$sent" -lt 5000 ] || fail "the engine never hung up on a client that does not read"
@@ -129,6 +160,13 @@ sed -i 's/# level = "info"/level = "warning"/' "$state/warden.conf"
 kill -HUP "$daemon_pid"
 until_ok 10 verified_with engine 2 || fail "engine not restarted by SIGHUP"
 until_ok 10 verified_with keys 2 || fail "keys not restarted by SIGHUP"
+until_ok 5 measured_matches || fail "status registers do not match measurements.bin after reload"
+size=$(stat -c %s "$tmp/measured-at-start")
+cmp -n "$size" "$tmp/measured-at-start" "$state/measurements.bin" \
+    || fail "the measurement log lost or changed its earlier entries"
+read -r entries register names < <(replay "$state/measurements.bin")
+starts=$(grep -o "warden:config" <<< "$names" | wc -l)
+[ "$starts" = 3 ] || fail "3 engine starts (first, after kill -9, SIGHUP) measured $starts times"
 
 step "SIGTERM stops everything within 5 s, cleanly"
 status_json

@@ -22,6 +22,7 @@ static uint8_t s_sk[64];
 static const uint8_t s_nonce[WD_MSG_NONCE_LEN] = { 1, 2, 3 };
 static uint8_t *s_cert;
 static size_t s_cert_len;
+static const attest_ima_state_t s_measured = { .entries = 4, .sha1 = { 0xa1 }, .sha256 = { 0xb2 } };
 
 static int
 s_setup (void **state)
@@ -68,8 +69,8 @@ s_signed_reply (const uint8_t *sk, const uint8_t from[32], size_t *len, bool tam
                                   .healthy = true,
                                   .signatures = 9 };
     size_t status_len;
-    uint8_t *status =
-        node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, &keys, &status_len);
+    uint8_t *status = node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, &keys,
+                                         &s_measured, &status_len);
     uint8_t *env;
     size_t env_len;
     assert_int_equal (wd_envelope_seal (NODE_STATUS_TYPE, wd_cert_no_chain, from, status,
@@ -103,6 +104,9 @@ test_signed_round_trip (void **state)
     assert_memory_equal (st->nonce, s_nonce, WD_MSG_NONCE_LEN);
     assert_true (st->has_keys);
     assert_int_equal (st->keys.signatures, 9);
+    assert_int_equal (st->measured.entries, 4);
+    assert_memory_equal (st->measured.sha1, s_measured.sha1, sizeof s_measured.sha1);
+    assert_memory_equal (st->measured.sha256, s_measured.sha256, sizeof s_measured.sha256);
     assert_int_equal (st->procs.procs[NODE_PROC_KEYS].restarts, 2);
     /* a process the parent has not reported yet is shown as unknown */
     assert_string_equal (st->procs.procs[NODE_PROC_ENGINE].state, "unknown");
@@ -130,8 +134,8 @@ test_unsigned (void **state)
     wd_config_t *cfg = s_config ();
     node_status_procs_t procs = { 0 };
     size_t status_len, len;
-    uint8_t *status =
-        node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, NULL, &status_len);
+    uint8_t *status = node_status_build (cfg, s_cert, s_cert_len, s_nonce, &procs, NULL,
+                                         &s_measured, &status_len);
     uint8_t *reply = node_status_reply_unsigned (status, status_len, "keys process exited", &len);
     node_status_t *st = malloc (sizeof *st);
     bool is_signed = true;
