@@ -64,7 +64,12 @@
     X (WD_ERR_VRF_BAD_GAMMA, "VRF proof's Gamma is not a canonical curve point")                   \
     X (WD_ERR_VRF_SCALAR_RANGE, "VRF proof's s is not below the group order")                      \
     X (WD_ERR_VRF_NO_POINT, "VRF input does not hash to a curve point")                            \
-    X (WD_ERR_VRF_INVALID, "VRF proof does not verify")
+    X (WD_ERR_VRF_INVALID, "VRF proof does not verify")                                            \
+    X (WD_ERR_GENESIS_EMPTY, "genesis lists no founding node")                                     \
+    X (WD_ERR_GENESIS_ORDER, "genesis nodes or signers are not in ascending order")                \
+    X (WD_ERR_GENESIS_DUPLICATE, "genesis lists a node name or key twice")                         \
+    X (WD_ERR_GENESIS_LIMIT, "genesis lists too many nodes or signers")                            \
+    X (WD_ERR_GENESIS_PARAM, "no such chain parameter")
 
 typedef enum {
     WD_OK = 0,

@@ -23,6 +23,8 @@ const wd_config_key_t node_config_table[] = {
       "control socket for wardenctl (default: <state>/control.sock)" },
     { "control/group", WD_CFG_STRING, NULL, NULL, 1, 32,
       "group allowed to use the control socket besides root and wardend's user" },
+    { "cluster/genesis", WD_CFG_PATH, NULL, NULL, 0, 0,
+      "the cluster's genesis file (default: <state>/genesis; none: not in a cluster yet)" },
     { NULL, 0, NULL, NULL, 0, 0, NULL },
 };
 
@@ -61,6 +63,12 @@ int
 node_path_control (const wd_config_t *cfg, char *out, size_t size)
 {
     return s_explicit_or_state (cfg, "control/socket", "control.sock", out, size);
+}
+
+int
+node_path_genesis (const wd_config_t *cfg, char *out, size_t size)
+{
+    return s_explicit_or_state (cfg, "cluster/genesis", "genesis", out, size);
 }
 
 wd_err_t

@@ -23,6 +23,8 @@ int
 node_path_identity_key (const wd_config_t *cfg, char *out, size_t size);
 int
 node_path_control (const wd_config_t *cfg, char *out, size_t size);
+int
+node_path_genesis (const wd_config_t *cfg, char *out, size_t size);
 /* <state>/<name>, for node.cert, keys/vrf.key, keys/curve.key, keys/. */
 int
 node_path_state (const wd_config_t *cfg, const char *name, char *out, size_t size);

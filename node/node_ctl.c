@@ -3,9 +3,12 @@
  */
 #include "node_ctl.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int
 node_ctl_fail (int status, const char *fmt, ...)
@@ -49,4 +52,24 @@ node_ctl_parse_json_option (int argc, char **argv, bool *json, const char *help)
         }
     }
     return -1;
+}
+
+ssize_t
+node_ctl_read_small (const char *path, uint8_t *buf, size_t size)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read (fd, buf + len, size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (len += (size_t)n) == size) {
+            int saved = errno;
+            close (fd);
+            errno = saved;
+            return n < 0 ? -1 : (ssize_t)len;
+        }
+    }
 }

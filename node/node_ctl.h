@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Exit codes (STYLE.md): 0 ok, 1 the answer is "no", 2 usage or input
    error, 3 internal error. */
@@ -30,6 +32,16 @@ node_ctl_print_json (json_t *root);
    option). */
 int
 node_ctl_parse_json_option (int argc, char **argv, bool *json, const char *help);
+
+/* Reads a small file whole into buf (size bytes; a file of size bytes or
+   more is cut there, so pass one byte more than the largest valid file).
+   Returns its length, or -1 with errno. */
+ssize_t
+node_ctl_read_small (const char *path, uint8_t *buf, size_t size);
+
+/* The command `wardenctl genesis` (node_ctl_genesis.c). */
+int
+node_ctl_genesis (int argc, char **argv);
 
 /* The command `wardenctl vrf` (node_ctl_vrf.c). */
 int

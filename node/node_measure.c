@@ -15,6 +15,7 @@
 
 #include "attest_ima.h"
 #include "node_config.h"
+#include "wd_genesis.h"
 #include "wd_hash.h"
 #include "wd_log.h"
 
@@ -61,13 +62,34 @@ s_open (const char *path)
     return log;
 }
 
+/* The genesis, when there is one, must be valid before it is measured:
+   a node must not start on a cluster definition it cannot read. Returns
+   WD_OK (*exists says whether there is a file) or the reason. */
+static wd_err_t
+s_check_genesis (const char *path, bool *exists)
+{
+    wd_genesis_t *genesis;
+    wd_err_t err = wd_genesis_load (path, &genesis);
+    *exists = err != WD_ERR_NOT_FOUND;
+    wd_genesis_destroy (&genesis);
+    return err == WD_ERR_NOT_FOUND ? WD_OK : err;
+}
+
 attest_log_t *
 node_measure_start (const wd_config_t *cfg, char *why, size_t why_len)
 {
-    char path[PATH_MAX], exe[PATH_MAX], cert[PATH_MAX];
+    char path[PATH_MAX], exe[PATH_MAX], cert[PATH_MAX], genesis[PATH_MAX];
     if (node_path_state (cfg, NODE_MEASURE_FILE, path, sizeof path) != 0 ||
-        node_path_state (cfg, "node.cert", cert, sizeof cert) != 0) {
+        node_path_state (cfg, "node.cert", cert, sizeof cert) != 0 ||
+        node_path_genesis (cfg, genesis, sizeof genesis) != 0) {
         snprintf (why, why_len, "state path is too long");
+        return NULL;
+    }
+    bool has_genesis;
+    wd_err_t err = s_check_genesis (genesis, &has_genesis);
+    if (err != WD_OK) {
+        snprintf (why, why_len, "genesis %s: %s (%s)", genesis, wd_strerror (err),
+                  wd_err_name (err));
         return NULL;
     }
     ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
@@ -89,6 +111,10 @@ node_measure_start (const wd_config_t *cfg, char *why, size_t why_len)
     if (rc == WD_OK) {
         rc = attest_log_measure_file (log, cert, NULL);
         what = cert;
+    }
+    if (rc == WD_OK && has_genesis) {
+        rc = attest_log_measure_file (log, genesis, NULL);
+        what = genesis;
     }
     free (config);
     if (rc == WD_OK) {

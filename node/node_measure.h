@@ -5,7 +5,8 @@
  *
  * The engine measures at every start — and the parent restarts its children
  * on SIGHUP, so every reload too — the wardend binary it runs, the
- * effective configuration, the node certificate and, once the keys process
+ * effective configuration, the node certificate, the cluster's genesis
+ * file when there is one (verified first) and, once the keys process
  * answers, the keystore's backend and status. The log persists across
  * restarts, so a verifier that keeps a replay state at entry N continues
  * from the delta after N instead of seeing registers start over. A saved
@@ -29,9 +30,10 @@
 
 /* Loads (or creates) the log, appends the start-up measurements (the
    running binary under its resolved path, the effective configuration as
-   wd_config_pack bytes under NODE_MEASURE_CONFIG, the node certificate
-   under its path) and saves it. On failure returns NULL and writes a
-   reason to why. */
+   wd_config_pack bytes under NODE_MEASURE_CONFIG, the node certificate and
+   the genesis file, when it exists, under their paths) and saves it. On
+   failure — including a genesis file that does not verify — returns NULL
+   and writes a reason to why. */
 attest_log_t *
 node_measure_start (const wd_config_t *cfg, char *why, size_t why_len);
 

@@ -57,27 +57,6 @@ s_hex32 (char out[WD_HASH_HEX_LEN + 1], const uint8_t bin[32])
     return wd_hex_encode (out, bin, 32);
 }
 
-/* Reads a small file whole. Returns its length, or -1 with errno. */
-static ssize_t
-s_read_small (const char *path, uint8_t *buf, size_t size)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read (fd, buf + len, size - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (len += (size_t)n) == size) {
-            int saved = errno;
-            close (fd);
-            errno = saved;
-            return n < 0 ? -1 : (ssize_t)len;
-        }
-    }
-}
-
 /* Reads and verifies <state>/node.cert. With quiet, returns 0 or -1 and
    says nothing; otherwise returns 0, or an exit status after reporting the
    problem. */
@@ -88,7 +67,7 @@ s_load_cert (wd_cert_t *cert, uint8_t id[WD_HASH_LEN], bool quiet)
     uint8_t buf[WD_CERT_MAX_BYTES + 1];
     if (s_path (path, sizeof path, s_state, "node.cert") != 0)
         return quiet ? -1 : node_ctl_fail (NODE_CTL_EXIT_USAGE, "state path is too long");
-    ssize_t len = s_read_small (path, buf, sizeof buf);
+    ssize_t len = node_ctl_read_small (path, buf, sizeof buf);
     if (len < 0)
         return quiet ? -1
                      : node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s (run wardenctl init --state %s)",
@@ -561,6 +540,7 @@ static const s_command_t s_commands[] = {
     { "init", s_cmd_init, "create this node's keys, certificate and configuration" },
     { "status", s_cmd_status, "show the running node's status, signed by the node" },
     { "keys", s_cmd_keys, "show this node's public keys (keys show)" },
+    { "genesis", node_ctl_genesis, "create or show the genesis file that defines a cluster" },
     { "vrf", node_ctl_vrf, "prove or verify an RFC 9381 VRF output (audit a selection)" },
     { "attest", node_ctl_attest, "appraise an IMA log against a runtime policy, offline" },
 };

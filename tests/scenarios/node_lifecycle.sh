@@ -243,6 +243,18 @@ grep -q "key file is readable or writable by group or others" "$tmp/err" \
 [ ! -e "$state/control.sock" ] || fail "engine started despite the keystore failure"
 chmod 0600 "$state/keys/identity.key"
 
+step "start-up refuses a genesis file that does not verify, and says why"
+"$WARDENCTL" genesis create --name lifecycle --node "$state/node.cert" --out "$tmp/genesis" \
+    > /dev/null
+head -c -1 "$tmp/genesis" > "$state/genesis"
+set +e
+timeout 10 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "genesis $state/genesis: input ends inside a value (WD_ERR_TRUNCATED)" \
+    "$tmp/err" || fail "truncated genesis: rc $rc, $(cat "$tmp/err")"
+[ ! -e "$state/control.sock" ] || fail "engine started on a broken genesis"
+rm "$state/genesis"
+
 step "start-up refuses a keystore backend that is not built in (no fallback)"
 sed -i 's/# backend = "file"/backend = "pkcs11"/' "$state/warden.conf"
 set +e

@@ -1,8 +1,9 @@
 /*
  * Unit tests for node_measure: the start-up measurements and their order,
  * the log growing across restarts with its prefix intact, a log that no
- * longer loads set aside and replaced, and the keystore measurement
- * ignoring the signature counter.
+ * longer loads set aside and replaced, the genesis measured when there is
+ * one and an invalid one refused, and the keystore measurement ignoring the
+ * signature counter.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -90,6 +91,37 @@ test_start_and_restart (void **state)
 }
 
 static void
+test_genesis (void **state)
+{
+    (void)state;
+    wd_config_t *cfg = s_config ();
+    s_write ("node.cert", "certificate bytes");
+    size_t len;
+    uint8_t *genesis = test_vector_hex ("genesis.txt", "genesis", &len);
+    char path[512], why[256];
+    snprintf (path, sizeof path, "%s/genesis", test_tmpdir ());
+    FILE *f = fopen (path, "wb");
+    assert_non_null (f);
+    assert_int_equal (fwrite (genesis, 1, len, f), len);
+    fclose (f);
+    attest_log_t *log = node_measure_start (cfg, why, sizeof why);
+    assert_non_null (log);
+    assert_int_equal (attest_log_count (log), 4);
+    s_expect_name (log, 3, path);
+    attest_log_destroy (&log);
+
+    /* one byte short: the engine must not start on it */
+    f = fopen (path, "wb");
+    assert_non_null (f);
+    assert_int_equal (fwrite (genesis, 1, len - 1, f), len - 1);
+    fclose (f);
+    assert_null (node_measure_start (cfg, why, sizeof why));
+    assert_non_null (strstr (why, "WD_ERR_TRUNCATED"));
+    free (genesis);
+    wd_config_destroy (&cfg);
+}
+
+static void
 test_keystore_ignores_counter (void **state)
 {
     (void)state;
@@ -164,6 +196,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup (test_start_and_restart, s_fresh),
+        cmocka_unit_test_setup (test_genesis, s_fresh),
         cmocka_unit_test_setup (test_keystore_ignores_counter, s_fresh),
         cmocka_unit_test_setup (test_bad_log_is_set_aside, s_fresh),
     };
