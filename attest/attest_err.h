@@ -45,7 +45,42 @@
     X (ATTEST_ERR_POLICY_BAD_NAME, "policy name is not 1-64 characters of [A-Za-z0-9._-]")         \
     X (ATTEST_ERR_POLICY_UNSORTED,                                                                 \
        "policy object list is out of canonical order or holds a duplicate")                        \
-    X (ATTEST_ERR_POLICY_UNTRUSTED_SIGNER, "policy is not signed by a reference-value signer key")
+    X (ATTEST_ERR_POLICY_UNTRUSTED_SIGNER, "policy is not signed by a reference-value signer key") \
+    X (ATTEST_ERR_AGENT_MSG_TYPE,                                                                  \
+       "agent message type is not hello, challenge, response or result")                           \
+    X (ATTEST_ERR_AGENT_TOKEN, "boot token is not 1-128 printable ASCII characters")               \
+    X (ATTEST_ERR_AGENT_HOST, "agent host name is not 1-64 characters of [A-Za-z0-9._-]")          \
+    X (ATTEST_ERR_AGENT_ITEM, "challenge item kind is unknown or its fields do not fit it")        \
+    X (ATTEST_ERR_AGENT_ANSWER, "answer fields do not fit its kind")                               \
+    X (ATTEST_ERR_AGENT_UNSORTED, "answer list is out of canonical order or holds a duplicate")    \
+    X (ATTEST_ERR_AGENT_STATUS, "agent result status is unknown")                                  \
+    X (ATTEST_ERR_AGENT_TOKEN_REFUSED, "boot token is unknown or already used")                    \
+    X (ATTEST_ERR_AGENT_NO_SESSION, "message from an agent that has not been admitted")            \
+    X (ATTEST_ERR_AGENT_SESSION_KEY, "response is not signed by the agent's boot-session key")     \
+    X (ATTEST_ERR_AGENT_NONCE, "response nonce is not the open challenge's (replayed or stale)")   \
+    X (ATTEST_ERR_AGENT_LATE, "response arrived after the challenge deadline")                     \
+    X (ATTEST_ERR_AGENT_ANSWER_COUNT, "response answers do not match the challenge items")         \
+    X (ATTEST_ERR_EVIDENCE_FIELD, "evidence field holds a value its schema does not allow")        \
+    X (ATTEST_ERR_EVIDENCE_UNKNOWN_ATTESTER,                                                       \
+       "evidence is signed by a key that is not a known node")                                     \
+    X (ATTEST_ERR_EVIDENCE_ATTESTER, "evidence attester is not the envelope's signer")             \
+    X (ATTEST_ERR_EVIDENCE_KEY_PROTECTION,                                                         \
+       "evidence key protection differs from the attester's certificate")                          \
+    X (ATTEST_ERR_EVIDENCE_SUBJECT, "evidence is about another subject than expected")             \
+    X (ATTEST_ERR_EVIDENCE_FRESHNESS, "evidence uses another kind of freshness than expected")     \
+    X (ATTEST_ERR_EVIDENCE_EPOCH,                                                                  \
+       "evidence names an epoch whose seed the verifier does not accept")                          \
+    X (ATTEST_ERR_EVIDENCE_NONCE, "evidence nonce is not the expected one (replayed or stale)")    \
+    X (ATTEST_ERR_EVIDENCE_FUTURE, "evidence time is ahead of the verifier's clock")               \
+    X (ATTEST_ERR_EVIDENCE_STALE, "evidence is older than the freshness window")                   \
+    X (ATTEST_ERR_EVIDENCE_DELTA_GAP, "evidence log delta does not continue the saved state")      \
+    X (ATTEST_ERR_EVIDENCE_REGISTERS,                                                              \
+       "evidence log delta does not replay to the claimed registers")                              \
+    X (ATTEST_ERR_VERDICT_FIELD, "verdict field holds a value its schema does not allow")          \
+    X (ATTEST_ERR_VERDICT_TIER, "verdict tier is not the one its trust vector gives")              \
+    X (ATTEST_ERR_VERDICT_UNKNOWN_POLICY, "no known policy has the requested policy id")           \
+    X (ATTEST_ERR_VERDICT_UNKNOWN_VERIFIER,                                                        \
+       "verdict is signed by a key that is not a known verifier")
 
 typedef enum {
     ATTEST_ERR_FIRST_ = -2000,

@@ -43,6 +43,7 @@
 
 #include "bench_support.h"
 #include "attest_policy.h"
+#include "wd_rand.h"
 
 #define S_EXIT_BAD    1
 #define S_EXIT_USAGE  2
@@ -60,17 +61,8 @@ typedef struct {
     unsigned rounds;
 } s_options_t;
 
-static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
-
-/* splitmix64: the same policy and list on every run */
-static uint64_t
-s_next (void)
-{
-    uint64_t z = (s_rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+/* The same policy and list on every run. */
+static wd_rand_t s_rng = { 0x9e3779b97f4a7c15ULL };
 
 /* Paths look like a distribution's: a few hundred directories, file names
    of varying length. */
@@ -81,14 +73,14 @@ s_make_entries (s_entry_t *entries, size_t n)
                                         "/usr/lib/python3.12/site-packages" };
     for (size_t i = 0; i < n; i++) {
         char path[160];
-        uint64_t r = s_next ();
+        uint64_t r = wd_rand_next (&s_rng);
         int len = snprintf (path, sizeof path, "%s/pkg%03u/%.*s-%zu.so", dirs[r % 5],
                             (unsigned)((r >> 8) % 400), (int)(4 + (r >> 20) % 20),
                             "libcomponentfilenamepart", i);
         entries[i].path = strdup (path);
         entries[i].path_len = (size_t)len;
         for (size_t b = 0; b < 32; b += 8) {
-            uint64_t v = s_next ();
+            uint64_t v = wd_rand_next (&s_rng);
             memcpy (entries[i].digest + b, &v, 8);
         }
     }
@@ -253,7 +245,7 @@ s_bench (const s_options_t *opt)
     self.list_digests = bench_alloc (opt->lookups * 32);
     self.bad_digests = bench_alloc (opt->lookups * 32);
     for (size_t i = 0; i < opt->lookups; i++) {
-        const s_entry_t *e = &self.entries[s_next () % n];
+        const s_entry_t *e = &self.entries[wd_rand_next (&s_rng) % n];
         self.list_paths[i] = strdup (e->path);
         memcpy (self.list_digests + 32 * i, e->digest, 32);
         self.list[i] = (attest_measurement_t){ .path = self.list_paths[i],
@@ -261,7 +253,7 @@ s_bench (const s_options_t *opt)
                                                .digest = self.list_digests + 32 * i,
                                                .digest_len = 32 };
         memcpy (self.bad_digests + 32 * i, e->digest, 32);
-        self.bad_digests[32 * i + s_next () % 32] ^= 0x01;
+        self.bad_digests[32 * i + wd_rand_next (&s_rng) % 32] ^= 0x01;
         self.bad[i] = self.list[i];
         self.bad[i].digest = self.bad_digests + 32 * i;
     }

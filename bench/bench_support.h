@@ -7,7 +7,9 @@
 #ifndef BENCH_SUPPORT_H
 #define BENCH_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define BENCH_EXIT_INTERNAL 3
 
@@ -19,5 +21,14 @@ bench_now (void);
    exits with BENCH_EXIT_INTERNAL when there are none. */
 void *
 bench_alloc (size_t size);
+
+/* Writes len random bytes (randombytes_buf) to path, mode 0644; digest
+   gets their SHA-256. Returns 0, or -1 with errno set. */
+int
+bench_write_random (const char *path, size_t len, uint8_t digest[32]);
+
+/* Whether the file at path exists and its SHA-256 is want. */
+bool
+bench_file_matches (const char *path, const uint8_t want[32]);
 
 #endif

@@ -35,7 +35,36 @@
     X (CONS_ERR_CLAIM, "sortition claim is missing, or present in round-robin mode")               \
     X (CONS_ERR_INVALID_BLOCK, "proposed block is not valid")                                      \
     X (CONS_ERR_NO_SPACE, "no room left to keep the message")                                      \
-    X (CONS_ERR_STALE, "input no longer applies")
+    X (CONS_ERR_STALE, "input no longer applies")                                                  \
+    X (CONS_ERR_FRAME_SIZE, "transport frame is larger than the size cap")                         \
+    X (CONS_ERR_FRAME_SHORT, "transport frame is shorter than its two-byte header")                \
+    X (CONS_ERR_FRAME_VERSION, "transport frame has an unknown version")                           \
+    X (CONS_ERR_FRAME_CHANNEL, "transport frame names an unknown channel")                         \
+    X (CONS_ERR_FRAME_PARTS, "transport message has more than one frame")                          \
+    X (CONS_ERR_PEER_UNKNOWN, "no known node certificate binds this peer")                         \
+    X (CONS_ERR_PEER_BANNED, "peer is banned")                                                     \
+    X (CONS_ERR_PEER_NO_ENDPOINT, "no endpoint is known for this peer")                            \
+    X (CONS_ERR_QUEUE_FULL, "the peer's send queue is full")                                       \
+    X (CONS_ERR_MEMBER_TYPE, "membership message has an unknown type")                             \
+    X (CONS_ERR_MEMBER_STATE, "membership update names an unknown state")                          \
+    X (CONS_ERR_MEMBER_UPDATE, "membership update has the wrong fields for its state")             \
+    X (CONS_ERR_MEMBER_DUPLICATE, "membership message holds two updates about one member")         \
+    X (CONS_ERR_MEMBER_UNKNOWN, "membership message from or about an unknown member")              \
+    X (CONS_ERR_MEMBER_SELF, "membership message claims to come from this node")                   \
+    X (CONS_ERR_MEMBER_TARGET, "probe is for another member, or names itself or its sender")       \
+    X (CONS_ERR_MEMBER_BUSY, "too many relayed probes in progress")                                \
+    X (CONS_ERR_MEMBER_LEFT, "this node has left the group")                                       \
+    X (CONS_ERR_GOSSIP_KIND, "gossip message has an unknown type")                                 \
+    X (CONS_ERR_GOSSIP_EMPTY, "gossip message carries no records or ids")                          \
+    X (CONS_ERR_GOSSIP_UNKNOWN_PEER, "gossip message from a peer outside the peer set")            \
+    X (CONS_ERR_GOSSIP_UNKNOWN_SENDER, "record is signed by a node that is not known")             \
+    X (CONS_ERR_GOSSIP_GRAYLISTED, "peer is graylisted: its message was ignored")                  \
+    X (CONS_ERR_GOSSIP_BANNED, "peer is banned: its message was dropped")                          \
+    X (CONS_ERR_GOSSIP_RATE, "peer sent records above its rate limit")                             \
+    X (CONS_ERR_GOSSIP_BACKOFF, "peer asked to graft during its prune backoff")                    \
+    X (CONS_ERR_GOSSIP_IGNORE, "record was dropped without blame")                                 \
+    X (CONS_ERR_GOSSIP_PROMISE, "peer did not answer an IWANT in time")                            \
+    X (CONS_ERR_BEACON, "LAN announcement is not a Warden announcement of this version")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

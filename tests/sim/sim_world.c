@@ -63,6 +63,7 @@
 #include "wd_bytes.h"
 #include "wd_envelope.h"
 #include "wd_hash.h"
+#include "wd_rand.h"
 
 #define S_BLOCK_LEN    56 /* "SIMB" height(8) proposer(4) nonce(8) prev(32) */
 #define S_GOSSIP_MS    700
@@ -185,7 +186,7 @@ struct sim_world {
     size_t why_len;
     bool failed;
 
-    uint64_t rng[4];
+    wd_rand_t rng;
     uint64_t now;
     uint64_t seq;
     bool repairing; /* inside s_gossip */
@@ -231,25 +232,9 @@ struct sim_world {
 /* ---- utilities ----------------------------------------------------------- */
 
 static uint64_t
-s_rotl (uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-static uint64_t
 s_rand (s_world_t *w)
 {
-    uint64_t *s = w->rng;
-    uint64_t result = s_rotl (s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s_rotl (s[3], 45);
-    return result;
+    return wd_rand_next (&w->rng);
 }
 
 static uint64_t
@@ -1540,8 +1525,7 @@ sim_run (const sim_options_t *options, sim_stats_t *stats, char *why, size_t why
     wd_put_be (in + 8, options->seed, 8);
     uint8_t h[32];
     crypto_hash_sha256 (h, in, sizeof in);
-    for (int i = 0; i < 4; i++)
-        w->rng[i] = wd_get_be (h + 8 * i, 8) | 1;
+    w->rng = wd_rand_seeded (wd_get_be (h, 8));
     memcpy (in, "simchain", 8);
     crypto_hash_sha256 (w->chain, in, sizeof in);
 

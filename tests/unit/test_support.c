@@ -62,6 +62,18 @@ test_read_file (const char *path, size_t *len)
     return data;
 }
 
+void
+test_write_file (const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen (path, "wb");
+    if (!f || fwrite (data, 1, len, f) != len || fclose (f) != 0) {
+        fprintf (stderr, "cannot write %s\n", path);
+        abort ();
+    }
+}
+
 int
 test_sign_fn (void *secret_key, const uint8_t digest[32], uint8_t sig[64])
 {

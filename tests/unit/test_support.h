@@ -19,6 +19,11 @@ test_vector_hex (const char *file, const char *name, size_t *len);
 uint8_t *
 test_read_file (const char *path, size_t *len);
 
+/* Writes len bytes to dir/name (created or truncated). Aborts the test
+   program when it cannot. */
+void
+test_write_file (const char *dir, const char *name, const void *data, size_t len);
+
 /* A wd_sign_fn for tests: signs the digest with the 64-byte Ed25519
    secret key passed as ctx. Always returns 0. */
 int
