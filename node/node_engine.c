@@ -1,11 +1,12 @@
 /*
  * node_engine: a czmq zloop reactor over the parent channel, the keys
- * channel, the control socket and its clients, and a signalfd.
+ * channel (through node_sign), the control socket and its clients, and a
+ * signalfd.
  *
  * A status request runs in two steps through the keys process: KEYS_INFO
  * (the keystore's live status goes into the report), then SIGN over the
  * report's signing-rule digest. The reply is a "node-status" envelope, or,
- * when the keys process is down, slow (NODE_ENGINE_KEYS_TIMEOUT_MS) or
+ * when the keys process is down, slow (NODE_SIGN_TIMEOUT_MS per step) or
  * failing, the unsigned report with the reason — status must work best
  * exactly when something is wrong.
  */
@@ -30,6 +31,7 @@
 #include "node_child.h"
 #include "node_config.h"
 #include "node_measure.h"
+#include "node_sign.h"
 #include "node_status.h"
 #include "wd_cert.h"
 #include "wd_codec.h"
@@ -37,12 +39,8 @@
 #include "wd_log.h"
 #include "wd_msg.h"
 
-#define NODE_ENGINE_KEYS_TIMEOUT_MS 2000
-/* The id of the keystore-measurement KEYS_INFO sent on every new keys
-   channel; request ids skip it. */
-#define MEASURE_KEYS_ID 0
-#define MAX_CLIENTS     16
-#define MAX_REQUESTS    64
+#define MAX_CLIENTS  16
+#define MAX_REQUESTS 64
 /* Bounds that keep a client which never reads its replies from filling the
    socket buffer, so a reply never blocks the engine: a few requests in
    flight, and no new request while much of the last replies is unread. */
@@ -58,31 +56,25 @@ typedef struct {
     pid_t pid;
 } s_client_t;
 
-typedef enum {
-    STAGE_FREE,
-    STAGE_KEYS_INFO,
-    STAGE_SIGN,
-} s_stage_t;
-
+/* A status request on its way through the keys process: KEYS_INFO, then
+   SIGN over the report's digest. */
 typedef struct {
-    s_stage_t stage;
-    uint32_t id;
+    s_engine_t *engine;
+    bool busy;
     s_client_t *client; /* NULL once the client has left */
     uint32_t client_peer;
     uint8_t nonce[WD_MSG_NONCE_LEN];
-    int timer;
     uint8_t *status; /* the report, once built */
     size_t status_len;
-    uint8_t digest[WD_DIGEST_LEN];
+    wd_msg_keys_status_t keys;
 } s_request_t;
 
 struct s_engine {
     zloop_t *loop;
     wd_config_t *cfg;
     wd_chan_t *parent;
-    wd_chan_t *keys;
+    node_sign_t *signer;
     zmq_pollitem_t parent_item;
-    zmq_pollitem_t keys_item;
     zmq_pollitem_t listen_item;
     zmq_pollitem_t signal_item;
     char control_path[PATH_MAX];
@@ -95,19 +87,15 @@ struct s_engine {
     node_status_procs_t procs;
     s_client_t *clients[MAX_CLIENTS];
     s_request_t requests[MAX_REQUESTS];
-    uint32_t next_id;
 };
 
-/* ---- requests ------------------------------------------------------------ */
+/* ---- status requests --------------------------------------------------------- */
 
 static void
-s_request_free (s_engine_t *self, s_request_t *req)
+s_request_free (s_request_t *req)
 {
-    if (req->timer >= 0)
-        zloop_timer_end (self->loop, req->timer);
     free (req->status);
     memset (req, 0, sizeof *req);
-    req->timer = -1;
 }
 
 static void
@@ -131,130 +119,43 @@ s_client_error (s_client_t *client, uint32_t peer, int code, const char *what)
     free (body);
 }
 
+static void
+s_build_status (s_request_t *req, const wd_msg_keys_status_t *keys)
+{
+    s_engine_t *self = req->engine;
+    req->status =
+        node_status_build (self->cfg, self->cert_bytes, self->cert_len, req->nonce, &self->procs,
+                           keys, attest_log_state (self->measurements), &req->status_len);
+}
+
 /* Replies with the unsigned report and the reason, then frees req. */
 static void
-s_finish_unsigned (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys,
-                   const char *reason)
+s_finish_unsigned (s_request_t *req, const wd_msg_keys_status_t *keys, const char *reason)
 {
     if (req->client) {
         if (!req->status)
-            req->status = node_status_build (
-                self->cfg, self->cert_bytes, self->cert_len, req->nonce, &self->procs, keys,
-                attest_log_state (self->measurements), &req->status_len);
+            s_build_status (req, keys);
         size_t len;
         uint8_t *body = node_status_reply_unsigned (req->status, req->status_len, reason, &len);
         s_client_send (req->client, WD_MSG_CTL_STATUS_REPLY, req->client_peer, body, len);
         free (body);
     }
-    wd_log_debug ("status request %u answered unsigned: %s", req->id, reason);
-    s_request_free (self, req);
-}
-
-static s_request_t *
-s_request_find (s_engine_t *self, uint32_t id)
-{
-    for (size_t i = 0; i < MAX_REQUESTS; i++)
-        if (self->requests[i].stage != STAGE_FREE && self->requests[i].id == id)
-            return &self->requests[i];
-    return NULL;
-}
-
-static int
-s_request_timeout (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    s_engine_t *self = arg;
-    for (size_t i = 0; i < MAX_REQUESTS; i++) {
-        s_request_t *req = &self->requests[i];
-        if (req->stage != STAGE_FREE && req->timer == timer_id) {
-            req->timer = -1; /* a one-shot timer ends itself */
-            s_finish_unsigned (self, req, NULL, "keys process did not answer in time");
-        }
-    }
-    return 0;
-}
-
-/* Fails every request waiting on the keys process. */
-static void
-s_requests_fail_keys (s_engine_t *self, const char *reason)
-{
-    for (size_t i = 0; i < MAX_REQUESTS; i++)
-        if (self->requests[i].stage != STAGE_FREE)
-            s_finish_unsigned (self, &self->requests[i], NULL, reason);
-}
-
-static bool
-s_keys_send (s_engine_t *self, uint32_t type, uint32_t id, const uint8_t *body, size_t len)
-{
-    if (!self->keys)
-        return false;
-    wd_err_t err = wd_chan_send (self->keys, type, id, body, len, NULL, 0);
-    if (err != WD_OK) {
-        wd_log_warnx ("keys channel: %s", wd_strerror (err));
-        return false;
-    }
-    return true;
+    s_request_free (req);
 }
 
 static void
-s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer,
-                const uint8_t nonce[WD_MSG_NONCE_LEN])
+s_status_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
 {
-    s_request_t *req = NULL;
-    for (size_t i = 0; i < MAX_REQUESTS && !req; i++)
-        if (self->requests[i].stage == STAGE_FREE)
-            req = &self->requests[i];
-    if (!req) {
-        s_client_error (client, peer, WD_ERR_UNAVAILABLE, "too many requests");
-        return;
-    }
-    if (++self->next_id == MEASURE_KEYS_ID)
-        ++self->next_id;
-    req->id = self->next_id;
-    req->client = client;
-    req->client_peer = peer;
-    memcpy (req->nonce, nonce, WD_MSG_NONCE_LEN);
-    req->stage = STAGE_KEYS_INFO;
-    req->timer = -1;
-    if (!s_keys_send (self, WD_MSG_KEYS_INFO, req->id, NULL, 0)) {
-        s_finish_unsigned (self, req, NULL, "keys process is not running");
-        return;
-    }
-    req->timer = zloop_timer (self->loop, NODE_ENGINE_KEYS_TIMEOUT_MS, 1, s_request_timeout, self);
-}
-
-/* KEYS_STATUS arrived: build the report and ask for its signature. */
-static void
-s_status_sign (s_engine_t *self, s_request_t *req, const wd_msg_keys_status_t *keys)
-{
-    req->status =
-        node_status_build (self->cfg, self->cert_bytes, self->cert_len, req->nonce, &self->procs,
-                           keys, attest_log_state (self->measurements), &req->status_len);
-    if (sodium_memcmp (keys->public_key, self->cert.sign_pk, WD_PUBKEY_LEN) != 0) {
-        s_finish_unsigned (self, req, keys, "the keystore's key is not the key of node.cert");
-        return;
-    }
-    wd_envelope_digest (req->digest, NODE_STATUS_TYPE, wd_cert_no_chain, req->status,
-                        req->status_len);
-    uint8_t body[WD_MSG_SMALL_MAX];
-    size_t len = wd_msg_encode_digest (body, req->digest);
-    req->stage = STAGE_SIGN;
-    if (!s_keys_send (self, WD_MSG_SIGN, req->id, body, len))
-        s_finish_unsigned (self, req, keys, "keys process is not running");
-}
-
-static void
-s_status_signed (s_engine_t *self, s_request_t *req, const uint8_t sig[WD_SIG_LEN])
-{
-    if (crypto_sign_verify_detached (sig, req->digest, WD_DIGEST_LEN, self->cert.sign_pk) != 0) {
-        s_finish_unsigned (self, req, NULL, "the keys process returned a bad signature");
+    s_request_t *req = arg;
+    if (!sig) {
+        s_finish_unsigned (req, &req->keys, reason);
         return;
     }
     if (req->client) {
         wd_envelope_t env = { .body = req->status, .body_len = req->status_len };
         snprintf (env.type, sizeof env.type, "%s", NODE_STATUS_TYPE);
         memcpy (env.chain, wd_cert_no_chain, WD_CHAIN_ID_LEN);
-        memcpy (env.from, self->cert.sign_pk, WD_PUBKEY_LEN);
+        memcpy (env.from, req->engine->cert.sign_pk, WD_PUBKEY_LEN);
         memcpy (env.sig, sig, WD_SIG_LEN);
         uint8_t *envelope;
         size_t envelope_len;
@@ -265,82 +166,59 @@ s_status_signed (s_engine_t *self, s_request_t *req, const uint8_t sig[WD_SIG_LE
         free (body);
         free (envelope);
     }
-    s_request_free (self, req);
+    s_request_free (req);
 }
 
-/* ---- keys channel ---------------------------------------------------------- */
-
+/* The keystore answered: build the report and ask for its signature. */
 static void
-s_keys_drop (s_engine_t *self, const char *why)
+s_status_info (void *arg, const wd_msg_keys_status_t *keys, const char *reason)
 {
-    if (!self->keys)
+    s_request_t *req = arg;
+    if (!keys) {
+        s_finish_unsigned (req, NULL, reason);
         return;
-    zloop_poller_end (self->loop, &self->keys_item);
-    wd_chan_destroy (&self->keys);
-    wd_log_info ("keys channel closed (%s)", why);
-    s_requests_fail_keys (self, "keys process exited");
+    }
+    req->keys = *keys;
+    s_build_status (req, keys);
+    if (sodium_memcmp (keys->public_key, req->engine->cert.sign_pk, WD_PUBKEY_LEN) != 0) {
+        s_finish_unsigned (req, keys, "the keystore's key is not the key of node.cert");
+        return;
+    }
+    uint8_t digest[WD_DIGEST_LEN];
+    wd_envelope_digest (digest, NODE_STATUS_TYPE, wd_cert_no_chain, req->status, req->status_len);
+    node_sign_digest (req->engine->signer, digest, s_status_signed, req);
 }
 
 static void
-s_measure_keystore (s_engine_t *self, const wd_chan_msg_t *msg)
+s_status_start (s_engine_t *self, s_client_t *client, uint32_t peer,
+                const uint8_t nonce[WD_MSG_NONCE_LEN])
 {
-    wd_msg_keys_status_t keys;
-    wd_err_t err = wd_msg_decode_keys_status (msg->body, msg->body_len, &keys);
-    if (err != WD_OK)
-        wd_fatalx ("keys sent a bad keys-status: %s", wd_strerror (err));
-    int rc = node_measure_keystore (self->measurements, self->cfg, &keys);
+    s_request_t *req = NULL;
+    for (size_t i = 0; i < MAX_REQUESTS && !req; i++)
+        if (!self->requests[i].busy)
+            req = &self->requests[i];
+    if (!req) {
+        s_client_error (client, peer, WD_ERR_UNAVAILABLE, "too many requests");
+        return;
+    }
+    *req = (s_request_t){ .engine = self, .busy = true, .client = client, .client_peer = peer };
+    memcpy (req->nonce, nonce, WD_MSG_NONCE_LEN);
+    node_sign_info (self->signer, s_status_info, req);
+}
+
+/* A keys process that (re)connects reports its keystore into the node's
+   measurement log. */
+static void
+s_measure_keystore (void *arg, const wd_msg_keys_status_t *keys, const char *reason)
+{
+    s_engine_t *self = arg;
+    if (!keys) {
+        wd_log_warnx ("keystore measurement: %s", reason);
+        return;
+    }
+    int rc = node_measure_keystore (self->measurements, self->cfg, keys);
     if (rc != WD_OK)
         wd_log_warnx ("keystore measurement: %s", attest_strerror (rc));
-}
-
-static int
-s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void)loop;
-    (void)item;
-    s_engine_t *self = arg;
-    wd_chan_msg_t msg;
-    wd_err_t err = wd_chan_recv (self->keys, &msg);
-    if (err == WD_ERR_AGAIN)
-        return 0;
-    if (err == WD_ERR_CLOSED) {
-        s_keys_drop (self, "end of file");
-        return 0;
-    }
-    if (err != WD_OK)
-        wd_fatalx ("keys channel: %s", wd_strerror (err));
-
-    s_request_t *req = s_request_find (self, msg.peer);
-    if (msg.peer == MEASURE_KEYS_ID && msg.type == WD_MSG_KEYS_STATUS)
-        s_measure_keystore (self, &msg);
-    else if (msg.peer == MEASURE_KEYS_ID && msg.type == WD_MSG_ERROR)
-        wd_log_warnx ("keys process refused the keystore measurement's status request");
-    else if (!req) {
-        /* A reply to a request that timed out. */
-        wd_log_debug ("late %s reply for request %u", wd_msg_name (msg.type), msg.peer);
-    } else if (msg.type == WD_MSG_KEYS_STATUS && req->stage == STAGE_KEYS_INFO) {
-        wd_msg_keys_status_t keys;
-        err = wd_msg_decode_keys_status (msg.body, msg.body_len, &keys);
-        if (err != WD_OK)
-            wd_fatalx ("keys sent a bad keys-status: %s", wd_strerror (err));
-        s_status_sign (self, req, &keys);
-    } else if (msg.type == WD_MSG_SIGNATURE && req->stage == STAGE_SIGN) {
-        uint8_t sig[WD_SIG_LEN];
-        err = wd_msg_decode_signature (msg.body, msg.body_len, sig);
-        if (err != WD_OK)
-            wd_fatalx ("keys sent a bad signature message: %s", wd_strerror (err));
-        s_status_signed (self, req, sig);
-    } else if (msg.type == WD_MSG_ERROR) {
-        int code;
-        char message[WD_MSG_ERROR_MAX + 1];
-        err = wd_msg_decode_error (msg.body, msg.body_len, &code, message);
-        if (err != WD_OK)
-            wd_fatalx ("keys sent a bad error message: %s", wd_strerror (err));
-        s_finish_unsigned (self, req, NULL, message);
-    } else
-        wd_fatalx ("keys sent an unexpected %s message", wd_msg_name (msg.type));
-    wd_chan_msg_clear (&msg);
-    return 0;
 }
 
 /* ---- parent channel ---------------------------------------------------------- */
@@ -348,6 +226,7 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static int
 s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
+    (void)loop;
     (void)item;
     s_engine_t *self = arg;
     wd_chan_msg_t msg;
@@ -365,18 +244,15 @@ s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         case WD_MSG_KEYS_CHANNEL:
             if (msg.nfds != 1)
                 wd_fatalx ("keys-channel message without a descriptor");
-            s_keys_drop (self, "replaced");
-            self->keys = wd_chan_new (msg.fds[0]);
-            msg.fds[0] = -1;
-            if (!self->keys)
-                wd_fatalx ("out of memory");
-            self->keys_item =
-                (zmq_pollitem_t){ .fd = wd_chan_fd (self->keys), .events = ZMQ_POLLIN };
-            if (zloop_poller (loop, &self->keys_item, s_on_keys, self) != 0)
-                wd_fatal ("zloop_poller");
-            wd_log_debug ("keys channel connected");
-            s_keys_send (self, WD_MSG_KEYS_INFO, MEASURE_KEYS_ID, NULL, 0);
-            break;
+            {
+                wd_chan_t *keys = wd_chan_new (msg.fds[0]);
+                msg.fds[0] = -1;
+                if (!keys)
+                    wd_fatalx ("out of memory");
+                node_sign_connect (self->signer, keys);
+                node_sign_info (self->signer, s_measure_keystore, self);
+                break;
+            }
         case WD_MSG_PROC_STATE: {
             wd_msg_proc_state_t state;
             err = wd_msg_decode_proc_state (msg.body, msg.body_len, &state);
@@ -442,7 +318,7 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     }
     size_t in_flight = 0;
     for (size_t i = 0; i < MAX_REQUESTS; i++)
-        in_flight += self->requests[i].stage != STAGE_FREE && self->requests[i].client == client;
+        in_flight += self->requests[i].busy && self->requests[i].client == client;
     if (in_flight >= CLIENT_MAX_IN_FLIGHT)
         s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE, "too many requests in flight");
     else if (msg.type == WD_MSG_CTL_STATUS && msg.nfds == 0) {
@@ -597,8 +473,6 @@ node_engine_main (void)
     s_engine_t *self = calloc (1, sizeof *self);
     if (!self)
         wd_fatalx ("out of memory");
-    for (size_t i = 0; i < MAX_REQUESTS; i++)
-        self->requests[i].timer = -1;
     self->cfg = node_child_start (NODE_PROC_ENGINE, &self->parent);
     int sigfd = node_child_signalfd ();
     s_load_cert (self);
@@ -611,6 +485,7 @@ node_engine_main (void)
     self->loop = zloop_new ();
     if (!self->loop)
         wd_fatalx ("out of memory");
+    self->signer = node_sign_new (self->loop, self->cert.sign_pk);
     self->parent_item = (zmq_pollitem_t){ .fd = wd_chan_fd (self->parent), .events = ZMQ_POLLIN };
     self->signal_item = (zmq_pollitem_t){ .fd = sigfd, .events = ZMQ_POLLIN };
     if (zloop_poller (self->loop, &self->parent_item, s_on_parent, self) != 0 ||
@@ -623,16 +498,13 @@ node_engine_main (void)
     if (node_child_send (self->parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))
         zloop_start (self->loop);
 
-    for (size_t i = 0; i < MAX_REQUESTS; i++)
-        if (self->requests[i].stage != STAGE_FREE)
-            s_request_free (self, &self->requests[i]);
+    node_sign_destroy (&self->signer); /* answers the requests still in flight */
     for (size_t i = 0; i < MAX_CLIENTS; i++)
         if (self->clients[i])
             s_client_remove (self, self->clients[i]);
     zloop_destroy (&self->loop);
     close (self->listen_item.fd);
     unlink (self->control_path);
-    wd_chan_destroy (&self->keys);
     wd_chan_destroy (&self->parent);
     wd_config_destroy (&self->cfg);
     free (self->cert_bytes);

@@ -1,0 +1,252 @@
+/*
+ * Unit tests for node_sign over a real socketpair, with the test playing
+ * the keys process from the other end in the same loop: a signature is
+ * verified before it is handed on, a wrong one is refused, silence times
+ * out, a closed or missing channel fails every request with its reason,
+ * answers never come from inside the asking call, and a sealed envelope
+ * opens under the node's key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node_sign.h"
+#include "test_support.h"
+
+typedef enum { KEYS_SIGN, KEYS_WRONG_KEY, KEYS_SILENT } s_behaviour_t;
+
+typedef struct {
+    zloop_t *loop;
+    node_sign_t *signer;
+    wd_chan_t *keys_end; /* the test's side, playing the keys process */
+    zmq_pollitem_t keys_item;
+    s_behaviour_t behaviour;
+    uint8_t pk[32], sk[64], other_sk[64];
+    int answers;
+    bool have_sig;
+    uint8_t sig[WD_SIG_LEN];
+    char reason[128];
+    uint8_t *envelope;
+    size_t envelope_len;
+} s_ctx_t;
+
+static int
+s_on_keys_end (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    s_ctx_t *ctx = arg;
+    wd_chan_msg_t msg;
+    if (wd_chan_recv (ctx->keys_end, &msg) != WD_OK)
+        return 0;
+    if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_SIGN) {
+        uint8_t digest[WD_DIGEST_LEN], sig[WD_SIG_LEN], body[WD_MSG_SMALL_MAX];
+        assert_int_equal (wd_msg_decode_digest (msg.body, msg.body_len, digest), WD_OK);
+        crypto_sign_detached (sig, NULL, digest, sizeof digest,
+                              ctx->behaviour == KEYS_SIGN ? ctx->sk : ctx->other_sk);
+        size_t len = wd_msg_encode_signature (body, sig);
+        assert_int_equal (
+            wd_chan_send (ctx->keys_end, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0), WD_OK);
+    } else if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_KEYS_INFO) {
+        wd_msg_keys_status_t st = { .backend = "file",
+                                    .key_protection = "software",
+                                    .tamper = "not-supported",
+                                    .healthy = true };
+        memcpy (st.public_key, ctx->pk, 32);
+        size_t len;
+        uint8_t *body = wd_msg_encode_keys_status (&st, &len);
+        assert_int_equal (
+            wd_chan_send (ctx->keys_end, WD_MSG_KEYS_STATUS, msg.peer, body, len, NULL, 0), WD_OK);
+        free (body);
+    }
+    wd_chan_msg_clear (&msg);
+    return 0;
+}
+
+static void
+s_done (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
+{
+    s_ctx_t *ctx = arg;
+    ctx->answers++;
+    ctx->have_sig = sig != NULL;
+    if (sig)
+        memcpy (ctx->sig, sig, WD_SIG_LEN);
+    snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
+}
+
+static void
+s_info (void *arg, const wd_msg_keys_status_t *keys, const char *reason)
+{
+    s_ctx_t *ctx = arg;
+    ctx->answers++;
+    ctx->have_sig = keys && memcmp (keys->public_key, ctx->pk, 32) == 0;
+    snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
+}
+
+static void
+s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
+{
+    s_ctx_t *ctx = arg;
+    ctx->answers++;
+    if (envelope) {
+        ctx->envelope = malloc (len);
+        memcpy (ctx->envelope, envelope, len);
+        ctx->envelope_len = len;
+    }
+    snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
+}
+
+static int
+s_stop (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    return -1;
+}
+
+/* Runs the loop until answers reach want or 5 s pass. */
+static void
+s_run_until (s_ctx_t *ctx, int want)
+{
+    for (int i = 0; i < 500 && ctx->answers < want; i++) {
+        zloop_timer (ctx->loop, 10, 1, s_stop, NULL);
+        zloop_start (ctx->loop);
+    }
+    assert_int_equal (ctx->answers, want);
+}
+
+static s_ctx_t *
+s_setup_ctx (bool connect)
+{
+    s_ctx_t *ctx = calloc (1, sizeof *ctx);
+    crypto_sign_keypair (ctx->pk, ctx->sk);
+    uint8_t other_pk[32];
+    crypto_sign_keypair (other_pk, ctx->other_sk);
+    ctx->loop = zloop_new ();
+    ctx->signer = node_sign_new (ctx->loop, ctx->pk);
+    if (connect) {
+        int fds[2];
+        assert_int_equal (wd_chan_socketpair (fds), 0);
+        ctx->keys_end = wd_chan_new (fds[1]);
+        ctx->keys_item = (zmq_pollitem_t){ .fd = fds[1], .events = ZMQ_POLLIN };
+        assert_int_equal (zloop_poller (ctx->loop, &ctx->keys_item, s_on_keys_end, ctx), 0);
+        node_sign_connect (ctx->signer, wd_chan_new (fds[0]));
+    }
+    return ctx;
+}
+
+static void
+s_free_ctx (s_ctx_t *ctx)
+{
+    node_sign_destroy (&ctx->signer);
+    if (ctx->keys_end) {
+        zloop_poller_end (ctx->loop, &ctx->keys_item);
+        wd_chan_destroy (&ctx->keys_end);
+    }
+    zloop_destroy (&ctx->loop);
+    free (ctx->envelope);
+    free (ctx);
+}
+
+static void
+test_signs_and_verifies (void **state)
+{
+    (void)state;
+    s_ctx_t *ctx = s_setup_ctx (true);
+    uint8_t digest[32] = { 7 };
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    assert_int_equal (ctx->answers, 0); /* never from inside the call */
+    s_run_until (ctx, 1);
+    assert_true (ctx->have_sig);
+    assert_int_equal (crypto_sign_verify_detached (ctx->sig, digest, 32, ctx->pk), 0);
+
+    node_sign_info (ctx->signer, s_info, ctx);
+    s_run_until (ctx, 2);
+    assert_true (ctx->have_sig);
+
+    /* a signature by another key is never handed on */
+    ctx->behaviour = KEYS_WRONG_KEY;
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    s_run_until (ctx, 3);
+    assert_false (ctx->have_sig);
+    assert_string_equal (ctx->reason, "the keys process returned a bad signature");
+    s_free_ctx (ctx);
+}
+
+static void
+test_seal_opens (void **state)
+{
+    (void)state;
+    s_ctx_t *ctx = s_setup_ctx (true);
+    const uint8_t body[] = { 0x81, 0xa1, 'a', 0x01 }; /* {a: 1} */
+    uint8_t chain[WD_CHAIN_ID_LEN] = { 0xc4 };
+    node_sign_seal (ctx->signer, "test-record", chain, body, sizeof body, s_sealed, ctx);
+    s_run_until (ctx, 1);
+    assert_non_null (ctx->envelope);
+    wd_envelope_t env;
+    assert_int_equal (
+        wd_envelope_open (ctx->envelope, ctx->envelope_len, chain, "test-record", &env), WD_OK);
+    assert_memory_equal (env.from, ctx->pk, 32);
+    assert_memory_equal (env.body, body, sizeof body);
+    s_free_ctx (ctx);
+}
+
+static void
+test_failures_name_their_reason (void **state)
+{
+    (void)state;
+    /* no keys channel yet: failed from the loop, not from the call */
+    s_ctx_t *ctx = s_setup_ctx (false);
+    uint8_t digest[32] = { 1 };
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    assert_int_equal (ctx->answers, 0);
+    s_run_until (ctx, 1);
+    assert_string_equal (ctx->reason, "keys process is not running");
+    s_free_ctx (ctx);
+
+    /* silence times out */
+    ctx = s_setup_ctx (true);
+    ctx->behaviour = KEYS_SILENT;
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    s_run_until (ctx, 1);
+    assert_string_equal (ctx->reason, "keys process did not answer in time");
+
+    /* the keys process goes away with requests in flight */
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    node_sign_info (ctx->signer, s_info, ctx);
+    zloop_poller_end (ctx->loop, &ctx->keys_item);
+    wd_chan_destroy (&ctx->keys_end);
+    s_run_until (ctx, 3);
+    assert_string_equal (ctx->reason, "keys process exited");
+
+    s_free_ctx (ctx);
+
+    /* stopping answers what is still in flight */
+    ctx = s_setup_ctx (true);
+    ctx->behaviour = KEYS_SILENT;
+    node_sign_digest (ctx->signer, digest, s_done, ctx);
+    node_sign_destroy (&ctx->signer);
+    assert_int_equal (ctx->answers, 1);
+    assert_string_equal (ctx->reason, "engine stopping");
+    s_free_ctx (ctx);
+}
+
+int
+main (void)
+{
+    if (sodium_init () < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_signs_and_verifies),
+        cmocka_unit_test (test_seal_opens),
+        cmocka_unit_test (test_failures_name_their_reason),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
