@@ -80,7 +80,27 @@
     X (ATTEST_ERR_VERDICT_TIER, "verdict tier is not the one its trust vector gives")              \
     X (ATTEST_ERR_VERDICT_UNKNOWN_POLICY, "no known policy has the requested policy id")           \
     X (ATTEST_ERR_VERDICT_UNKNOWN_VERIFIER,                                                        \
-       "verdict is signed by a key that is not a known verifier")
+       "verdict is signed by a key that is not a known verifier")                                  \
+    X (ATTEST_ERR_QUOTE_MALFORMED, "TPM quote's TPMS_ATTEST is truncated, oversized or malformed") \
+    X (ATTEST_ERR_QUOTE_MAGIC, "TPM quote's TPMS_ATTEST does not start with TPM_GENERATED_VALUE")  \
+    X (ATTEST_ERR_QUOTE_TYPE, "TPM attestation is not a quote")                                    \
+    X (ATTEST_ERR_QUOTE_AK, "attestation key is not a restricted ECC P-256 ECDSA signing key")     \
+    X (ATTEST_ERR_QUOTE_AK_UNBOUND, "attestation key is not the one bound to the node's EK")       \
+    X (ATTEST_ERR_QUOTE_SIGNATURE, "TPM quote signature does not verify under the bound AK")       \
+    X (ATTEST_ERR_QUOTE_SIGNER, "TPM quote's qualifiedSigner is not the AK's qualified name")      \
+    X (ATTEST_ERR_QUOTE_NONCE, "TPM quote's qualifying data is not the evidence nonce")            \
+    X (ATTEST_ERR_QUOTE_SELECTION, "TPM quote's PCR selection is not the claimed or required one") \
+    X (ATTEST_ERR_QUOTE_PCR_DIGEST, "TPM quote's PCR digest is not the hash of the PCR values")    \
+    X (ATTEST_ERR_QUOTE_UNSAFE, "TPM quote's clock is not marked safe")                            \
+    X (ATTEST_ERR_QUOTE_RESET, "TPM reset count went back since the last quote")                   \
+    X (ATTEST_ERR_QUOTE_RESTART, "TPM restart count went back since the last quote")               \
+    X (ATTEST_ERR_QUOTE_CLOCK, "TPM clock did not advance since the last quote")                   \
+    X (ATTEST_ERR_QUOTE_PCR_LOG, "quoted PCR differs from the evidence log's replayed register")   \
+    X (ATTEST_ERR_QUOTE_MISSING, "evidence carries no TPM quote but the verifier requires one")    \
+    X (ATTEST_ERR_QUOTE_EK,                                                                        \
+       "endorsement key is not an RSA-2048 AES-128-CFB restricted decryption key")                 \
+    X (ATTEST_ERR_QUOTE_CRYPTO, "libcrypto failed while handling a TPM structure")                 \
+    X (ATTEST_ERR_TPM_COMMAND, "a TPM command failed")
 
 typedef enum {
     ATTEST_ERR_FIRST_ = -2000,

@@ -135,6 +135,8 @@ s_check (const attest_evidence_t *ev)
         if (c->outcome == ATTEST_OUTCOME_FAIL && other == 0)
             return false;
     }
+    if (ev->has_quote && !attest_quote_valid (&ev->quote))
+        return false;
     return true;
 }
 
@@ -264,7 +266,7 @@ attest_evidence_encode (const attest_evidence_t *ev, uint8_t **out, size_t *out_
         return ATTEST_ERR_EVIDENCE_FIELD;
 
     wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 8 + ev->has_challenge + ev->has_log);
+    wd_writer_map (w, 8 + ev->has_challenge + ev->has_log + ev->has_quote);
     wd_writer_key (w, "attester");
     wd_writer_bin (w, ev->attester, WD_PUBKEY_LEN);
     if (ev->has_challenge) {
@@ -293,6 +295,10 @@ attest_evidence_encode (const attest_evidence_t *ev, uint8_t **out, size_t *out_
     }
     wd_writer_key (w, "nonce");
     wd_writer_bin (w, ev->nonce, ATTEST_EVIDENCE_NONCE_LEN);
+    if (ev->has_quote) {
+        wd_writer_key (w, "quote");
+        attest_quote_write (w, &ev->quote);
+    }
     wd_writer_key (w, "subject");
     attest_subject_write (w, &ev->subject);
     wd_writer_key (w, "tamper");
@@ -486,6 +492,9 @@ s_decode (const uint8_t *body, size_t len, attest_evidence_t *ev, bool checked)
         s_read_log (&r, &ev->log);
     wd_read_key (&r, "nonce");
     wd_read_bin_fixed (&r, ev->nonce, ATTEST_EVIDENCE_NONCE_LEN);
+    ev->has_quote = wd_read_key_opt (&r, "quote");
+    if (ev->has_quote)
+        attest_quote_read (&r, &ev->quote, &ok);
     wd_read_key (&r, "subject");
     attest_subject_read (&r, &ev->subject, &ok);
     wd_read_key (&r, "tamper");
@@ -669,6 +678,16 @@ attest_evidence_open (const uint8_t *buf, size_t len, const attest_evidence_expe
         if (err != WD_OK)
             goto out;
     }
+    if (expect->quote && expect->quote->require_quote && !ev->has_quote)
+        err = ATTEST_ERR_QUOTE_MISSING;
+    else if (ev->has_quote) {
+        static const attest_quote_expect_t none = { 0 };
+        err = attest_quote_verify (&ev->quote, ev->nonce, ev->has_log ? ev->log.sha256 : NULL,
+                                   ev->has_log ? ev->log.pcr : 0,
+                                   expect->quote ? expect->quote : &none, NULL);
+    }
+    if (err != WD_OK)
+        goto out;
     if (id)
         wd_envelope_id (id, buf, len);
     if (after)

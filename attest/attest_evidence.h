@@ -22,7 +22,10 @@
  *     verifier recomputes (attest_evidence_epoch_nonce), and the time;
  *   - challenge (optional): the outcome of one challenge of the host —
  *     pass / fail / missed, when it was issued and due, the nonce sent to
- *     the host, and each challenged item with its result.
+ *     the host, and each challenged item with its result;
+ *   - quote (optional): a TPM 2.0 quote over SHA-256 PCRs with the nonce as
+ *     qualifying data (attest_quote.h); absent means "no TPM", a lower
+ *     assurance that verifiers may refuse (attest_quote_expect_t).
  *
  * So the same record carries periodic self-evidence (subject node, epoch
  * nonce, the log delta since the last evidence) and challenge outcomes
@@ -48,6 +51,7 @@
 
 #include "attest_err.h"
 #include "attest_ima.h"
+#include "attest_quote.h"
 #include "wd_cert.h"
 #include "wd_envelope.h"
 
@@ -140,6 +144,8 @@ typedef struct {
     uint64_t time; /* Unix seconds when the evidence was made */
     bool has_challenge;
     attest_evidence_challenge_t challenge;
+    bool has_quote;       /* a TPM quote (attest_tpm_quote) */
+    attest_quote_t quote; /* its nonce must be the evidence nonce */
 } attest_evidence_t;
 
 /* ---- names --------------------------------------------------------------- */
@@ -276,6 +282,11 @@ typedef struct {
        appraises in the same pass) and must then call
        attest_evidence_check_registers. attest_verdict_open_appraise does. */
     bool defer_replay;
+    /* TPM quotes (NULL: no AK bound for the subject, so evidence carrying a
+       quote is refused with ATTEST_ERR_QUOTE_AK_UNBOUND, and evidence
+       without one is accepted as lower assurance). After WD_OK, keep
+       attest_quote_clock_of (&ev->quote) as the next `last`. */
+    const attest_quote_expect_t *quote;
 } attest_evidence_expect_t;
 
 /* Opens evidence from outside. Checks, in this order (first failure wins):
@@ -292,7 +303,10 @@ typedef struct {
      log present when registers are saved, PCR, start and offset continue
      them (ATTEST_ERR_EVIDENCE_DELTA_GAP), records replay (attest_ima's
      reasons: ATTEST_ERR_TEMPLATE_HASH, ATTEST_ERR_IMA_*) to the claimed
-     registers (ATTEST_ERR_EVIDENCE_REGISTERS).
+     registers (ATTEST_ERR_EVIDENCE_REGISTERS); then the quote: required
+     but absent (ATTEST_ERR_QUOTE_MISSING), or present and rejected by
+     attest_quote_verify (ATTEST_ERR_QUOTE_*, against ev->nonce and, with a
+     log, its claimed SHA-256 register).
    On WD_OK: *ev is the body (records borrowed from buf), id (may be NULL)
    the evidence id, and *after (may be NULL) the state to save for the
    subject (with defer_replay, the saved state unchanged). */

@@ -14,9 +14,14 @@
  *               work per request (sign, then verify-after-sign)
  *   serial      through the keys process, one request at a time
  *   pipelined   through the keys process, a window of requests in flight
+ *   pkcs11      wd_keystore_sign in this process through the pkcs11 backend,
+ *               on a SoftHSM2 token made in the temporary directory (skipped
+ *               with a message when the module is missing, or --pkcs11 none)
  *
  * so the ratio keys/raw can be split into what the keystore's
- * verify-after-sign costs and what the IPC round trip costs.
+ * verify-after-sign costs and what the IPC round trip costs; the IPC cost
+ * does not depend on the backend, so pkcs11 through the keys process costs
+ * about the pkcs11 case plus that round trip.
  *
  * Every answer is checked: Ed25519 is deterministic, so each digest's
  * signature is computed and verified (crypto_sign_verify_detached) before
@@ -29,6 +34,7 @@
  * Exit codes: 0 ok, 1 wrong answers, 2 usage, 3 internal error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
@@ -42,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,7 +66,10 @@
 #define BENCH_WARDEND_PATH NULL
 #endif
 
-#define S_CASES       4   /* raw, keystore, serial, pipelined */
+#define S_CASES       5 /* raw, keystore, serial, pipelined, pkcs11 */
+#define S_PKCS11      4 /* the pkcs11 case's index */
+#define S_PKCS11_PIN  "20262026"
+#define S_SOFTHSM     "/usr/lib/softhsm/libsofthsm2.so"
 #define S_DIGESTS     256 /* distinct digests signed round-robin */
 #define S_WINDOW_MAX  64  /* see s_run_pipelined */
 #define S_ROUNDS_MAX  100
@@ -91,6 +101,7 @@ typedef struct {
     unsigned rounds;
     s_pin_t pin;
     const char *wardend;
+    const char *pkcs11; /* module, or NULL: no pkcs11 case */
 } s_options_t;
 
 typedef struct {
@@ -112,6 +123,9 @@ typedef struct {
     uint8_t *secret; /* sodium_malloc: crypto_sign_SECRETKEYBYTES */
     uint8_t public_key[WD_PUBKEY_LEN];
     wd_keystore_t *ks;
+    wd_keystore_t *p11; /* NULL: the pkcs11 case is skipped */
+    uint8_t p11_public_key[WD_PUBKEY_LEN];
+    uint8_t p11_expected[S_DIGESTS][WD_SIG_LEN];
     uint8_t digests[S_DIGESTS][WD_DIGEST_LEN];
     uint8_t expected[S_DIGESTS][WD_SIG_LEN];
     size_t next_digest;
@@ -244,6 +258,7 @@ s_cleanup (s_bench_t *self)
     s_stop_child (self);
     wd_chan_destroy (&self->parent);
     wd_keystore_destroy (&self->ks);
+    wd_keystore_destroy (&self->p11);
     sodium_free (self->secret);
     self->secret = NULL;
     free (self->hist);
@@ -538,6 +553,91 @@ s_run_keystore (s_bench_t *self, const s_options_t *opt, double seconds, s_resul
     return 0;
 }
 
+/* Makes a SoftHSM2 token in the temporary directory, a key pair in it, and
+   each digest's signature through the pkcs11 backend (verified here). A
+   missing module skips the case; anything else failing is an error. */
+static int
+s_make_pkcs11 (s_bench_t *self, const s_options_t *opt)
+{
+    if (!opt->pkcs11)
+        return 0;
+    if (access (opt->pkcs11, R_OK) != 0) {
+        printf ("bench_sign: pkcs11 case skipped: %s: %s\n", opt->pkcs11, strerror (errno));
+        return 0;
+    }
+    char conf[PATH_MAX + 16], tokens[PATH_MAX + 16], pin[PATH_MAX + 16], cmd[PATH_MAX + 200];
+    snprintf (conf, sizeof conf, "%s/softhsm2.conf", self->dir);
+    snprintf (tokens, sizeof tokens, "%s/tokens", self->dir);
+    snprintf (pin, sizeof pin, "%s/pin", self->dir);
+    FILE *f = NULL;
+    int fd = -1;
+    if (mkdir (tokens, 0700) != 0 || !(f = fopen (conf, "w")) ||
+        fprintf (f, "directories.tokendir = %s\nobjectstore.backend = file\n", tokens) < 0 ||
+        fclose (f) != 0 || (fd = open (pin, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 ||
+        write (fd, S_PKCS11_PIN, strlen (S_PKCS11_PIN)) != (ssize_t)strlen (S_PKCS11_PIN) ||
+        close (fd) != 0) {
+        fprintf (stderr, "bench_sign: pkcs11 token files: %s\n", strerror (errno));
+        return -1;
+    }
+    setenv ("SOFTHSM2_CONF", conf, 1);
+    snprintf (cmd, sizeof cmd,
+              "softhsm2-util --init-token --free --label warden-bench --so-pin 1%s --pin %s "
+              ">/dev/null",
+              S_PKCS11_PIN, S_PKCS11_PIN);
+    if (system (cmd) != 0) {
+        fprintf (stderr, "bench_sign: softhsm2-util --init-token failed\n");
+        return -1;
+    }
+    wd_keystore_params_t params = {
+        .module = opt->pkcs11, .token = "warden-bench", .key_label = "bench", .pin_file = pin
+    };
+    wd_err_t err = wd_keystore_generate ("pkcs11", &params);
+    if (err == WD_OK)
+        err = wd_keystore_open ("pkcs11", &params, &self->p11);
+    if (err != WD_OK) {
+        fprintf (stderr, "bench_sign: pkcs11 keystore: %s (%s)\n", wd_strerror (err),
+                 wd_err_name (err));
+        return -1;
+    }
+    memcpy (self->p11_public_key, wd_keystore_public_key (self->p11), WD_PUBKEY_LEN);
+    for (size_t i = 0; i < S_DIGESTS; i++)
+        if (wd_keystore_sign (self->p11, self->digests[i], self->p11_expected[i]) != 0 ||
+            crypto_sign_verify_detached (self->p11_expected[i], self->digests[i], WD_DIGEST_LEN,
+                                         self->p11_public_key) != 0) {
+            fprintf (stderr, "bench_sign: the token made a signature that does not verify\n");
+            return -1;
+        }
+    return 0;
+}
+
+static int
+s_run_pkcs11 (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *result)
+{
+    (void)opt;
+    uint8_t sig[WD_SIG_LEN];
+    uint64_t ops = 0;
+    double start = bench_now (), now = start, deadline = start + seconds;
+    do {
+        size_t i = s_next_digest (self);
+        int rc = wd_keystore_sign (self->p11, self->digests[i], sig);
+        if (rc != 0) {
+            fprintf (stderr, "bench_sign: pkcs11 wd_keystore_sign: %s\n", wd_strerror (rc));
+            return -1;
+        }
+        if (sodium_memcmp (sig, self->p11_expected[i], WD_SIG_LEN) != 0) {
+            if (crypto_sign_verify_detached (sig, self->digests[i], WD_DIGEST_LEN,
+                                             self->p11_public_key) == 0)
+                self->randomised++;
+            else
+                self->bad++;
+        }
+        ops++;
+        now = bench_now ();
+    } while (now < deadline && !s_interrupted);
+    *result = (s_result_t){ ops, now - start };
+    return 0;
+}
+
 static int
 s_run_serial (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *result)
 {
@@ -629,15 +729,16 @@ static int
 s_measure (s_bench_t *self, const s_options_t *opt, s_case_t cases[S_CASES])
 {
     static const s_mode_fn modes[S_CASES] = { s_run_raw, s_run_keystore, s_run_serial,
-                                              s_run_pipelined };
+                                              s_run_pipelined, s_run_pkcs11 };
+    int n_cases = self->p11 ? S_CASES : S_PKCS11;
     s_result_t part;
-    for (int m = 0; m < S_CASES && opt->warmup > 0; m++)
+    for (int m = 0; m < n_cases && opt->warmup > 0; m++)
         if (modes[m](self, opt, opt->warmup, &part) != 0)
             return -1;
     memset (self->hist, 0, S_HIST_SIZE * sizeof *self->hist);
     memset (cases, 0, S_CASES * sizeof *cases);
     for (unsigned r = 0; r < opt->rounds && !s_interrupted; r++) {
-        for (int m = 0; m < S_CASES && !s_interrupted; m++) {
+        for (int m = 0; m < n_cases && !s_interrupted; m++) {
             if (modes[m](self, opt, opt->seconds / opt->rounds, &part) != 0)
                 return -1;
             double rate = s_rate (&part);
@@ -673,15 +774,17 @@ static void
 s_print (const s_bench_t *self, const s_options_t *opt, const s_case_t cases[S_CASES])
 {
     static const char *const names[S_CASES] = { "raw crypto_sign_detached", "keystore in-process",
-                                                "keys process, serial", "keys process, pipelined" };
+                                                "keys process, serial", "keys process, pipelined",
+                                                "pkcs11 in-process (SoftHSM2)" };
     double rate[S_CASES];
+    int n_cases = self->p11 ? S_CASES : S_PKCS11;
     for (int m = 0; m < S_CASES; m++)
         rate[m] = s_rate (&cases[m].total);
     printf ("\n%-30s %10s %9s %8s %8s %10s\n", "", "sign/s", "us/sign", "vs raw", "spread",
             "signatures");
-    for (int m = 0; m < S_CASES; m++) {
+    for (int m = 0; m < n_cases; m++) {
         char name[40];
-        if (m == S_CASES - 1)
+        if (m == 3)
             snprintf (name, sizeof name, "%s (%u)", names[m], opt->window);
         else
             snprintf (name, sizeof name, "%s", names[m]);
@@ -699,16 +802,21 @@ s_print (const s_bench_t *self, const s_options_t *opt, const s_case_t cases[S_C
             serial_us - raw_us);
     printf ("  minus keystore sign (%7.2f us) = %7.2f us: the IPC round trip alone\n", ks_us,
             serial_us - ks_us);
+    if (self->p11)
+        printf ("pkcs11 in-process vs file keystore in-process: %.3f (%.2f us vs %.2f us); "
+                "expected through the keys process: ~%.2f us\n",
+                rate[S_PKCS11] / rate[1], 1e6 / rate[S_PKCS11], ks_us,
+                1e6 / rate[S_PKCS11] + serial_us - ks_us);
     printf ("bad signatures: %llu", (unsigned long long)self->bad);
     if (self->randomised)
         printf (" (%llu valid but not deterministic)", (unsigned long long)self->randomised);
     printf ("\n\n");
     printf ("bench_sign raw=%.0f keystore=%.0f keys_serial=%.0f keys_pipelined=%.0f "
             "ratio_serial=%.3f ratio_pipelined=%.3f rtt_us=%.2f ipc_us=%.2f window=%u pin=%s "
-            "bad=%llu\n",
+            "pkcs11=%.0f ratio_pkcs11=%.3f bad=%llu\n",
             rate[0], rate[1], rate[2], rate[3], rate[2] / rate[0], rate[3] / rate[0],
             serial_us - raw_us, serial_us - ks_us, opt->window, s_pin_names[opt->pin],
-            (unsigned long long)self->bad);
+            rate[S_PKCS11], rate[S_PKCS11] / rate[0], (unsigned long long)self->bad);
 }
 
 /* ---- command line -------------------------------------------------------- */
@@ -735,11 +843,13 @@ s_usage (FILE *out)
              "                allowed CPU (default; the steadiest figures); split: on the\n"
              "                first two allowed CPUs (adds cross-CPU wake-ups); none: the\n"
              "                kernel decides\n"
+             "  --pkcs11 MODULE  the pkcs11 case's module, on a SoftHSM2 token made in\n"
+             "                /tmp (default %s; none: skip the case)\n"
              "  -h, --help    show this help\n"
              "\n"
              "The last line is for scripts: bench_sign raw=... keys_serial=... ratio_serial=...\n"
              "Exit status: 0 ok, 1 a signature was wrong, 2 usage, 3 internal error.\n",
-             BENCH_WARDEND_PATH ? BENCH_WARDEND_PATH : "none built in", S_WINDOW_MAX);
+             BENCH_WARDEND_PATH ? BENCH_WARDEND_PATH : "none built in", S_WINDOW_MAX, S_SOFTHSM);
 }
 
 static bool
@@ -770,20 +880,18 @@ static int
 s_parse_args (int argc, char **argv, s_options_t *opt)
 {
     static const struct option options[] = {
-        { "seconds", required_argument, NULL, 's' },
-        { "warmup", required_argument, NULL, 'w' },
-        { "window", required_argument, NULL, 'W' },
-        { "rounds", required_argument, NULL, 'r' },
-        { "pin", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "seconds", required_argument, NULL, 's' }, { "warmup", required_argument, NULL, 'w' },
+        { "window", required_argument, NULL, 'W' },  { "rounds", required_argument, NULL, 'r' },
+        { "pin", required_argument, NULL, 'p' },     { "pkcs11", required_argument, NULL, 'P' },
+        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
     };
     *opt = (s_options_t){ .seconds = 2,
                           .warmup = -1,
                           .window = 32,
                           .rounds = 4,
                           .pin = S_PIN_SAME,
-                          .wardend = BENCH_WARDEND_PATH };
+                          .wardend = BENCH_WARDEND_PATH,
+                          .pkcs11 = S_SOFTHSM };
     int c;
     while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -822,6 +930,9 @@ s_parse_args (int argc, char **argv, s_options_t *opt)
                 opt->pin = (s_pin_t)mode;
                 break;
             }
+            case 'P':
+                opt->pkcs11 = strcmp (optarg, "none") == 0 ? NULL : optarg;
+                break;
             case 'h':
                 s_usage (stdout);
                 exit (0);
@@ -887,8 +998,8 @@ main (int argc, char **argv)
     status = S_EXIT_INTERN;
     uint64_t before, after;
     s_case_t cases[S_CASES];
-    if (s_make_key (self) != 0 || s_make_digests (self) != 0 || s_start_keys (self, &opt) != 0 ||
-        s_keys_info (self, &before) != 0)
+    if (s_make_key (self) != 0 || s_make_digests (self) != 0 || s_make_pkcs11 (self, &opt) != 0 ||
+        s_start_keys (self, &opt) != 0 || s_keys_info (self, &before) != 0)
         goto out_cleanup;
     printf ("bench_sign: %.2f s per case in %u interleaved rounds after %.2f s warm-up; keys "
             "process pid %d",

@@ -69,7 +69,15 @@
     X (WD_ERR_GENESIS_ORDER, "genesis nodes or signers are not in ascending order")                \
     X (WD_ERR_GENESIS_DUPLICATE, "genesis lists a node name or key twice")                         \
     X (WD_ERR_GENESIS_LIMIT, "genesis lists too many nodes or signers")                            \
-    X (WD_ERR_GENESIS_PARAM, "no such chain parameter")
+    X (WD_ERR_GENESIS_PARAM, "no such chain parameter")                                            \
+    X (WD_ERR_PKCS11_MODULE, "PKCS#11 module cannot be loaded")                                    \
+    X (WD_ERR_PKCS11_TOKEN, "no PKCS#11 token with that label")                                    \
+    X (WD_ERR_PKCS11_PIN, "PKCS#11 PIN is incorrect, locked or missing")                           \
+    X (WD_ERR_PKCS11_KEY, "no single Ed25519 key pair with that label on the token")               \
+    X (WD_ERR_PKCS11_EXPORTABLE, "the token key is extractable or not sensitive")                  \
+    X (WD_ERR_PKCS11, "PKCS#11 call failed")                                                       \
+    X (WD_ERR_KEYSTORE_LOST, "key store session lost (device removed?); reopened on next request") \
+    X (WD_ERR_ZYMBIT, "Zymbit call failed")
 
 typedef enum {
     WD_OK = 0,

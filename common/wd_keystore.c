@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,40 @@ struct wd_keystore {
 
 static const wd_keystore_backend_t *const s_backends[] = {
     &wd_keystore_file_backend,
+    &wd_keystore_pkcs11_backend,
+#ifdef WARDEN_ZYMBIT
+    &wd_keystore_zymbit_backend,
+#endif
 };
+
+const char *
+wd_keystore_backend_names (void)
+{
+#ifdef WARDEN_ZYMBIT
+    return "file, pkcs11, zymbit";
+#else
+    return "file, pkcs11";
+#endif
+}
+
+void
+wd_keystore_describe (const char *backend, const wd_keystore_params_t *params, char *out,
+                      size_t size)
+{
+    if (strcmp (backend, "pkcs11") == 0)
+        snprintf (out, size, "module %s, token '%s', key '%s', PIN %s %s",
+                  params->module ? params->module : "(unset)",
+                  params->token ? params->token : "(unset)",
+                  params->key_label ? params->key_label : "(unset)",
+                  params->pin_file ? "file" : "credential",
+                  params->pin_file         ? params->pin_file
+                  : params->pin_credential ? params->pin_credential
+                                           : "(unset)");
+    else if (strcmp (backend, "zymbit") == 0)
+        snprintf (out, size, "slot %d", params->slot);
+    else
+        snprintf (out, size, "%s", params->path ? params->path : "(unset)");
+}
 
 const wd_keystore_backend_t *
 wd_keystore_backend (const char *name)
@@ -59,6 +93,12 @@ wd_keystore_open (const char *backend, const wd_keystore_params_t *params, wd_ke
     if (err != WD_OK) {
         free (self);
         return err;
+    }
+    if (params->expected_public_key &&
+        sodium_memcmp (params->expected_public_key, self->public_key, WD_PUBKEY_LEN) != 0) {
+        b->close (&self->state);
+        free (self);
+        return WD_ERR_KEY_MISMATCH;
     }
     self->healthy = true;
     *self_p = self;

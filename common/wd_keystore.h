@@ -13,6 +13,7 @@
 #define WD_KEYSTORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wd_envelope.h"
@@ -20,12 +21,23 @@
 
 /* Where a backend finds its key. Fields a backend does not use are NULL. */
 typedef struct {
-    const char *path; /* file: the key file */
+    const char *path;      /* file: the key file */
+    const char *module;    /* pkcs11: the module's shared object, loaded with dlopen */
+    const char *token;     /* pkcs11: token label (at most 32 bytes) */
+    const char *key_label; /* pkcs11: CKA_LABEL of the key pair on that token */
+    const char *pin_file;  /* pkcs11: file holding the user PIN (owner only, like key files) */
+    const char
+        *pin_credential; /* pkcs11: systemd credential name ($CREDENTIALS_DIRECTORY/<name>) */
+    int slot;            /* zymbit: key slot holding the Ed25519 key */
+    /* When not NULL, open fails with WD_ERR_KEY_MISMATCH unless the backend's
+       key is this one (the node certificate's), so a replaced or lost key in
+       a device is caught at start. */
+    const uint8_t *expected_public_key;
 } wd_keystore_params_t;
 
 typedef struct {
-    const char *backend;        /* "file" */
-    const char *key_protection; /* recorded in the node certificate: "software" */
+    const char *backend;        /* "file", "pkcs11", "zymbit" */
+    const char *key_protection; /* recorded in the node certificate: "software", "pkcs11" */
     const char *tamper;         /* "not-supported", "clear", or "tampered" */
     bool healthy;               /* the last operation succeeded */
     uint64_t signatures;        /* signatures made since open */
@@ -45,6 +57,22 @@ typedef struct {
 } wd_keystore_backend_t;
 
 extern const wd_keystore_backend_t wd_keystore_file_backend;
+extern const wd_keystore_backend_t wd_keystore_pkcs11_backend;
+#ifdef WARDEN_ZYMBIT
+extern const wd_keystore_backend_t wd_keystore_zymbit_backend;
+#endif
+
+/* The built-in backends' names, comma separated ("file, pkcs11"), for
+   messages. Static storage. */
+const char *
+wd_keystore_backend_names (void);
+
+/* Writes where the backend finds its key into out (size bytes), for error
+   messages: the key file, or the module, token and key label. Never the
+   PIN. */
+void
+wd_keystore_describe (const char *backend, const wd_keystore_params_t *params, char *out,
+                      size_t size);
 
 typedef struct wd_keystore wd_keystore_t;
 
@@ -53,12 +81,15 @@ const wd_keystore_backend_t *
 wd_keystore_backend (const char *name);
 
 /* Creates a new identity key with the named backend. WD_ERR_NO_BACKEND,
-   WD_ERR_EXISTS, or the backend's reason. */
+   WD_ERR_EXISTS, or the backend's reason (pkcs11: a key pair with that label
+   exists already -> WD_ERR_EXISTS). */
 wd_err_t __attribute__ ((warn_unused_result))
 wd_keystore_generate (const char *backend, const wd_keystore_params_t *params);
 
 /* Opens the identity key of the named backend. WD_ERR_NO_BACKEND or the
-   backend's reason (for file: every wd_keyfile_read reason). */
+   backend's reason (for file: every wd_keyfile_read reason; for pkcs11:
+   WD_ERR_PKCS11_MODULE, _TOKEN, _PIN, _KEY, _EXPORTABLE, WD_ERR_PKCS11, or a
+   PIN file reason), or WD_ERR_KEY_MISMATCH (params->expected_public_key). */
 wd_err_t __attribute__ ((warn_unused_result))
 wd_keystore_open (const char *backend, const wd_keystore_params_t *params, wd_keystore_t **self_p);
 

@@ -37,6 +37,48 @@ wd_msg_name (uint32_t type)
             return "ctl-status";
         case WD_MSG_CTL_STATUS_REPLY:
             return "ctl-status-reply";
+        case WD_MSG_PXE_SOCKETS:
+            return "pxe-sockets";
+        case WD_MSG_PXE_CHANNEL:
+            return "pxe-channel";
+        case WD_MSG_PXE_SERVED:
+            return "pxe-served";
+        case WD_MSG_PXE_TOKEN:
+            return "pxe-token";
+        case WD_MSG_PXE_STATUS:
+            return "pxe-status";
+        case WD_MSG_CTL_PXE:
+            return "ctl-pxe";
+        case WD_MSG_CTL_PXE_REPLY:
+            return "ctl-pxe-reply";
+        case WD_MSG_CTL_ATTEST_HOST:
+            return "ctl-attest-host";
+        case WD_MSG_CTL_ATTEST_HOST_REPLY:
+            return "ctl-attest-host-reply";
+        case WD_MSG_CTL_ATTEST_EVIDENCE:
+            return "ctl-attest-evidence";
+        case WD_MSG_CTL_ATTEST_EVIDENCE_REPLY:
+            return "ctl-attest-evidence-reply";
+        case WD_MSG_CTL_ATTEST_TOKEN:
+            return "ctl-attest-token";
+        case WD_MSG_CTL_ATTEST_TOKEN_REPLY:
+            return "ctl-attest-token-reply";
+        case WD_MSG_CTL_ATTEST_CHALLENGE:
+            return "ctl-attest-challenge";
+        case WD_MSG_CTL_ATTEST_CHALLENGE_REPLY:
+            return "ctl-attest-challenge-reply";
+        case WD_MSG_CTL_MESH_PEERS:
+            return "ctl-mesh-peers";
+        case WD_MSG_CTL_MESH_PEERS_REPLY:
+            return "ctl-mesh-peers-reply";
+        case WD_MSG_CTL_MESH_PUBLISH:
+            return "ctl-mesh-publish";
+        case WD_MSG_CTL_MESH_PUBLISH_REPLY:
+            return "ctl-mesh-publish-reply";
+        case WD_MSG_CTL_MESH_RECORDS:
+            return "ctl-mesh-records";
+        case WD_MSG_CTL_MESH_RECORDS_REPLY:
+            return "ctl-mesh-records-reply";
     }
     return "unknown";
 }
@@ -239,4 +281,53 @@ wd_msg_decode_proc_state (const uint8_t *body, size_t len, wd_msg_proc_state_t *
     wd_read_cstr (&r, state->state, sizeof state->state);
     wd_read_end (&r);
     return wd_reader_finish (&r);
+}
+
+uint8_t *
+wd_msg_encode_attest_req (const wd_msg_attest_req_t *req, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, (size_t)req->has_host + (req->limit != 0));
+    if (req->has_host) {
+        wd_writer_key (w, "host");
+        wd_writer_cstr (w, req->host);
+    }
+    if (req->limit) {
+        wd_writer_key (w, "limit");
+        wd_writer_uint (w, req->limit);
+    }
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+wd_msg_decode_attest_req (const uint8_t *body, size_t len, wd_msg_attest_req_t *req)
+{
+    memset (req, 0, sizeof *req);
+    if (len == 0)
+        return WD_OK;
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_HOST_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    uint64_t limit = 0;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    if (wd_read_key_opt (&r, "host")) {
+        req->has_host = true;
+        wd_read_cstr (&r, req->host, sizeof req->host);
+    }
+    bool has_limit = wd_read_key_opt (&r, "limit");
+    if (has_limit)
+        wd_read_uint (&r, &limit, UINT16_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err == WD_OK && req->has_host && req->host[0] == 0)
+        err = WD_ERR_BAD_LENGTH;
+    if (err == WD_OK && has_limit && limit == 0)
+        err = WD_ERR_OUT_OF_RANGE; /* absent means the default: one encoding only */
+    req->limit = (uint32_t)limit;
+    return err;
 }

@@ -38,6 +38,32 @@ typedef enum {
     /* control socket: wardenctl -> engine, replies echo peer */
     WD_MSG_CTL_STATUS = 100,       /* {nonce: bin(32)}, echoed inside the signed report */
     WD_MSG_CTL_STATUS_REPLY = 101, /* {envelope: bin} or {status: bin, unsigned_reason: str} */
+    /* the `pxe` child (node_pxe.h encodes and decodes the bodies) */
+    WD_MSG_PXE_SOCKETS = 40, /* parent -> pxe: {sockets: [str]}, fds[i] named by sockets[i] */
+    WD_MSG_PXE_CHANNEL = 41, /* parent -> engine and pxe, no body; fds[0]: end of a new pair */
+    WD_MSG_PXE_SERVED = 42,  /* pxe -> engine: one completed transfer (a served-file record) */
+    WD_MSG_PXE_TOKEN = 43,   /* pxe -> engine: {host: str, token: bin(32)} a boot token issued */
+    WD_MSG_PXE_STATUS = 44,  /* pxe -> engine: counters and leases, sent when they change */
+    /* control socket: wardenctl pxe */
+    WD_MSG_CTL_PXE = 110,       /* no body */
+    WD_MSG_CTL_PXE_REPLY = 111, /* {served: [bin], status: bin or nil} */
+    /* control socket: wardenctl attest (requests wd_msg_attest_req_t; node_attest.c
+       writes the replies, docs/PROTOCOL.md "Host attestation requests") */
+    WD_MSG_CTL_ATTEST_HOST = 120,            /* {host?, limit?}: host states, last challenges */
+    WD_MSG_CTL_ATTEST_HOST_REPLY = 121,      /* {chain, evidence, hosts: [map], ...} */
+    WD_MSG_CTL_ATTEST_EVIDENCE = 122,        /* {host?, limit?}: stored evidence, newest */
+    WD_MSG_CTL_ATTEST_EVIDENCE_REPLY = 123,  /* {chain, more, records: [{envelope, row}]} */
+    WD_MSG_CTL_ATTEST_TOKEN = 124,           /* {host}: issue a one-time boot token */
+    WD_MSG_CTL_ATTEST_TOKEN_REPLY = 125,     /* {endpoint, host, server_key, token} */
+    WD_MSG_CTL_ATTEST_CHALLENGE = 126,       /* {host?}: challenge now (every host without) */
+    WD_MSG_CTL_ATTEST_CHALLENGE_REPLY = 127, /* {asked: uint} */
+    /* control socket: the mesh (node_mesh.h encodes and decodes the bodies) */
+    WD_MSG_CTL_MESH_PEERS = 130,         /* no body */
+    WD_MSG_CTL_MESH_PEERS_REPLY = 131,   /* {peers: [map], summary: map} */
+    WD_MSG_CTL_MESH_PUBLISH = 132,       /* {text: str}: seal and publish a notice */
+    WD_MSG_CTL_MESH_PUBLISH_REPLY = 133, /* {id: bin(32)} */
+    WD_MSG_CTL_MESH_RECORDS = 134,       /* no body */
+    WD_MSG_CTL_MESH_RECORDS_REPLY = 135, /* {records: [map]} */
 } wd_msg_type_t;
 
 /* Short name of a message type for logs ("sign", "ctl-status"). */
@@ -105,5 +131,23 @@ uint8_t *
 wd_msg_encode_proc_state (const wd_msg_proc_state_t *state, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_proc_state (const uint8_t *body, size_t len, wd_msg_proc_state_t *state);
+
+/* The body of the WD_MSG_CTL_ATTEST_* requests: {host?: str, limit?: uint},
+   both keys optional; host 1..64 bytes, limit 1..65535 when present (limit
+   0 in the struct: absent, the request's default). */
+#define WD_MSG_HOST_MAX 64
+typedef struct {
+    bool has_host;
+    char host[WD_MSG_HOST_MAX + 1];
+    uint32_t limit;
+} wd_msg_attest_req_t;
+
+uint8_t *
+wd_msg_encode_attest_req (const wd_msg_attest_req_t *req, size_t *len);
+/* The codec's reasons; WD_ERR_BAD_LENGTH for an empty host,
+   WD_ERR_OUT_OF_RANGE for limit 0 or above 65535. An empty body means the
+   same as the empty map: no host, no limit. */
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_attest_req (const uint8_t *body, size_t len, wd_msg_attest_req_t *req);
 
 #endif

@@ -103,12 +103,14 @@ struct cons_member {
         uint32_t seq;
         uint64_t start, timeout_at, end;
         bool acked, indirect_sent;
+        bool reclaim; /* a ping to a dead member: no relays, no blame */
         size_t relays;
         size_t relay[S_INDIRECT_MAX];
         bool nacked[S_INDIRECT_MAX];
         uint32_t nacks;
     } probe;
     uint64_t next_probe;
+    uint32_t since_reclaim; /* periods since the last ping to a dead member */
     s_relay_t relay[S_RELAY_MAX];
     s_out_t *outs;
     size_t outs_len, outs_cap, outs_head;
@@ -305,6 +307,8 @@ s_defaults (cons_member_config_t *c)
         c->health_max = 8;
     if (!c->piggyback)
         c->piggyback = 8;
+    if (!c->reclaim)
+        c->reclaim = 8;
 }
 
 uint64_t
@@ -629,6 +633,14 @@ s_apply (cons_member_t *self, const cons_member_update_t *u, uint64_t now)
                 self->m[i].inc = self->inc;
                 s_enqueue (self, i, CONS_MEMBER_ALIVE, self->inc, NULL);
             }
+        } else if (u->incarnation < self->inc) {
+            /* The sender still holds an old suspicion or death of this
+               node (it missed the refutation, e.g. across a partition):
+               tell it again, as for any member it is behind on. */
+            if (!self->m[i].queued) {
+                s_enqueue (self, i, CONS_MEMBER_ALIVE, self->inc, NULL);
+                self->stats.resent++;
+            }
         } else {
             s_refute (self, u->incarnation);
         }
@@ -704,8 +716,8 @@ s_probe_finish (cons_member_t *self, uint64_t now)
     if (!self->probe.active)
         return;
     self->probe.active = false;
-    if (self->probe.acked)
-        return;
+    if (self->probe.acked || self->probe.reclaim)
+        return; /* a dead member that stays silent is no news */
     self->stats.probes_failed++;
     /* Lifeguard: a relay that neither acked nor nacked suggests the fault
        is here; with no relay to ask, the failure itself counts. */
@@ -726,14 +738,44 @@ s_probe_finish (cons_member_t *self, uint64_t now)
     }
 }
 
+/* A random dead member (not one that left), or SIZE_MAX. */
+static size_t
+s_reclaim_target (cons_member_t *self)
+{
+    size_t *cand = self->scratch;
+    size_t nc = 0;
+    for (size_t i = 0; i < self->n; i++)
+        if (i != self->me && self->m[i].state == CONS_MEMBER_DEAD)
+            cand[nc++] = i;
+    return nc ? cand[wd_rand_below (&self->rng, nc)] : SIZE_MAX;
+}
+
 static void
 s_probe_start (cons_member_t *self, uint64_t now)
 {
     self->next_probe = now + s_scaled (self, self->cfg.probe_ms);
-    size_t t = s_next_target (self);
+    /* Every `reclaim` periods (or when no one else is left to probe) a dead
+       member is pinged: the ping tells it that it was declared dead, so a
+       node that was only cut off (a healed partition) refutes in its ack
+       and rejoins. */
+    bool reclaim = false;
+    size_t t = SIZE_MAX;
+    if (++self->since_reclaim >= self->cfg.reclaim) {
+        t = s_reclaim_target (self);
+        reclaim = t != SIZE_MAX;
+    }
+    if (t == SIZE_MAX)
+        t = s_next_target (self);
+    if (t == SIZE_MAX) {
+        t = s_reclaim_target (self);
+        reclaim = t != SIZE_MAX;
+    }
     if (t == SIZE_MAX)
         return;
+    if (reclaim)
+        self->since_reclaim = 0;
     memset (&self->probe, 0, sizeof self->probe);
+    self->probe.reclaim = reclaim;
     self->probe.active = true;
     self->probe.target = t;
     self->probe.seq = ++self->seq;
@@ -1032,7 +1074,7 @@ cons_member_tick (cons_member_t *self, uint64_t now_ms)
     if (self->left)
         return;
     if (self->probe.active && !self->probe.acked && !self->probe.indirect_sent &&
-        now_ms >= self->probe.timeout_at && now_ms < self->probe.end)
+        !self->probe.reclaim && now_ms >= self->probe.timeout_at && now_ms < self->probe.end)
         s_probe_indirect (self);
     if (now_ms >= self->next_probe) {
         s_probe_finish (self, now_ms);
@@ -1071,7 +1113,7 @@ cons_member_next_deadline (const cons_member_t *self)
     if (self->next_probe < d)
         d = self->next_probe;
     if (self->probe.active && !self->probe.acked && !self->probe.indirect_sent &&
-        self->probe.timeout_at < d)
+        !self->probe.reclaim && self->probe.timeout_at < d)
         d = self->probe.timeout_at;
     for (size_t i = 0; i < self->n; i++)
         if (self->m[i].state == CONS_MEMBER_SUSPECT && self->m[i].suspect_deadline < d)

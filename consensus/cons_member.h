@@ -115,6 +115,7 @@ typedef struct {
     uint32_t health_max;         /* local health multiplier ceiling [8] */
     bool health_off;             /* no local health awareness (plain SWIM; for comparisons) */
     uint32_t piggyback;          /* updates per message [8], at most CONS_MEMBER_UPDATES */
+    uint32_t reclaim;            /* every reclaim-th period pings a dead member instead [8] */
 } cons_member_config_t;
 
 typedef enum {

@@ -243,6 +243,12 @@ s_dealer_open (cons_transport_t *self, s_peer_t *peer)
         rc = s_setopt_int (dealer, ZMQ_RECONNECT_IVL, self->config.reconnect_ms);
     if (rc == 0)
         rc = s_setopt_int (dealer, ZMQ_RECONNECT_IVL_MAX, self->config.reconnect_max_ms);
+    /* A connect() whose SYNs go unanswered (the peer's network is cut)
+       would otherwise wait out the kernel's SYN backoff — over a minute —
+       and reach a healed peer only at its next retransmission; give up
+       after CONS_TRANSPORT_CONNECT_MS and retry on the reconnect backoff. */
+    if (rc == 0)
+        rc = s_setopt_int (dealer, ZMQ_CONNECT_TIMEOUT, CONS_TRANSPORT_CONNECT_MS);
     /* Nothing is ever sent back on this connection and it is never read:
        keep what a hostile server could park in it small. The limit also
        applies to handshake commands (WELCOME is 168 bytes). */

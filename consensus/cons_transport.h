@@ -71,6 +71,7 @@
 #define CONS_TRANSPORT_SNDHWM        1000          /* default messages queued per peer */
 #define CONS_TRANSPORT_RECONNECT_MS  100           /* default first reconnect delay */
 #define CONS_TRANSPORT_RECONNECT_MAX 5000          /* default backoff cap */
+#define CONS_TRANSPORT_CONNECT_MS    2000          /* a TCP connect attempt, at most */
 #define CONS_TRANSPORT_HEARTBEAT_MS  1000          /* default ZMTP PING interval */
 #define CONS_TRANSPORT_HEARTBEAT_TTL 5000          /* default silence before a drop */
 #define CONS_TRANSPORT_ENDPOINT_MAX  255

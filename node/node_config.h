@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "wd_config.h"
+#include "wd_keystore.h"
 
 #define NODE_CONFIG_DEFAULT_PATH "/etc/warden/warden.conf"
 #define NODE_STATE_DEFAULT       "/var/lib/warden"
@@ -25,9 +26,22 @@ int
 node_path_control (const wd_config_t *cfg, char *out, size_t size);
 int
 node_path_genesis (const wd_config_t *cfg, char *out, size_t size);
+/* Fills params from the keystore/ keys; the file backend's key path is
+   written into key_path (size bytes), which params then points to. Returns 0,
+   or -1 if the path does not fit. */
+int
+node_keystore_params (const wd_config_t *cfg, wd_keystore_params_t *params, char *key_path,
+                      size_t size);
 /* <state>/<name>, for node.cert, keys/vrf.key, keys/curve.key, keys/. */
 int
 node_path_state (const wd_config_t *cfg, const char *name, char *out, size_t size);
+
+/* Loads path (and its conf.d), applies log_level over log/level when not
+   NULL, and runs node_config_check: what wardend, its SIGHUP reload and
+   `wardend pxe` all do. Returns WD_OK and *cfg, or the reason in why. */
+wd_err_t __attribute__ ((warn_unused_result))
+node_config_load (const char *path, const char *log_level, wd_config_t **cfg, char *why,
+                  size_t why_len);
 
 /* Checks what the table cannot: node/name is set and valid, the keystore
    backend is built in. Returns WD_OK or WD_ERR_CONFIG_VALUE with a reason. */

@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int
@@ -72,4 +75,33 @@ node_ctl_read_small (const char *path, uint8_t *buf, size_t size)
             return n < 0 ? -1 : (ssize_t)len;
         }
     }
+}
+
+int
+node_ctl_request (uint32_t type, const uint8_t *body, size_t len, int timeout_ms,
+                  wd_chan_msg_t *reply)
+{
+    char path[PATH_MAX];
+    if (node_ctl_control_path (path, sizeof path) != 0)
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "control socket path is too long");
+    wd_chan_t *chan = wd_chan_connect (path);
+    if (!chan)
+        return node_ctl_fail (NODE_CTL_EXIT_NO, "cannot reach wardend at %s: %s (is it running?)",
+                              path, strerror (errno));
+    struct pollfd pfd = { .fd = wd_chan_fd (chan), .events = POLLIN };
+    wd_err_t err = wd_chan_send (chan, type, 1, body, len, NULL, 0);
+    if (err == WD_OK)
+        err = poll (&pfd, 1, timeout_ms) == 1 ? wd_chan_recv (chan, reply) : WD_ERR_TIMEOUT;
+    wd_chan_destroy (&chan);
+    if (err == WD_ERR_CLOSED)
+        return node_ctl_fail (NODE_CTL_EXIT_NO,
+                              "%s: wardend closed the connection (is this user allowed to use "
+                              "the control socket?)",
+                              path);
+    if (err == WD_ERR_TIMEOUT)
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: no answer within %d ms", path,
+                              timeout_ms);
+    if (err != WD_OK)
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: %s", path, wd_strerror (err));
+    return 0;
 }

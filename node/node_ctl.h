@@ -9,8 +9,11 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "wd_chan.h"
 
 /* Exit codes (STYLE.md): 0 ok, 1 the answer is "no", 2 usage or input
    error, 3 internal error. */
@@ -47,8 +50,43 @@ node_ctl_genesis (int argc, char **argv);
 int
 node_ctl_vrf (int argc, char **argv);
 
+/* The control socket wardenctl's global options name (--socket, or
+   --state's control.sock), written to out. Returns 0, or -1 when it does
+   not fit. */
+int
+node_ctl_control_path (char *out, size_t size);
+
+/* <state>/name for wardenctl's --state directory, written to out. Returns
+   0, or -1 when it does not fit. */
+int
+node_ctl_state_path (const char *name, char *out, size_t size);
+
+/* Sends one request (type, body of len bytes, peer 1) on the control socket
+   (node_ctl_control_path) and waits up to timeout_ms for the reply.
+   Returns 0 and *reply (free with wd_chan_msg_clear; it may be a
+   WD_MSG_ERROR, the caller decides), or an exit status after reporting
+   the problem: NODE_CTL_EXIT_NO when wardend is not reachable or hung up
+   on this user, NODE_CTL_EXIT_INTERNAL on a timeout or channel error. */
+int
+node_ctl_request (uint32_t type, const uint8_t *body, size_t len, int timeout_ms,
+                  wd_chan_msg_t *reply);
+
+/* The command `wardenctl pxe` (node_ctl_pxe.c). */
+int
+node_ctl_pxe (int argc, char **argv);
+
+/* The commands `wardenctl peers` and `wardenctl mesh` (node_ctl_mesh.c). */
+int
+node_ctl_peers (int argc, char **argv);
+int
+node_ctl_mesh (int argc, char **argv);
+
 /* The command `wardenctl attest` (node_ctl_attest.c). */
 int
 node_ctl_attest (int argc, char **argv);
+
+/* The command `wardenctl results` (node_ctl_results.c). */
+int
+node_ctl_results (int argc, char **argv);
 
 #endif

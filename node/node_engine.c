@@ -31,6 +31,10 @@
 #include "node_child.h"
 #include "node_config.h"
 #include "node_measure.h"
+#include "node_mesh.h"
+#include "node_attest.h"
+#include "node_pcr.h"
+#include "node_pxe_link.h"
 #include "node_sign.h"
 #include "node_status.h"
 #include "wd_cert.h"
@@ -84,6 +88,10 @@ struct s_engine {
     size_t cert_len;
     wd_cert_t cert;
     attest_log_t *measurements;
+    node_mesh_t *mesh;     /* the peer mesh; NULL when not configured */
+    node_pxe_link_t *pxe;  /* the pxe child's channel, served records, status */
+    node_attest_t *attest; /* host attestation server and evidence store */
+    node_pcr_t *pcr;       /* the PCR signer; NULL unless pcr/enable */
     node_status_procs_t procs;
     s_client_t *clients[MAX_CLIENTS];
     s_request_t requests[MAX_REQUESTS];
@@ -267,6 +275,12 @@ s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         case WD_MSG_PING:
             node_child_send (self->parent, WD_MSG_PONG, msg.peer, NULL, 0, NULL, 0);
             break;
+        case WD_MSG_PXE_CHANNEL:
+            if (msg.nfds != 1)
+                wd_fatalx ("pxe-channel message without a descriptor");
+            node_pxe_link_set_channel (self->pxe, msg.fds[0]);
+            msg.fds[0] = -1;
+            break;
         default:
             wd_fatalx ("parent sent an unexpected %s message", wd_msg_name (msg.type));
     }
@@ -274,11 +288,30 @@ s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+/* A boot token the pxe child issued: the attestation server admits the
+   host's agent with it once. */
+static void
+s_pxe_token (void *arg, const char *token_hex, const char *host)
+{
+    s_engine_t *self = arg;
+    int rc = node_attest_add_token (self->attest, token_hex, host);
+    if (rc != WD_OK)
+        wd_log_warnx ("boot token for %s dropped: %s", host, attest_strerror (rc));
+}
+
+/* node_mesh's replies to control clients. */
+static void
+s_mesh_reply (void *client, uint32_t peer, uint32_t type, const uint8_t *body, size_t len)
+{
+    s_client_send (client, type, peer, body, len);
+}
+
 /* ---- control socket ---------------------------------------------------------- */
 
 static void
 s_client_remove (s_engine_t *self, s_client_t *client)
 {
+    node_mesh_client_gone (self->mesh, client);
     for (size_t i = 0; i < MAX_REQUESTS; i++)
         if (self->requests[i].client == client)
             self->requests[i].client = NULL;
@@ -328,6 +361,33 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             s_status_start (self, client, msg.peer, nonce);
         else
             s_client_error (client, msg.peer, bad, "status request");
+    } else if (msg.type == WD_MSG_CTL_PXE && msg.nfds == 0 && msg.body_len == 0) {
+        size_t len;
+        uint8_t *body = node_pxe_link_reply (self->pxe, &len);
+        s_client_send (client, WD_MSG_CTL_PXE_REPLY, msg.peer, body, len);
+        free (body);
+    } else if (node_attest_handles (msg.type) && msg.nfds == 0) {
+        uint32_t type;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        char what[WD_MSG_ERROR_MAX + 1];
+        int rc = node_attest_control (self->attest, msg.type, msg.body, msg.body_len, &type, &body,
+                                      &len, what, sizeof what);
+        if (rc == WD_OK)
+            s_client_send (client, type, msg.peer, body, len);
+        else {
+            size_t elen;
+            uint8_t *ebody = wd_msg_encode_error (rc, what, &elen);
+            s_client_send (client, WD_MSG_ERROR, msg.peer, ebody, elen);
+            free (ebody);
+        }
+        free (body);
+    } else if (node_mesh_handles (msg.type) && msg.nfds == 0) {
+        if (self->mesh)
+            node_mesh_request (self->mesh, client, msg.peer, msg.type, msg.body, msg.body_len);
+        else
+            s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE,
+                            "mesh is not running (no genesis, or mesh/listen unset)");
     } else
         s_client_error (client, msg.peer, WD_ERR_BAD_VALUE, "unsupported request");
     wd_chan_msg_clear (&msg);
@@ -486,6 +546,19 @@ node_engine_main (void)
     if (!self->loop)
         wd_fatalx ("out of memory");
     self->signer = node_sign_new (self->loop, self->cert.sign_pk);
+    if (node_mesh_new (self->loop, self->cfg, &self->cert, self->signer, s_mesh_reply, &self->mesh,
+                       why, sizeof why) != WD_OK)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "mesh: %s", why);
+    self->pxe = node_pxe_link_new (self->loop, self->measurements, self->cfg, s_pxe_token, self);
+    if (!self->pxe)
+        wd_fatalx ("out of memory");
+    self->attest =
+        node_attest_new (self->loop, self->cfg, &self->cert, self->signer, why, sizeof why);
+    if (!self->attest)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "host attestation: %s", why);
+    if (node_pcr_new (self->loop, self->cfg, &self->cert, self->signer, &self->pcr, why,
+                      sizeof why) != WD_OK)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "pcr: %s", why);
     self->parent_item = (zmq_pollitem_t){ .fd = wd_chan_fd (self->parent), .events = ZMQ_POLLIN };
     self->signal_item = (zmq_pollitem_t){ .fd = sigfd, .events = ZMQ_POLLIN };
     if (zloop_poller (self->loop, &self->parent_item, s_on_parent, self) != 0 ||
@@ -498,7 +571,11 @@ node_engine_main (void)
     if (node_child_send (self->parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))
         zloop_start (self->loop);
 
-    node_sign_destroy (&self->signer); /* answers the requests still in flight */
+    node_attest_destroy (&self->attest); /* before the signer: it answers its requests */
+    node_pcr_destroy (&self->pcr);       /* likewise */
+    node_sign_destroy (&self->signer);   /* answers the requests still in flight */
+    node_mesh_destroy (&self->mesh);     /* after the signer: it answers its publishes */
+    node_pxe_link_destroy (&self->pxe);
     for (size_t i = 0; i < MAX_CLIENTS; i++)
         if (self->clients[i])
             s_client_remove (self, self->clients[i]);

@@ -17,6 +17,7 @@
 
 #include "node_child.h"
 #include "node_config.h"
+#include "wd_cert.h"
 #include "wd_keystore.h"
 #include "wd_log.h"
 #include "wd_hash.h"
@@ -100,6 +101,27 @@ s_parent_message (wd_chan_t *parent, wd_chan_t **engine)
     return true;
 }
 
+/* The identity key of <state>/node.cert, when it can be read and opened
+   (the engine reports a missing or broken certificate with its reason). */
+static bool
+s_cert_public_key (const wd_config_t *cfg, uint8_t public_key[WD_PUBKEY_LEN])
+{
+    char path[PATH_MAX];
+    if (node_path_state (cfg, "node.cert", path, sizeof path) != 0)
+        return false;
+    FILE *f = fopen (path, "rbe");
+    if (!f)
+        return false;
+    uint8_t buf[WD_CERT_MAX_BYTES + 1];
+    size_t len = fread (buf, 1, sizeof buf, f);
+    fclose (f);
+    wd_cert_t cert;
+    if (wd_cert_open (buf, len, &cert) != WD_OK)
+        return false;
+    memcpy (public_key, cert.sign_pk, WD_PUBKEY_LEN);
+    return true;
+}
+
 int
 node_keys_main (void)
 {
@@ -107,15 +129,22 @@ node_keys_main (void)
     wd_config_t *cfg = node_child_start (NODE_PROC_KEYS, &parent);
     int sigfd = node_child_signalfd ();
 
-    char key_path[PATH_MAX];
-    if (node_path_identity_key (cfg, key_path, sizeof key_path) != 0)
+    char key_path[PATH_MAX], where[PATH_MAX + 128];
+    wd_keystore_params_t params;
+    if (node_keystore_params (cfg, &params, key_path, sizeof key_path) != 0)
         node_child_fail (parent, WD_ERR_CONFIG_VALUE, "identity key path is too long");
     const char *backend = wd_config_str (cfg, "keystore/backend");
-    wd_keystore_params_t params = { .path = key_path };
+    /* A device that lost or replaced its key must not sign as this node. */
+    uint8_t cert_pk[WD_PUBKEY_LEN];
+    if (s_cert_public_key (cfg, cert_pk))
+        params.expected_public_key = cert_pk;
     wd_keystore_t *ks = NULL;
     wd_err_t err = wd_keystore_open (backend, &params, &ks);
-    if (err != WD_OK)
-        node_child_fail (parent, err, "keystore %s: %s (%s)", backend, wd_strerror (err), key_path);
+    if (err != WD_OK) {
+        wd_keystore_describe (backend, &params, where, sizeof where);
+        node_child_fail (parent, err, "keystore %s: %s (%s; %s)", backend, wd_strerror (err),
+                         wd_err_name (err), where);
+    }
     wd_log_info ("keystore %s open, identity %s", backend,
                  wd_short_id (wd_keystore_public_key (ks)).s);
     if (!node_child_send (parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))

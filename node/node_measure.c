@@ -15,6 +15,7 @@
 
 #include "attest_ima.h"
 #include "node_config.h"
+#include "node_pxe.h"
 #include "wd_genesis.h"
 #include "wd_hash.h"
 #include "wd_log.h"
@@ -142,5 +143,14 @@ node_measure_keystore (attest_log_t *log, const wd_config_t *cfg, const wd_msg_k
     snprintf (name, sizeof name, "%s:%s", NODE_MEASURE_KEYSTORE, keys->backend);
     int rc = attest_log_measure_buffer (log, name, body, len);
     free (body);
+    return rc == WD_OK ? s_save (log, cfg) : rc;
+}
+
+int
+node_measure_pxe_served (attest_log_t *log, const wd_config_t *cfg, const pxe_served_record_t *rec)
+{
+    char name[PXE_PATH_MAX + 96];
+    node_pxe_measure_name (rec, name, sizeof name);
+    int rc = attest_log_append_digest (log, name, rec->sha256);
     return rc == WD_OK ? s_save (log, cfg) : rc;
 }

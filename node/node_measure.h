@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "attest_log.h"
+#include "pxe_images.h"
 #include "wd_config.h"
 #include "wd_msg.h"
 
@@ -42,5 +43,11 @@ node_measure_start (const wd_config_t *cfg, char *why, size_t why_len);
    and saves the log. Returns WD_OK, ATTEST_ERR_LOG_NAME or WD_ERR_IO. */
 int __attribute__ ((warn_unused_result))
 node_measure_keystore (attest_log_t *log, const wd_config_t *cfg, const wd_msg_keys_status_t *keys);
+
+/* Appends a file the pxe child served — the digest of the bytes sent,
+   under node_pxe_measure_name's "pxe:<client>:<file>" — and saves the log.
+   Returns WD_OK, ATTEST_ERR_LOG_NAME or WD_ERR_IO. */
+int __attribute__ ((warn_unused_result))
+node_measure_pxe_served (attest_log_t *log, const wd_config_t *cfg, const pxe_served_record_t *rec);
 
 #endif

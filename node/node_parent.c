@@ -19,6 +19,7 @@
 #include "node_config.h"
 #include "node_notify.h"
 #include "node_proc.h"
+#include "node_pxe.h"
 #include "wd_chan.h"
 #include "wd_log.h"
 #include "wd_msg.h"
@@ -55,6 +56,7 @@ typedef struct {
     uint8_t *init;
     size_t init_len;
     s_child_t children[NODE_PROC_COUNT];
+    node_pxe_settings_t pxe; /* the pxe child runs only when pxe.enable */
     int sigfd;
     bool stopping;
     uint64_t stop_deadline_ms;
@@ -66,6 +68,29 @@ static void
 s_set_state (s_parent_t *self, s_child_t *child, s_child_state_t state);
 
 /* ---- children ------------------------------------------------------------ */
+
+/* Binds the boot servers' privileged sockets and hands them to a new pxe
+   child; they are bound again for every start, so a restarted child (or a
+   reload that moved them) gets fresh ones. A socket that cannot be bound
+   stops the child, and its exit schedules the next try. */
+static void
+s_send_pxe_sockets (s_parent_t *self, s_child_t *child)
+{
+    int fds[NODE_PXE_SOCKETS_MAX];
+    const char *names[NODE_PXE_SOCKETS_MAX];
+    size_t count;
+    char why[256];
+    if (node_pxe_bind (&self->pxe, fds, names, &count, why, sizeof why) != 0) {
+        wd_log_warnx ("%s", why);
+        kill (child->pid, SIGKILL);
+        return;
+    }
+    int err = node_pxe_send_sockets (child->chan, fds, names, count);
+    if (err != WD_OK)
+        wd_log_warnx ("pxe: sockets not sent: %s", wd_strerror (err));
+    for (size_t i = 0; i < count; i++)
+        close (fds[i]);
+}
 
 static void
 s_spawn (s_parent_t *self, s_child_t *child)
@@ -85,6 +110,8 @@ s_spawn (s_parent_t *self, s_child_t *child)
     wd_err_t err = wd_chan_send (child->chan, WD_MSG_INIT, 0, self->init, self->init_len, NULL, 0);
     if (err != WD_OK)
         wd_log_warnx ("%s: init not sent: %s", node_proc_name (child->role), wd_strerror (err));
+    if (child->role == NODE_PROC_PXE)
+        s_send_pxe_sockets (self, child);
     wd_log_debug ("started %s, pid %d", node_proc_name (child->role), (int)pid);
     s_set_state (self, child, CHILD_STARTING);
 }
@@ -97,21 +124,19 @@ s_serving (const s_child_t *child)
     return child->state == CHILD_RUNNING && child->chan;
 }
 
+/* Whether a child is meant to run with this configuration. */
 static bool
-s_all_serving (const s_parent_t *self)
+s_wanted (const s_parent_t *self, node_proc_role_t role)
 {
-    for (int i = 0; i < NODE_PROC_COUNT; i++)
-        if (!s_serving (&self->children[i]))
-            return false;
-    return true;
+    return role != NODE_PROC_PXE || self->pxe.enable;
 }
 
 static void
 s_send_proc_state (s_parent_t *self, const s_child_t *child)
 {
     s_child_t *engine = &self->children[NODE_PROC_ENGINE];
-    if (!engine->chan)
-        return;
+    if (!engine->chan || (child->role == NODE_PROC_PXE && !self->pxe.enable && !child->since))
+        return; /* a pxe process never started is not part of the node */
     wd_msg_proc_state_t state = {
         .pid = (uint64_t)(child->pid > 0 ? child->pid : 0),
         .restarts = child->restarts,
@@ -133,18 +158,20 @@ s_set_state (s_parent_t *self, s_child_t *child, s_child_state_t state)
     s_send_proc_state (self, child);
 }
 
-/* Gives keys and engine a new socketpair to talk over. */
+/* Gives two children (keys and engine, or engine and pxe) a new
+   socketpair to talk over, in a message of the given type. */
 static void
-s_pair_children (s_parent_t *self)
+s_pair_children (s_parent_t *self, node_proc_role_t a, node_proc_role_t b, uint32_t type)
 {
     int pair[2];
     if (wd_chan_socketpair (pair) != 0)
         wd_fatal ("socketpair");
-    for (int i = 0; i < NODE_PROC_COUNT; i++) {
-        wd_err_t err =
-            wd_chan_send (self->children[i].chan, WD_MSG_KEYS_CHANNEL, 0, NULL, 0, &pair[i], 1);
+    node_proc_role_t roles[2] = { a, b };
+    for (int i = 0; i < 2; i++) {
+        wd_err_t err = wd_chan_send (self->children[roles[i]].chan, type, 0, NULL, 0, &pair[i], 1);
         if (err != WD_OK)
-            wd_log_warnx ("%s: keys channel not sent: %s", node_proc_name (i), wd_strerror (err));
+            wd_log_warnx ("%s: %s not sent: %s", node_proc_name (roles[i]), wd_msg_name (type),
+                          wd_strerror (err));
     }
     close (pair[0]);
     close (pair[1]);
@@ -159,8 +186,13 @@ s_child_ready (s_parent_t *self, s_child_t *child)
         for (int i = 0; i < NODE_PROC_COUNT; i++)
             if (i != NODE_PROC_ENGINE)
                 s_send_proc_state (self, &self->children[i]);
-    if (s_all_serving (self))
-        s_pair_children (self);
+    const s_child_t *c = self->children;
+    if (child->role != NODE_PROC_PXE && s_serving (&c[NODE_PROC_KEYS]) &&
+        s_serving (&c[NODE_PROC_ENGINE]))
+        s_pair_children (self, NODE_PROC_KEYS, NODE_PROC_ENGINE, WD_MSG_KEYS_CHANNEL);
+    if (child->role != NODE_PROC_KEYS && s_serving (&c[NODE_PROC_ENGINE]) &&
+        s_serving (&c[NODE_PROC_PXE]))
+        s_pair_children (self, NODE_PROC_ENGINE, NODE_PROC_PXE, WD_MSG_PXE_CHANNEL);
 }
 
 /* Reads one message from a child. Returns false when the channel closed. */
@@ -214,7 +246,8 @@ s_child_exited (s_parent_t *self, s_child_t *child, int status)
     wd_chan_destroy (&child->chan);
     child->pid = 0;
     uint64_t now = node_proc_now_ms ();
-    if (self->stopping || !self->started) {
+    if (self->stopping || !self->started || !s_wanted (self, child->role)) {
+        child->reloading = false;
         s_set_state (self, child, CHILD_STOPPED);
         return;
     }
@@ -265,6 +298,9 @@ s_set_config (s_parent_t *self, wd_config_t *cfg)
     free (self->init);
     self->cfg = cfg;
     self->init = wd_config_pack (cfg, &self->init_len);
+    char why[WD_CONFIG_WHY_MAX];
+    if (node_pxe_settings (cfg, &self->pxe, why, sizeof why) != WD_OK)
+        wd_fatalx ("%s", why); /* node_config_check has passed: not reached */
     wd_log_level_t level = WD_LOG_INFO;
     wd_log_level_parse (wd_config_str (cfg, "log/level"), &level);
     wd_log_init ("wardend", level);
@@ -275,14 +311,8 @@ s_reload (s_parent_t *self)
 {
     char why[WD_CONFIG_WHY_MAX];
     wd_config_t *cfg = NULL;
-    wd_err_t err = wd_config_load (node_config_table, self->config_path, &cfg, why, sizeof why);
-    if (err == WD_OK && self->log_level)
-        err = wd_config_set (cfg, "log/level", self->log_level, why, sizeof why);
-    if (err == WD_OK)
-        err = node_config_check (cfg, why, sizeof why);
-    if (err != WD_OK) {
+    if (node_config_load (self->config_path, self->log_level, &cfg, why, sizeof why) != WD_OK) {
         wd_log_warnx ("reload refused, keeping the running configuration: %s", why);
-        wd_config_destroy (&cfg);
         return;
     }
     wd_log_info ("reloading %s: restarting children", self->config_path);
@@ -291,6 +321,9 @@ s_reload (s_parent_t *self)
         if (self->children[i].pid > 0) {
             self->children[i].reloading = true;
             kill (self->children[i].pid, SIGTERM);
+        } else if (s_wanted (self, i) && self->children[i].state == CHILD_STOPPED) {
+            self->children[i].restart_at_ms = node_proc_now_ms (); /* newly enabled */
+            s_set_state (self, &self->children[i], CHILD_RESTARTING);
         }
     }
 }
@@ -453,7 +486,8 @@ node_parent_main (const char *config_path, const char *log_level, wd_config_t **
     int status = 0;
     /* keys first: an unusable keystore stops start-up before the engine
        opens the control socket. */
-    if (!s_start_child (&self, NODE_PROC_KEYS) || !s_start_child (&self, NODE_PROC_ENGINE)) {
+    if (!s_start_child (&self, NODE_PROC_KEYS) || !s_start_child (&self, NODE_PROC_ENGINE) ||
+        (self.pxe.enable && !s_start_child (&self, NODE_PROC_PXE))) {
         if (!self.stopping) {
             status = 1;
             self.stopping = true;

@@ -15,7 +15,7 @@
 
 #include "wd_log.h"
 
-static const char *const s_names[NODE_PROC_COUNT] = { "keys", "engine" };
+static const char *const s_names[NODE_PROC_COUNT] = { "keys", "engine", "pxe" };
 
 const char *
 node_proc_name (node_proc_role_t role)

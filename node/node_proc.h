@@ -16,10 +16,11 @@
 typedef enum {
     NODE_PROC_KEYS,
     NODE_PROC_ENGINE,
+    NODE_PROC_PXE, /* only when pxe/enable is true */
     NODE_PROC_COUNT,
 } node_proc_role_t;
 
-/* "keys", "engine". */
+/* "keys", "engine", "pxe". */
 const char *
 node_proc_name (node_proc_role_t role);
 

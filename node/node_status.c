@@ -53,9 +53,14 @@ node_status_build (const wd_config_t *cfg, const uint8_t *cert_bytes, size_t cer
     wd_writer_key (w, "pid");
     wd_writer_uint (w, (uint64_t)getppid ());
     wd_writer_key (w, "processes");
-    wd_writer_array (w, NODE_PROC_COUNT);
+    /* The pxe process is listed only once the parent reported it (it runs
+       only with pxe/enable). */
+    bool pxe_listed = procs->procs[NODE_PROC_PXE].name[0] != '\0';
+    wd_writer_array (w, NODE_PROC_COUNT - !pxe_listed);
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         wd_msg_proc_state_t state = procs->procs[i];
+        if (i == NODE_PROC_PXE && !pxe_listed)
+            continue;
         if (!state.name[0]) {
             snprintf (state.name, sizeof state.name, "%s", node_proc_name (i));
             snprintf (state.state, sizeof state.state, "unknown");

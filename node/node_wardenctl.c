@@ -173,17 +173,42 @@ static int
 s_cmd_init (int argc, char **argv)
 {
     static const struct option options[] = {
-        { "state", required_argument, NULL, 's' },   { "name", required_argument, NULL, 'n' },
-        { "backend", required_argument, NULL, 'b' }, { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+        { "state", required_argument, NULL, 's' },
+        { "name", required_argument, NULL, 'n' },
+        { "backend", required_argument, NULL, 'b' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "module", required_argument, NULL, 'M' },
+        { "token", required_argument, NULL, 'T' },
+        { "key-label", required_argument, NULL, 'L' },
+        { "pin-file", required_argument, NULL, 'P' },
+        { "slot", required_argument, NULL, 'S' },
+        { NULL, 0, NULL, 0 },
     };
     char name[WD_CERT_NAME_MAX + 1];
     s_default_name (name, sizeof name);
     const char *backend = "file";
+    const char *module = NULL, *pin_file = NULL, *slot = NULL;
+    wd_keystore_params_t params = { 0 };
     bool json = false;
     int opt;
     while ((opt = getopt_long (argc, argv, "s:n:b:jh", options, NULL)) != -1) {
         switch (opt) {
+            case 'M':
+                module = optarg;
+                break;
+            case 'T':
+                params.token = optarg;
+                break;
+            case 'L':
+                params.key_label = optarg;
+                break;
+            case 'P':
+                pin_file = optarg;
+                break;
+            case 'S':
+                slot = optarg;
+                break;
             case 's':
                 s_state = optarg;
                 break;
@@ -198,10 +223,15 @@ s_cmd_init (int argc, char **argv)
                 break;
             case 'h':
                 printf ("usage: wardenctl init [--state DIR] [--name NAME] [--backend file] "
-                        "[--json]\n\n"
+                        "[--json]\n"
+                        "       wardenctl init ... --backend pkcs11 --module PATH --token LABEL\n"
+                        "                          --key-label LABEL --pin-file FILE\n"
+                        "       wardenctl init ... --backend zymbit --slot N\n\n"
                         "Creates DIR (default %s) with this node's identity key, VRF key,\n"
                         "CURVE key, node certificate and a commented configuration file.\n"
-                        "Refuses to touch a directory that already holds a node.\n",
+                        "Refuses to touch a directory that already holds a node. With pkcs11\n"
+                        "the identity key pair is generated inside the token and cannot be\n"
+                        "exported; with zymbit it is the Ed25519 key already in slot N.\n",
                         NODE_STATE_DEFAULT);
                 return 0;
             default:
@@ -217,8 +247,35 @@ s_cmd_init (int argc, char **argv)
     const wd_keystore_backend_t *ks_backend = wd_keystore_backend (backend);
     if (!ks_backend)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE,
-                              "init: keystore backend '%s' is not built in (built in: file)",
-                              backend);
+                              "init: keystore backend '%s' is not built in (built in: %s)", backend,
+                              wd_keystore_backend_names ());
+    /* Paths go into the configuration, which wants them absolute. */
+    char module_abs[PATH_MAX], pin_abs[PATH_MAX], slot_text[16] = "";
+    bool pkcs11 = strcmp (backend, "pkcs11") == 0;
+    if (pkcs11) {
+        if (!module || !params.token || !params.key_label || !pin_file)
+            return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: --backend pkcs11 needs --module, "
+                                                       "--token, --key-label and --pin-file");
+        if (strlen (params.token) > 32 || strlen (params.key_label) > 64)
+            return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: a token label has at most 32 bytes, "
+                                                       "a key label at most 64");
+        if (!realpath (module, module_abs))
+            return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: module %s: %s", module,
+                                  strerror (errno));
+        if (!realpath (pin_file, pin_abs))
+            return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: PIN file %s: %s", pin_file,
+                                  strerror (errno));
+        params.module = module_abs;
+        params.pin_file = pin_abs;
+    }
+    if (strcmp (backend, "zymbit") == 0) {
+        char *end;
+        long n = slot ? strtol (slot, &end, 10) : -1;
+        if (!slot || *end || n < 0 || n > 1023)
+            return node_ctl_fail (NODE_CTL_EXIT_USAGE, "init: --backend zymbit needs --slot N");
+        params.slot = (int)n;
+        snprintf (slot_text, sizeof slot_text, "%ld", n);
+    }
     if (s_state[0] != '/')
         return node_ctl_fail (NODE_CTL_EXIT_USAGE,
                               "init: the state directory must be an absolute path");
@@ -238,11 +295,13 @@ s_cmd_init (int argc, char **argv)
     if (s_mkdir_private (s_state) != 0 || s_mkdir_private (keys_dir) != 0)
         return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", s_state, strerror (errno));
 
-    wd_keystore_params_t params = { .path = identity };
+    params.path = identity;
+    char where[PATH_MAX + 128];
+    wd_keystore_describe (backend, &params, where, sizeof where);
     wd_err_t err = wd_keystore_generate (backend, &params);
     if (err != WD_OK)
         return node_ctl_fail (err == WD_ERR_EXISTS ? NODE_CTL_EXIT_USAGE : NODE_CTL_EXIT_INTERNAL,
-                              "init: %s: %s", identity, wd_strerror (err));
+                              "init: %s: %s (%s)", where, wd_strerror (err), wd_err_name (err));
     wd_cert_t cert = { .created = (uint64_t)time (NULL) };
     snprintf (cert.name, sizeof cert.name, "%s", name);
     snprintf (cert.key_protection, sizeof cert.key_protection, "%s", ks_backend->key_protection);
@@ -255,7 +314,8 @@ s_cmd_init (int argc, char **argv)
     wd_keystore_t *ks;
     err = wd_keystore_open (backend, &params, &ks);
     if (err != WD_OK)
-        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s", identity, wd_strerror (err));
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s (%s)", where, wd_strerror (err),
+                              wd_err_name (err));
     memcpy (cert.sign_pk, wd_keystore_public_key (ks), WD_PUBKEY_LEN);
     uint8_t *cert_bytes;
     size_t cert_len;
@@ -275,7 +335,14 @@ s_cmd_init (int argc, char **argv)
     wd_config_t *cfg = wd_config_new (node_config_table);
     if (!cfg || wd_config_set (cfg, "node/name", name, why, sizeof why) != WD_OK ||
         wd_config_set (cfg, "node/state", s_state, why, sizeof why) != WD_OK ||
-        wd_config_set (cfg, "keystore/backend", backend, why, sizeof why) != WD_OK)
+        wd_config_set (cfg, "keystore/backend", backend, why, sizeof why) != WD_OK ||
+        (pkcs11 &&
+         (wd_config_set (cfg, "keystore/module", params.module, why, sizeof why) != WD_OK ||
+          wd_config_set (cfg, "keystore/token", params.token, why, sizeof why) != WD_OK ||
+          wd_config_set (cfg, "keystore/key_label", params.key_label, why, sizeof why) != WD_OK ||
+          wd_config_set (cfg, "keystore/pin_file", params.pin_file, why, sizeof why) != WD_OK)) ||
+        (*slot_text &&
+         wd_config_set (cfg, "keystore/zymbit_slot", slot_text, why, sizeof why) != WD_OK))
         return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: configuration: %s",
                               cfg ? why : "out of memory");
     int fd = open (conf_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -296,7 +363,11 @@ s_cmd_init (int argc, char **argv)
         printf ("initialised node %s in %s\n", name, s_state);
         printf ("  id           %s\n", s_hex32 (hex, cert.sign_pk));
         printf ("  certificate  %s (%s)\n", cert_path, wd_short_id (cert_id).s);
-        printf ("  keys         %s/ (identity, vrf, curve; mode 0600)\n", keys_dir);
+        if (strcmp (backend, "file") == 0)
+            printf ("  keys         %s/ (identity, vrf, curve; mode 0600)\n", keys_dir);
+        else
+            printf ("  keys         %s/ (vrf, curve; mode 0600); identity in %s: %s\n", keys_dir,
+                    backend, where);
         printf ("  config       %s\n", conf_path);
         printf ("start it with: wardend -c %s\n", conf_path);
     }
@@ -318,6 +389,8 @@ s_status_json (const node_status_t *st, bool is_signed, const char *reason, bool
     json_t *procs = json_array ();
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         const wd_msg_proc_state_t *p = &st->procs.procs[i];
+        if (!p->name[0])
+            continue; /* not part of this node's configuration (pxe) */
         json_array_append_new (procs,
                                json_pack ("{s:s, s:s, s:I, s:I, s:I}", "name", p->name, "state",
                                           p->state, "pid", (json_int_t)p->pid, "restarts",
@@ -365,6 +438,8 @@ s_status_print (const node_status_t *st, bool is_signed, const char *reason, boo
             (unsigned long long)st->measured.entries, s_hex32 (hex, st->measured.sha256));
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         const wd_msg_proc_state_t *p = &st->procs.procs[i];
+        if (!p->name[0])
+            continue;
         printf ("%-11s %-7s %-10s pid %-7llu restarts %llu, since %s\n", i == 0 ? "processes" : "",
                 p->name, p->state, (unsigned long long)p->pid, (unsigned long long)p->restarts,
                 s_time_iso (when, p->since));
@@ -536,13 +611,34 @@ s_cmd_keys (int argc, char **argv)
 
 /* ---- main ---------------------------------------------------------------- */
 
+int
+node_ctl_control_path (char *out, size_t size)
+{
+    if (s_socket) {
+        int n = snprintf (out, size, "%s", s_socket);
+        return n < 0 || (size_t)n >= size ? -1 : 0;
+    }
+    return s_path (out, size, s_state, "control.sock");
+}
+
+int
+node_ctl_state_path (const char *name, char *out, size_t size)
+{
+    return s_path (out, size, s_state, name);
+}
+
 static const s_command_t s_commands[] = {
     { "init", s_cmd_init, "create this node's keys, certificate and configuration" },
     { "status", s_cmd_status, "show the running node's status, signed by the node" },
     { "keys", s_cmd_keys, "show this node's public keys (keys show)" },
     { "genesis", node_ctl_genesis, "create or show the genesis file that defines a cluster" },
     { "vrf", node_ctl_vrf, "prove or verify an RFC 9381 VRF output (audit a selection)" },
-    { "attest", node_ctl_attest, "appraise an IMA log against a runtime policy, offline" },
+    { "attest", node_ctl_attest,
+      "host attestation: host state, evidence, tokens; offline appraise" },
+    { "peers", node_ctl_peers, "list the cluster's nodes as the mesh sees them" },
+    { "mesh", node_ctl_mesh, "publish a notice record, list delivered records" },
+    { "pxe", node_ctl_pxe, "show the boot server's counters, leases and served files" },
+    { "results", node_ctl_results, "PCR result log: list, get, bundle, verify (read-only)" },
 };
 
 static void

@@ -15,6 +15,7 @@
 #include "node_keys.h"
 #include "node_parent.h"
 #include "node_proc.h"
+#include "node_pxe.h"
 #include "wd_cert.h"
 #include "wd_hash.h"
 #include "wd_keystore.h"
@@ -25,6 +26,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
              "usage: wardend [-c FILE] [-l LEVEL] [--check-config]\n"
+             "       wardend pxe [-c FILE] [-l LEVEL]   (the boot server alone)\n"
              "\n"
              "Runs a Warden node: a root parent with a keys process (holds the identity\n"
              "key) and an engine process (network, state, control socket).\n"
@@ -47,9 +49,10 @@ s_usage (FILE *out)
 static int
 s_check_identity (const wd_config_t *cfg)
 {
-    char cert_path[PATH_MAX], key_path[PATH_MAX];
+    char cert_path[PATH_MAX], key_path[PATH_MAX], where[PATH_MAX + 128];
+    wd_keystore_params_t params;
     if (node_path_state (cfg, "node.cert", cert_path, sizeof cert_path) != 0 ||
-        node_path_identity_key (cfg, key_path, sizeof key_path) != 0) {
+        node_keystore_params (cfg, &params, key_path, sizeof key_path) != 0) {
         fprintf (stderr, "wardend: state path is too long\n");
         return 2;
     }
@@ -74,18 +77,19 @@ s_check_identity (const wd_config_t *cfg)
         return 2;
     }
     const char *backend = wd_config_str (cfg, "keystore/backend");
-    wd_keystore_params_t params = { .path = key_path };
+    wd_keystore_describe (backend, &params, where, sizeof where);
     wd_keystore_t *ks;
     err = wd_keystore_open (backend, &params, &ks);
     if (err != WD_OK) {
-        fprintf (stderr, "wardend: keystore %s: %s (%s)\n", backend, wd_strerror (err), key_path);
+        fprintf (stderr, "wardend: keystore %s: %s (%s; %s)\n", backend, wd_strerror (err),
+                 wd_err_name (err), where);
         return 2;
     }
     bool match = sodium_memcmp (wd_keystore_public_key (ks), cert.sign_pk, WD_PUBKEY_LEN) == 0;
     wd_keystore_destroy (&ks);
     if (!match) {
         fprintf (stderr, "wardend: %s: %s (%s)\n", cert_path, wd_strerror (WD_ERR_KEY_MISMATCH),
-                 key_path);
+                 where);
         return 2;
     }
     uint8_t id[WD_HASH_LEN];
@@ -107,6 +111,8 @@ main (int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    if (argc > 1 && strcmp (argv[1], "pxe") == 0) /* the boot server alone */
+        return sodium_init () < 0 ? 3 : node_pxe_standalone (argc - 1, argv + 1);
     const char *config_path = NODE_CONFIG_DEFAULT_PATH;
     const char *log_level = NULL;
     const char *child = NULL;
@@ -152,6 +158,8 @@ main (int argc, char **argv)
                 return node_keys_main ();
             case NODE_PROC_ENGINE:
                 return node_engine_main ();
+            case NODE_PROC_PXE:
+                return node_pxe_main ();
             default:
                 fprintf (stderr, "wardend: unknown child role '%s'\n", child);
                 return 2;
@@ -160,14 +168,8 @@ main (int argc, char **argv)
 
     char why[WD_CONFIG_WHY_MAX];
     wd_config_t *cfg = NULL;
-    wd_err_t err = wd_config_load (node_config_table, config_path, &cfg, why, sizeof why);
-    if (err == WD_OK && log_level)
-        err = wd_config_set (cfg, "log/level", log_level, why, sizeof why);
-    if (err == WD_OK)
-        err = node_config_check (cfg, why, sizeof why);
-    if (err != WD_OK) {
+    if (node_config_load (config_path, log_level, &cfg, why, sizeof why) != WD_OK) {
         fprintf (stderr, "wardend: %s\n", why);
-        wd_config_destroy (&cfg);
         return 2;
     }
     if (check_only) {

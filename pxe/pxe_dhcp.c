@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pxe_sock.h"
 #include "wd_log.h"
 
 #define S_DEFAULT_LEASE  3600
@@ -1483,29 +1484,5 @@ pxe_dhcp_leases (const pxe_dhcp_t *self, pxe_dhcp_lease_t *out, size_t max)
 int
 pxe_dhcp_bind (const char *addr, uint16_t port, const char *ifname, uint16_t *bound_port)
 {
-    assert (addr);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-    if (inet_pton (AF_INET, addr, &sin.sin_addr) != 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    socklen_t slen = sizeof sin;
-    if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt (fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0 ||
-        (ifname &&
-         setsockopt (fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen (ifname)) < 0) ||
-        bind (fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname (fd, (struct sockaddr *)&sin, &slen) < 0) {
-        int e = errno;
-        close (fd);
-        errno = e;
-        return -1;
-    }
-    if (bound_port)
-        *bound_port = ntohs (sin.sin_port);
-    return fd;
+    return pxe_sock_bind (PXE_SOCK_UDP_BROADCAST, addr, port, ifname, bound_port);
 }

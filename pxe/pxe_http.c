@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "wd_hash.h"
+#include "pxe_sock.h"
 #include "wd_log.h"
 
 #define S_DEFAULT_MAX_CONNECTIONS 256
@@ -761,26 +762,5 @@ pxe_http_stats (const pxe_http_t *self, pxe_http_stats_t *stats)
 int
 pxe_http_bind (const char *addr, uint16_t port, uint16_t *bound_port)
 {
-    assert (addr);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-    if (inet_pton (AF_INET, addr, &sin.sin_addr) != 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    socklen_t slen = sizeof sin;
-    if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind (fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen (fd, 128) < 0 ||
-        getsockname (fd, (struct sockaddr *)&sin, &slen) < 0) {
-        int e = errno;
-        close (fd);
-        errno = e;
-        return -1;
-    }
-    if (bound_port)
-        *bound_port = ntohs (sin.sin_port);
-    return fd;
+    return pxe_sock_bind (PXE_SOCK_TCP_LISTEN, addr, port, NULL, bound_port);
 }

@@ -21,7 +21,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +29,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pxe_path.h"
+#include "pxe_sock.h"
 #include "wd_log.h"
 
 #define S_DEFAULT_MAX_TRANSFERS  512
@@ -52,7 +52,9 @@ struct s_xfer {
     pxe_tftp_t *server;
     s_xfer_t *next;
     int sock;
-    int file_fd;
+    int file_fd;   /* the file or its sealed copy, read with pread; or -1 */
+    uint8_t *data; /* a generated boot script (owned), or NULL */
+    bool approved; /* from the approved image set */
     bool dead;
     struct sockaddr_in peer;
     char filename[PXE_TFTP_NAME_MAX + 1];
@@ -78,6 +80,8 @@ struct pxe_tftp {
     int sock;
     int root_fd;
     int epfd;
+    pxe_images_t *images; /* borrowed; NULL: the plain boot directory */
+    char base_url[PXE_TFTP_URL_MAX + 1];
     bool pktinfo; /* listening on INADDR_ANY: learn each request's local address */
     struct sockaddr_in local;
     pxe_tftp_config_t config;
@@ -264,122 +268,6 @@ pxe_tftp_reply_parse (const uint8_t *pkt, size_t len, pxe_tftp_reply_t *reply)
     return 0;
 }
 
-int
-pxe_tftp_path_check (const char *name, char *out, size_t out_len)
-{
-    assert (name);
-    assert (out && out_len);
-    if (name[0] == '/')
-        name++;
-    if (name[0] == '/')
-        return PXE_ERR_TFTP_PATH_ABSOLUTE;
-    size_t len = strlen (name);
-    if (len == 0 || len >= out_len)
-        return PXE_ERR_TFTP_FILENAME;
-    const char *p = name;
-    while (*p) {
-        const char *slash = strchr (p, '/');
-        size_t clen = slash ? (size_t)(slash - p) : strlen (p);
-        if (clen == 2 && p[0] == '.' && p[1] == '.')
-            return PXE_ERR_TFTP_PATH_DOTDOT;
-        p += clen;
-        if (*p == '/')
-            p++;
-    }
-    memcpy (out, name, len + 1);
-    return 0;
-}
-
-/* ---- opening files beneath the boot directory ------------------------------------------- */
-
-static int
-s_errno_reason (int e)
-{
-    switch (e) {
-        case ENOENT:
-        case ENOTDIR:
-            return PXE_ERR_TFTP_NOT_FOUND;
-        case ELOOP:
-        case EXDEV:
-            return PXE_ERR_TFTP_PATH_ESCAPE;
-        default:
-            return WD_ERR_IO;
-    }
-}
-
-/* The fallback without openat2: every component is opened with O_NOFOLLOW,
-   so no symlink is followed at all. */
-static int
-s_open_walk (int root_fd, const char *path, int *fd_out)
-{
-    char buf[PXE_TFTP_NAME_MAX + 1];
-    size_t len = strlen (path);
-    if (len >= sizeof buf)
-        return PXE_ERR_TFTP_FILENAME;
-    memcpy (buf, path, len + 1);
-    int dir = root_fd;
-    char *comp = buf;
-    int rc = 0;
-    for (;;) {
-        char *slash = strchr (comp, '/');
-        if (slash)
-            *slash = '\0';
-        if (!slash) {
-            int fd = *comp ? openat (dir, comp,
-                                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-                           : -1;
-            if (fd < 0)
-                rc = *comp ? s_errno_reason (errno) : PXE_ERR_TFTP_NOT_REGULAR;
-            else
-                *fd_out = fd;
-            break;
-        }
-        if (*comp) {
-            int next = openat (dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (next < 0) {
-                rc = s_errno_reason (errno);
-                break;
-            }
-            if (dir != root_fd)
-                close (dir);
-            dir = next;
-        }
-        comp = slash + 1;
-    }
-    if (dir != root_fd)
-        close (dir);
-    return rc;
-}
-
-/* Opens path (already through pxe_tftp_path_check) read-only beneath
-   root_fd and checks that it is a regular file. */
-static int
-s_open_beneath (int root_fd, const char *path, bool *no_openat2, int *fd_out, struct stat *st)
-{
-    int fd = -1, rc = 0;
-    if (!*no_openat2) {
-        struct open_how how = {
-            .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        fd = (int)syscall (SYS_openat2, root_fd, path, &how, sizeof how);
-        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) /* EPERM: a seccomp filter */
-            *no_openat2 = true;
-        else if (fd < 0)
-            rc = s_errno_reason (errno);
-    }
-    if (*no_openat2)
-        rc = s_open_walk (root_fd, path, &fd);
-    if (rc)
-        return rc;
-    if (fstat (fd, st) < 0 || !S_ISREG (st->st_mode)) {
-        close (fd);
-        return PXE_ERR_TFTP_NOT_REGULAR;
-    }
-    *fd_out = fd;
-    return 0;
-}
-
 /* ---- the server ------------------------------------------------------------------------------ */
 
 static int64_t
@@ -438,6 +326,7 @@ s_xfer_free (s_xfer_t *x)
         close (x->sock);
     if (x->file_fd >= 0)
         close (x->file_fd);
+    free (x->data);
     EVP_MD_CTX_free (x->sha);
     free (x->buf);
     free (x);
@@ -472,6 +361,10 @@ s_send_block (s_xfer_t *x, uint64_t i)
     s_put16 (x->buf, PXE_TFTP_DATA);
     s_put16 (x->buf + 2, (uint16_t)i);
     size_t got = 0;
+    if (x->data) {
+        memcpy (x->buf + 4, x->data + off, n);
+        got = n;
+    }
     while (got < n) {
         ssize_t r = pread (x->file_fd, x->buf + 4 + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
@@ -527,6 +420,7 @@ s_xfer_complete (s_xfer_t *x, bool confirmed)
     served.blksize = x->blksize;
     served.windowsize = x->window;
     served.confirmed = confirmed;
+    served.approved = x->approved;
     if (EVP_DigestFinal_ex (x->sha, served.sha256, NULL) != 1) {
         s_xfer_fail (x, "digest failed");
         return;
@@ -662,19 +556,23 @@ s_oack_put (uint8_t *p, size_t at, const char *name, uint64_t value)
     return at + (size_t)n + 1;
 }
 
-/* Starts a transfer for a parsed read request whose file is open. Takes
-   ownership of file_fd. */
+/* Starts a transfer for a parsed read request whose file is open (file_fd)
+   or generated (data, size bytes). Takes ownership of file_fd and data. */
 static int
 s_xfer_start (pxe_tftp_t *self, const pxe_tftp_request_t *req, const struct sockaddr_in *peer,
-              const struct in_addr *local, int file_fd, uint64_t size)
+              const struct in_addr *local, int file_fd, uint8_t *data, uint64_t size, bool approved)
 {
     s_xfer_t *x = calloc (1, sizeof *x);
     if (!x) {
-        close (file_fd);
+        if (file_fd >= 0)
+            close (file_fd);
+        free (data);
         return WD_ERR_NOMEM;
     }
     x->server = self;
     x->file_fd = file_fd;
+    x->data = data;
+    x->approved = approved;
     x->peer = *peer;
     snprintf (x->filename, sizeof x->filename, "%s", req->filename);
     x->size = size;
@@ -740,7 +638,7 @@ static void
 s_refuse (pxe_tftp_t *self, const struct sockaddr_in *from, int rc)
 {
     uint16_t code = PXE_TFTP_EACCESS;
-    if (rc == PXE_ERR_TFTP_NOT_FOUND)
+    if (rc == PXE_ERR_PATH_NOT_FOUND || rc == PXE_ERR_PATH_NAME || rc == PXE_ERR_IMAGE_MISSING)
         code = PXE_TFTP_ENOTFOUND;
     else if (rc == PXE_ERR_TFTP_OPTION_RANGE)
         code = PXE_TFTP_EOPTNEG;
@@ -769,18 +667,36 @@ s_handle_request (pxe_tftp_t *self, size_t len, const struct sockaddr_in *from,
         return;
     }
     self->stats.requests++;
-    char path[PXE_TFTP_NAME_MAX + 1];
+    char path[PXE_PATH_MAX + 1];
     int fd = -1;
+    uint8_t *data = NULL;
+    uint64_t size = 0;
     struct stat st;
     if (req.opcode == PXE_TFTP_WRQ)
         rc = PXE_ERR_TFTP_WRITE;
     else if (self->stats.active >= self->config.max_transfers ||
              s_count_client (self, from->sin_addr.s_addr) >= self->config.max_per_client)
         rc = PXE_ERR_TFTP_LIMIT;
-    else if ((rc = pxe_tftp_path_check (req.filename, path, sizeof path)) == 0)
-        rc = s_open_beneath (self->root_fd, path, &self->config.no_openat2, &fd, &st);
+    else if (self->images) {
+        /* Only the approved set, from its sealed copies. */
+        char client[INET_ADDRSTRLEN] = "";
+        inet_ntop (AF_INET, &from->sin_addr, client, sizeof client);
+        pxe_image_file_t file;
+        rc = pxe_images_open (self->images, req.filename, client,
+                              self->base_url[0] ? self->base_url : NULL, &file);
+        if (rc == 0) {
+            fd = file.fd;
+            data = file.data;
+            size = file.size;
+            file.fd = -1;
+            file.data = NULL;
+            pxe_images_file_release (&file);
+        }
+    } else if ((rc = pxe_path_check (req.filename, path, sizeof path)) == 0 &&
+               (rc = pxe_path_open (self->root_fd, path, &self->config.no_openat2, &fd, &st)) == 0)
+        size = (uint64_t)st.st_size;
     if (rc == 0)
-        rc = s_xfer_start (self, &req, from, local, fd, (uint64_t)st.st_size);
+        rc = s_xfer_start (self, &req, from, local, fd, data, size, self->images != NULL);
     if (rc) {
         self->stats.refused++;
         s_log_reject (self, from, req.filename, rc);
@@ -902,6 +818,14 @@ pxe_tftp_destroy (pxe_tftp_t **self_p)
 }
 
 void
+pxe_tftp_set_images (pxe_tftp_t *self, pxe_images_t *images, const char *base_url)
+{
+    assert (self);
+    self->images = images;
+    snprintf (self->base_url, sizeof self->base_url, "%s", base_url ? base_url : "");
+}
+
+void
 pxe_tftp_set_served (pxe_tftp_t *self, pxe_tftp_served_fn *fn, void *arg)
 {
     assert (self);
@@ -1001,24 +925,5 @@ pxe_tftp_stats (const pxe_tftp_t *self, pxe_tftp_stats_t *stats)
 int
 pxe_tftp_bind (const char *addr, uint16_t port, uint16_t *bound_port)
 {
-    assert (addr);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-    if (inet_pton (AF_INET, addr, &sin.sin_addr) != 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    socklen_t slen = sizeof sin;
-    if (bind (fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname (fd, (struct sockaddr *)&sin, &slen) < 0) {
-        int e = errno;
-        close (fd);
-        errno = e;
-        return -1;
-    }
-    if (bound_port)
-        *bound_port = ntohs (sin.sin_port);
-    return fd;
+    return pxe_sock_bind (PXE_SOCK_UDP, addr, port, NULL, bound_port);
 }

@@ -9,8 +9,10 @@
  * is an already-bound IPv4 UDP socket (in the node it is bound by the root
  * parent and passed to the `pxe` child); each transfer gets its own
  * ephemeral socket (its TID). Files come only from the boot directory,
- * resolved beneath it (no '..', no absolute path, no symlink out of it), in
- * octet mode only. Every completed transfer is reported to the served
+ * resolved beneath it by pxe_path (no '..', no absolute path, no symlink
+ * out of it), or, once an approved image set is attached
+ * (pxe_tftp_set_images), only from its verified sealed copies; octet mode
+ * only. Every completed transfer is reported to the served
  * callback with the SHA-256 of the bytes actually sent. See the "TFTP"
  * section of docs/PROTOCOL.md for the behaviour on the wire. A server is
  * used from one thread; it never blocks (files are read with pread per
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "pxe_err.h"
+#include "pxe_images.h"
 
 #define PXE_TFTP_NAME_MAX    255   /* longest file name accepted */
 #define PXE_TFTP_BLKSIZE_MIN 8     /* RFC 2348 */
@@ -32,6 +35,7 @@
 #define PXE_TFTP_TIMEOUT_MAX 255   /* RFC 2349, seconds */
 #define PXE_TFTP_WINDOW_MAX  65535 /* RFC 7440 */
 #define PXE_TFTP_PACKET_MAX  (PXE_TFTP_BLKSIZE_MAX + 4)
+#define PXE_TFTP_URL_MAX     127 /* base URL handed to the boot script */
 
 /* TFTP opcodes (RFC 1350, RFC 2347). */
 enum {
@@ -88,14 +92,6 @@ typedef struct {
 int __attribute__ ((warn_unused_result))
 pxe_tftp_reply_parse (const uint8_t *pkt, size_t len, pxe_tftp_reply_t *reply);
 
-/* Checks a requested name and turns it into the path to open beneath the
-   boot directory: one leading '/' is dropped (boot file names in DHCP
-   option 67 and boot loader configs are often written absolute); anything
-   else absolute, and any '..' component, is refused. Writes the relative
-   path into out (out_len bytes). Returns 0 or the reason. */
-int __attribute__ ((warn_unused_result))
-pxe_tftp_path_check (const char *name, char *out, size_t out_len);
-
 /* Limits and timing. Zero fields take the defaults shown. */
 typedef struct {
     unsigned max_transfers;  /* all clients together; default 512 */
@@ -120,6 +116,7 @@ typedef struct {
     uint32_t blksize;
     uint32_t windowsize;
     bool confirmed; /* the final block's ACK arrived */
+    bool approved;  /* served from the approved image set */
 } pxe_tftp_served_t;
 
 typedef void (pxe_tftp_served_fn) (void *arg, const pxe_tftp_served_t *served);
@@ -151,6 +148,14 @@ pxe_tftp_new (int sock_fd, int root_fd, const pxe_tftp_config_t *config, int *er
  *self_p to NULL. Safe on NULL. */
 void
 pxe_tftp_destroy (pxe_tftp_t **self_p);
+
+/* Serves only the approved set images (borrowed: it must outlive the
+   server; NULL serves the plain boot directory again): every request goes
+   through pxe_images_open, so only verified sealed copies and generated
+   boot scripts are sent, and the boot script's {{base_url}} is base_url
+   (copied; may be NULL). root_fd is then used for nothing else. */
+void
+pxe_tftp_set_images (pxe_tftp_t *self, pxe_images_t *images, const char *base_url);
 
 /* Calls fn(arg, served) for every completed transfer. */
 void

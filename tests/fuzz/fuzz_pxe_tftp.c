@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         assert (!req.has_timeout || (req.timeout >= 1 && req.timeout <= PXE_TFTP_TIMEOUT_MAX));
         assert (!req.has_windowsize ||
                 (req.windowsize >= 1 && req.windowsize <= PXE_TFTP_WINDOW_MAX));
-        char path[PXE_TFTP_NAME_MAX + 1];
-        if (pxe_tftp_path_check (req.filename, path, sizeof path) == 0) {
+        char path[PXE_PATH_MAX + 1];
+        if (pxe_path_check (req.filename, path, sizeof path) == 0) {
             assert (path[0] != '/');
             const char *p = path;
             for (;;) {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A misbehaving host agent for agent_challenge.sh, written from
+"""A misbehaving host agent for wardend_agent.sh, written from
 docs/PROTOCOL.md "Host agent protocol" alone (python3-zmq for CURVE,
 python3-nacl for Ed25519, python3-msgpack).
 

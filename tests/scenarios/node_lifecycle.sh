@@ -256,11 +256,11 @@ set -e
 rm "$state/genesis"
 
 step "start-up refuses a keystore backend that is not built in (no fallback)"
-sed -i 's/# backend = "file"/backend = "pkcs11"/' "$state/warden.conf"
+sed -i 's/# backend = "file"/backend = "nosuch"/' "$state/warden.conf"
 set +e
 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
 set -e
-[ $rc = 2 ] && grep -q "'pkcs11' is not built into this wardend" "$tmp/err" \
+[ $rc = 2 ] && grep -q "'nosuch' is not built into this wardend" "$tmp/err" \
     || fail "backend: rc $rc, $(cat "$tmp/err")"
 
 step "wardenctl status with no daemon says so"

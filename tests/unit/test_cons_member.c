@@ -778,6 +778,103 @@ test_refutation (void **state)
     cons_member_destroy (&m);
 }
 
+/* A member declared dead is pinged now and then (every `reclaim` periods,
+   8 by default) with its own death piggybacked first; no relay is asked
+   for it, and its answer (a refutation at a higher incarnation) brings it
+   back: how the two sides of a healed partition find each other. */
+static void
+test_reclaim_dead_member (void **state)
+{
+    (void)state;
+    cons_member_t *m = s_new (0, 21, 1);
+    s_outs_t outs;
+    assert_int_equal (s_push_update (m, 0, 2, CONS_MEMBER_DEAD, 1, 0, 0), WD_OK);
+    s_drain (m, &outs);
+    assert_int_equal (outs.count, 1);
+    assert_int_equal (outs.o[0].state, CONS_MEMBER_DEAD);
+    cons_member_tick (m, 0);
+    s_drain (m, &outs);
+    uint32_t seq = 0;
+    uint64_t now = 0;
+    bool pinged = false;
+    while (!pinged && now < 12000) {
+        now = cons_member_next_deadline (m);
+        cons_member_tick (m, now);
+        s_drain (m, &outs);
+        for (size_t i = 0; i < outs.count; i++) {
+            const cons_member_msg_t *msg = &outs.o[i].msg;
+            if (outs.o[i].kind != CONS_MEMBER_OUT_SEND)
+                continue;
+            if (msg->type == CONS_MEMBER_PING_REQ)
+                assert_memory_not_equal (msg->target, s_id (1), CONS_MEMBER_ID_LEN);
+            if (msg->type != CONS_MEMBER_PING)
+                continue;
+            if (outs.o[i].peer == 1) {
+                pinged = true;
+                seq = msg->seq;
+                assert_true (msg->count >= 1);
+                assert_int_equal (msg->updates[0].state, CONS_MEMBER_DEAD);
+                assert_memory_equal (msg->updates[0].id, s_id (1), CONS_MEMBER_ID_LEN);
+            } else {
+                cons_member_msg_t ack = { .type = CONS_MEMBER_ACK, .seq = msg->seq };
+                assert_int_equal (s_feed (m, now, outs.o[i].peer, &ack), WD_OK);
+            }
+        }
+    }
+    assert_true (pinged);
+    /* Within reclaim + 1 periods of 1000 ms (the first is staggered). */
+    assert_true (now < 10000);
+    cons_member_msg_t ack = { .type = CONS_MEMBER_ACK, .seq = seq, .count = 1 };
+    ack.updates[0] =
+        (cons_member_update_t){ .state = CONS_MEMBER_ALIVE, .id = s_id (1), .incarnation = 1 };
+    assert_int_equal (s_feed (m, now + 1, 1, &ack), WD_OK);
+    cons_member_state_t st;
+    uint64_t inc;
+    s_state_of (m, 1, &st, &inc);
+    assert_int_equal (st, CONS_MEMBER_ALIVE);
+    assert_int_equal (inc, 1);
+    assert_int_equal (cons_member_health (m), 0);
+    cons_member_destroy (&m);
+}
+
+/* A ping that carries an old death of the receiver (the sender missed its
+   refutation, e.g. across a partition) is answered with the receiver's
+   current alive, so the sender catches up instead of holding it dead. */
+static void
+test_stale_death_answered (void **state)
+{
+    (void)state;
+    cons_member_t *m = s_new (0, 5, 5);
+    s_outs_t outs;
+    s_drain (m, &outs);
+    /* Let the start-up announcement of alive(5) run out first. */
+    for (int k = 0; k < 40; k++) {
+        assert_int_equal (s_push_update (m, 10, 1, CONS_MEMBER_ALIVE, 2, 0, 0), WD_OK);
+        cons_member_msg_t ping = { .type = CONS_MEMBER_PING,
+                                   .seq = (uint32_t)k,
+                                   .target = s_id (0) };
+        assert_int_equal (s_feed (m, 10, 3, &ping), WD_OK);
+        s_drain (m, &outs);
+    }
+    cons_member_msg_t ping = {
+        .type = CONS_MEMBER_PING, .seq = 99, .target = s_id (0), .count = 1
+    };
+    ping.updates[0] =
+        (cons_member_update_t){ .state = CONS_MEMBER_DEAD, .id = s_id (0), .incarnation = 3 };
+    assert_int_equal (s_feed (m, 20, 1, &ping), WD_OK);
+    assert_int_equal (cons_member_incarnation (m), 5); /* no refutation needed */
+    s_drain (m, &outs);
+    assert_int_equal (outs.count, 1);
+    const cons_member_msg_t *ack = &outs.o[0].msg;
+    assert_int_equal (ack->type, CONS_MEMBER_ACK);
+    bool told = false;
+    for (size_t i = 0; i < ack->count; i++)
+        told |= memcmp (ack->updates[i].id, s_id (0), CONS_MEMBER_ID_LEN) == 0 &&
+                ack->updates[i].state == CONS_MEMBER_ALIVE && ack->updates[i].incarnation == 5;
+    assert_true (told);
+    cons_member_destroy (&m);
+}
+
 /* (current state, incarnation) + update -> expected state, incarnation. */
 static void
 test_incarnation_ordering (void **state)
@@ -1114,6 +1211,8 @@ main (void)
         cmocka_unit_test (test_failed_probe_missed_nacks),
         cmocka_unit_test (test_relay),
         cmocka_unit_test (test_refutation),
+        cmocka_unit_test (test_reclaim_dead_member),
+        cmocka_unit_test (test_stale_death_answered),
         cmocka_unit_test (test_incarnation_ordering),
         cmocka_unit_test (test_confirmations_shorten_suspicion),
         cmocka_unit_test (test_suspicion_timeout_formula),

@@ -175,19 +175,18 @@ test_path_check (void **state)
 {
     (void)state;
     char out[64];
-    assert_int_equal (pxe_tftp_path_check ("/ipxe.efi", out, sizeof out), 0);
+    assert_int_equal (pxe_path_check ("/ipxe.efi", out, sizeof out), 0);
     assert_string_equal (out, "ipxe.efi");
-    assert_int_equal (pxe_tftp_path_check ("boot/..x/a..", out, sizeof out), 0);
+    assert_int_equal (pxe_path_check ("boot/..x/a..", out, sizeof out), 0);
     assert_string_equal (out, "boot/..x/a..");
-    assert_int_equal (pxe_tftp_path_check ("//etc/passwd", out, sizeof out),
-                      PXE_ERR_TFTP_PATH_ABSOLUTE);
-    assert_int_equal (pxe_tftp_path_check ("../x", out, sizeof out), PXE_ERR_TFTP_PATH_DOTDOT);
-    assert_int_equal (pxe_tftp_path_check ("/../x", out, sizeof out), PXE_ERR_TFTP_PATH_DOTDOT);
-    assert_int_equal (pxe_tftp_path_check ("a/../b", out, sizeof out), PXE_ERR_TFTP_PATH_DOTDOT);
-    assert_int_equal (pxe_tftp_path_check ("a//..", out, sizeof out), PXE_ERR_TFTP_PATH_DOTDOT);
-    assert_int_equal (pxe_tftp_path_check ("/", out, sizeof out), PXE_ERR_TFTP_FILENAME);
-    assert_int_equal (pxe_tftp_path_check ("abcdefgh", out, 8), PXE_ERR_TFTP_FILENAME);
-    assert_string_equal (pxe_err_name (PXE_ERR_TFTP_PATH_DOTDOT), "PXE_ERR_TFTP_PATH_DOTDOT");
+    assert_int_equal (pxe_path_check ("//etc/passwd", out, sizeof out), PXE_ERR_PATH_ABSOLUTE);
+    assert_int_equal (pxe_path_check ("../x", out, sizeof out), PXE_ERR_PATH_DOTDOT);
+    assert_int_equal (pxe_path_check ("/../x", out, sizeof out), PXE_ERR_PATH_DOTDOT);
+    assert_int_equal (pxe_path_check ("a/../b", out, sizeof out), PXE_ERR_PATH_DOTDOT);
+    assert_int_equal (pxe_path_check ("a//..", out, sizeof out), PXE_ERR_PATH_DOTDOT);
+    assert_int_equal (pxe_path_check ("/", out, sizeof out), PXE_ERR_PATH_NAME);
+    assert_int_equal (pxe_path_check ("abcdefgh", out, 8), PXE_ERR_PATH_NAME);
+    assert_string_equal (pxe_err_name (PXE_ERR_PATH_DOTDOT), "PXE_ERR_PATH_DOTDOT");
     assert_string_equal (pxe_err_name (WD_ERR_IO), "WD_ERR_IO");
 }
 
@@ -575,6 +574,87 @@ test_server_refusals (void **state)
 }
 
 static void
+s_count_token (void *arg, const uint8_t token[PXE_IMAGES_TOKEN_LEN], const char *client)
+{
+    (void)token;
+    assert_string_equal (client, "127.0.0.1");
+    (*(int *)arg)++;
+}
+
+/* With an approved image set attached, only its verified copies and the
+   generated boot script are served. */
+static void
+test_server_images (void **state)
+{
+    (void)state;
+    s_fix_t *f = s_fix_new (NULL);
+    char root[512];
+    snprintf (root, sizeof root, "%s/root", test_tmpdir ());
+    static const uint8_t g[] = "changed after approval";
+    static const char script[] = "#!ipxe\nchain {{base_url}}/f {{token}}\n";
+    s_write_file (root, "g", g, sizeof g);
+    s_write_file (root, "s.ipxe", (const uint8_t *)script, strlen (script));
+    int root_fd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true (root_fd >= 0);
+    pxe_images_t *images = pxe_images_new (root_fd, NULL);
+    assert_non_null (images);
+    uint8_t digest[32], key[32] = { 1 };
+    crypto_hash_sha256 (digest, f->file, S_FILE_LEN);
+    assert_int_equal (pxe_images_approve (images, PXE_IMAGE_KERNEL, "f", digest), 0);
+    crypto_hash_sha256 (digest, (const uint8_t *)"approved", 8);
+    assert_int_equal (pxe_images_approve (images, PXE_IMAGE_INITRD, "g", digest), 0);
+    crypto_hash_sha256 (digest, (const uint8_t *)script, strlen (script));
+    assert_int_equal (pxe_images_approve (images, PXE_IMAGE_SCRIPT, "s.ipxe", digest), 0);
+    assert_int_equal (pxe_images_set_attest (images, "tcp://10.0.0.1:7420", key), 0);
+    int tokens = 0;
+    pxe_images_set_token_fn (images, s_count_token, &tokens);
+    pxe_tftp_set_images (f->server, images, "http://10.0.0.1:8080");
+
+    /* The approved file: its bytes, reported as approved. */
+    uint8_t b[600];
+    size_t n = s_req (b, PXE_TFTP_RRQ, "/f", "octet", NULL);
+    s_request (f, b, n);
+    assert_int_equal (s_recv (f->client, b, sizeof b, &f->tid), 4 + 512);
+    assert_memory_equal (b + 4, f->file, 512);
+    s_ack (f, 1);
+    assert_int_equal (s_recv (f->client, b, sizeof b, NULL), 4 + S_FILE_LEN - 512);
+    s_ack (f, 2);
+    assert_int_equal (f->served, 1);
+    assert_true (f->last.approved);
+    crypto_hash_sha256 (digest, f->file, S_FILE_LEN);
+    assert_memory_equal (f->last.sha256, digest, 32);
+
+    /* Unapproved (it exists), mismatching, and missing-from-the-set names. */
+    static const char *const refused[] = { "sub/in", "g", "missing" };
+    for (size_t i = 0; i < 3; i++) {
+        n = s_req (b, PXE_TFTP_RRQ, refused[i], "octet", NULL);
+        s_request (f, b, n);
+        s_expect_error (f, PXE_TFTP_EACCESS);
+    }
+
+    /* The boot script: generated, with a fresh token per request. */
+    n = s_req (b, PXE_TFTP_RRQ, "s.ipxe", "octet", NULL);
+    s_request (f, b, n);
+    ssize_t r = s_recv (f->client, b, sizeof b, &f->tid);
+    const char *want = "#!ipxe\nchain http://10.0.0.1:8080/f ";
+    assert_int_equal (r, 4 + strlen (want) + 64 + 1);
+    assert_memory_equal (b + 4, want, strlen (want));
+    assert_int_equal (tokens, 1);
+    s_ack (f, 1);
+    assert_int_equal (f->served, 2);
+    assert_true (f->last.approved);
+    crypto_hash_sha256 (digest, b + 4, (size_t)r - 4);
+    assert_memory_equal (f->last.sha256, digest, 32);
+
+    pxe_tftp_stats_t st;
+    pxe_tftp_stats (f->server, &st);
+    assert_int_equal (st.completed, 2);
+    assert_int_equal (st.refused, 3);
+    s_fix_destroy (&f);
+    pxe_images_destroy (&images);
+}
+
+static void
 test_server_probe_and_empty (void **state)
 {
     (void)state;
@@ -707,6 +787,7 @@ main (void)
         cmocka_unit_test (test_request_rejects),
         cmocka_unit_test (test_reply_parse),
         cmocka_unit_test (test_path_check),
+        cmocka_unit_test (test_server_images),
         cmocka_unit_test (test_server_lockstep),
         cmocka_unit_test (test_server_options_window),
         cmocka_unit_test (test_server_rollover),

@@ -63,6 +63,31 @@ def log_delta(names, pcr=10):
     return records, sha1, sha256
 
 
+def tpm2b(data):
+    return struct.pack(">H", len(data)) + data
+
+
+def quote_field(nonce, pcr10):
+    """A TPM quote field (docs/PROTOCOL.md "TPM quote") over PCRs 0-7 and 10
+    with nonce as qualifying data, built from the TPM 2.0 Part 2 layouts.
+    The AK point and the signature are fixed bytes: the vector checks the
+    encoding and the layouts, not ECDSA."""
+    ak = (struct.pack(">HHI", 0x0023, 0x000B, 0x00050472) + tpm2b(b"")
+          + struct.pack(">HHHHH", 0x0010, 0x0018, 0x000B, 0x0003, 0x0010)
+          + tpm2b(bytes([0xA1] * 32)) + tpm2b(bytes([0xB2] * 32)))
+    name = b"\x00\x0b" + hashlib.sha256(ak).digest()
+    qualified = b"\x00\x0b" + hashlib.sha256(struct.pack(">I", 0x4000000B) + name).digest()
+    select = 0x0004FF
+    pcrs = [hashlib.sha256(b"pcr%d" % i).digest() for i in range(8)] + [pcr10]
+    attest = (struct.pack(">IH", 0xFF544347, 0x8018) + tpm2b(qualified) + tpm2b(nonce)
+              + struct.pack(">QIIB", 123456789, 3, 1, 1)            # clockInfo
+              + struct.pack(">Q", 0x0001000200030004)               # firmwareVersion
+              + struct.pack(">IHB", 1, 0x000B, 3) + bytes([0xFF, 0x04, 0x00])
+              + tpm2b(hashlib.sha256(b"".join(pcrs)).digest()))
+    return {"ak": ak, "attest": attest, "pcrs": pcrs, "select": select,
+            "sig": bytes([0x5A] * 64)}
+
+
 def epoch_nonce(seed, node_id, prev):
     return hashlib.sha256(seed + node_id + prev).digest()
 
@@ -92,6 +117,11 @@ def main():
     })
     node_env = seal(attester, "evidence", chain, node_body)
     node_id = hashlib.sha256(node_env).digest()
+
+    # The same self-evidence from a node with a TPM: a quote whose PCR 10 is
+    # the log's SHA-256 register.
+    quote_body = canonical({**msgpack.unpackb(node_body, raw=False),
+                            "quote": quote_field(nonce, sha256)})
 
     # A failed challenge of the node's host, challenge freshness, no log.
     host_body = canonical({
@@ -158,6 +188,7 @@ def main():
     w("host_envelope=%s\n" % host_env.hex())
     w("verdict_body=%s\n" % verdict_body.hex())
     w("verdict_envelope=%s\n" % verdict_env.hex())
+    w("quote_body=%s\n" % quote_body.hex())
 
 
 def write_corpus(root, node_body, node_env, host_body, host_env, verdict_body, verdict_env):

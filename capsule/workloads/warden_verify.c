@@ -1,0 +1,278 @@
+/*
+ * warden-verify: checks a PCR-result bundle offline (DESIGN.md §2; docs/
+ * PROTOCOL.md "PCR result bundle"; warden-verify(1)). It reads files, never
+ * the network, links libsodium only, and its verdict depends on nothing but
+ * its inputs: exit 0 with a summary, 1 with the exact failure, 2 for a usage
+ * or input error, 3 for an internal error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capsule_verify.h"
+
+#define S_FILE_MAX    (256u << 20) /* bundles and originals read at most */
+#define S_TRUSTED_MAX 1024
+
+static const char *const s_usage =
+    "usage: warden-verify bundle FILE [--raw ORIGINAL] [--trusted-keys FILE] [--json]\n"
+    "\n"
+    "Verifies a PCR-result bundle offline: the node certificate, the signed\n"
+    "statement, the raw bytes (when the bundle holds them, and ORIGINAL when\n"
+    "given), the signed checkpoint and the inclusion proof.\n"
+    "  --raw ORIGINAL       also check that ORIGINAL is the file the statement is about\n"
+    "  --trusted-keys FILE  accept only node keys listed in FILE (64 hex digits a line,\n"
+    "                       '#' comments)\n"
+    "  --json               print the verdict and summary as JSON\n"
+    "Exit status: 0 verified, 1 not verified (the reason is printed), 2 usage or\n"
+    "input error, 3 internal error.\n";
+
+static int
+s_read (const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = strcmp (path, "-") == 0 ? stdin : fopen (path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 65536, n = 0;
+    uint8_t *buf = malloc (cap);
+    if (!buf)
+        exit (3);
+    for (;;) {
+        if (n == cap) {
+            if (cap >= S_FILE_MAX) {
+                free (buf);
+                if (f != stdin)
+                    fclose (f);
+                errno = EFBIG;
+                return -1;
+            }
+            cap *= 2;
+            uint8_t *nb = realloc (buf, cap);
+            if (!nb)
+                exit (3);
+            buf = nb;
+        }
+        size_t got = fread (buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror (f);
+    if (f != stdin)
+        fclose (f);
+    if (err) {
+        free (buf);
+        errno = EIO;
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int
+s_load_trusted (const char *path, uint8_t (*keys)[32], size_t *count)
+{
+    uint8_t *text;
+    size_t len;
+    if (s_read (path, &text, &len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", path, strerror (errno));
+        return 2;
+    }
+    *count = 0;
+    size_t lineno = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n')
+            e++;
+        lineno++;
+        size_t a = i, b = e;
+        while (a < b && (text[a] == ' ' || text[a] == '\t'))
+            a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r'))
+            b--;
+        if (a < b && text[a] != '#') {
+            size_t tok = a;
+            while (tok < b && text[tok] != ' ' && text[tok] != '\t')
+                tok++;
+            size_t got;
+            if (*count >= S_TRUSTED_MAX || tok - a != 64 ||
+                sodium_hex2bin (keys[*count], 32, (const char *)text + a, 64, NULL, &got, NULL) !=
+                    0 ||
+                got != 32) {
+                fprintf (stderr, "warden-verify: %s:%zu: not a 64-hex-digit key\n", path, lineno);
+                free (text);
+                return 2;
+            }
+            (*count)++;
+        }
+        i = e + 1;
+    }
+    free (text);
+    if (*count == 0) {
+        fprintf (stderr, "warden-verify: %s: no keys\n", path);
+        return 2;
+    }
+    return 0;
+}
+
+static void
+s_json_str (const char *s)
+{
+    putchar ('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf ("\\%c", *p);
+        else if (*p < 0x20)
+            printf ("\\u%04x", *p);
+        else
+            putchar (*p);
+    }
+    putchar ('"');
+}
+
+static void
+s_json_field (const char *key, const char *value, bool comma)
+{
+    printf ("  ");
+    s_json_str (key);
+    printf (": ");
+    s_json_str (value);
+    printf ("%s\n", comma ? "," : "");
+}
+
+static void
+s_print_json (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in)
+{
+    char num[32];
+    printf ("{\n");
+    s_json_field ("verdict", v == CAPSULE_VERIFY_OK ? "verified" : "failed", true);
+    s_json_field ("code", capsule_verify_name (v), true);
+    s_json_field ("reason", capsule_verify_strerror (v), true);
+    s_json_field ("detail", detail, true);
+    s_json_field ("name", in->name, true);
+    s_json_field ("sha256", in->sha256, true);
+    s_json_field ("node", in->node, true);
+    s_json_field ("sign_pk", in->sign_pk, true);
+    s_json_field ("key_protection", in->key_protection, true);
+    s_json_field ("received", in->received, true);
+    s_json_field ("channel", in->channel, true);
+    if (in->has_seq)
+        printf ("  \"seq\": %llu,\n", (unsigned long long)in->seq);
+    else
+        printf ("  \"seq\": null,\n");
+    s_json_field ("instrument_type", in->instrument_type, true);
+    s_json_field ("instrument_serial", in->instrument_serial, true);
+    s_json_field ("experiment_name", in->experiment_name, true);
+    printf ("  \"parsed\": %s,\n", in->parsed ? "true" : "false");
+    snprintf (num, sizeof num, "%llu", (unsigned long long)in->index);
+    printf ("  \"index\": %s,\n", num);
+    printf ("  \"tree_size\": %llu,\n", (unsigned long long)in->tree_size);
+    s_json_field ("root", in->root, true);
+    s_json_field ("origin", in->origin, true);
+    printf ("  \"raw_included\": %s,\n", in->raw_included ? "true" : "false");
+    printf ("  \"original_checked\": %s,\n", in->original_checked ? "true" : "false");
+    printf ("  \"key_pinned\": %s\n", in->key_pinned ? "true" : "false");
+    printf ("}\n");
+}
+
+static void
+s_print_text (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in)
+{
+    if (v != CAPSULE_VERIFY_OK) {
+        printf ("FAILED %s: %s%s%s\n", capsule_verify_name (v), capsule_verify_strerror (v),
+                detail[0] ? ": " : "", detail);
+        return;
+    }
+    printf ("verified: %s\n", in->name);
+    printf ("  sha256        %s (%s)\n", in->sha256,
+            in->original_checked ? "original file checked"
+            : in->raw_included   ? "raw bytes in the bundle checked"
+                                 : "digest only");
+    printf ("  signed by     node %s, key %s (%s)%s\n", in->node, in->sign_pk, in->key_protection,
+            in->key_pinned ? ", trusted" : ", NOT pinned: pass --trusted-keys");
+    printf ("  received      %s on %s", in->received, in->channel);
+    if (in->has_seq)
+        printf (", sequence %llu", (unsigned long long)in->seq);
+    printf ("\n  instrument    %s %s, experiment \"%s\"%s\n", in->instrument_type,
+            in->instrument_serial, in->experiment_name, in->parsed ? "" : " (not parsed)");
+    printf ("  result log    entry %llu of %llu, root %s\n  checkpoint    %s\n",
+            (unsigned long long)in->index, (unsigned long long)in->tree_size, in->root, in->origin);
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "raw", required_argument, NULL, 'r' },
+        { "trusted-keys", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *raw_path = NULL, *trusted_path = NULL;
+    bool json = false;
+    int c;
+    while ((c = getopt_long (argc, argv, "r:t:jh", opts, NULL)) != -1) {
+        switch (c) {
+            case 'r':
+                raw_path = optarg;
+                break;
+            case 't':
+                trusted_path = optarg;
+                break;
+            case 'j':
+                json = true;
+                break;
+            case 'h':
+                fputs (s_usage, stdout);
+                return 0;
+            default:
+                fputs (s_usage, stderr);
+                return 2;
+        }
+    }
+    if (argc - optind != 2 || strcmp (argv[optind], "bundle") != 0) {
+        fputs (s_usage, stderr);
+        return 2;
+    }
+    if (sodium_init () < 0)
+        return 3;
+    const char *path = argv[optind + 1];
+    uint8_t *bundle = NULL, *original = NULL;
+    size_t bundle_len = 0, original_len = 0, ntrusted = 0;
+    static uint8_t trusted[S_TRUSTED_MAX][32];
+    if (s_read (path, &bundle, &bundle_len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", path, strerror (errno));
+        return 2;
+    }
+    if (raw_path && s_read (raw_path, &original, &original_len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", raw_path, strerror (errno));
+        free (bundle);
+        return 2;
+    }
+    if (trusted_path) {
+        int rc = s_load_trusted (trusted_path, trusted, &ntrusted);
+        if (rc != 0) {
+            free (bundle);
+            free (original);
+            return rc;
+        }
+    }
+    capsule_bundle_info_t info;
+    char detail[256];
+    capsule_verify_t v =
+        capsule_bundle_verify (bundle, bundle_len, raw_path ? original : NULL, original_len,
+                               trusted_path ? (const uint8_t (*)[32])trusted : NULL, ntrusted,
+                               &info, detail, sizeof detail);
+    if (json)
+        s_print_json (v, detail, &info);
+    else
+        s_print_text (v, detail, &info);
+    free (bundle);
+    free (original);
+    return v == CAPSULE_VERIFY_OK ? 0 : 1;
+}

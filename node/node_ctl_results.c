@@ -1,0 +1,307 @@
+/*
+ * node_ctl_results: `wardenctl results list|get|bundle|verify`, the
+ * read-only side of the PCR signer (issue 10). These commands open the
+ * result log (<state>/results.db, or --log) read-only and never talk to
+ * wardend: reading needs only read access to the log and the node
+ * certificate, so a results-reader group (or the sshd ForceCommand account
+ * of configs/sshd_warden_results.conf) can fetch bundles without any
+ * control over the node, and `verify` re-checks the whole log from the file
+ * alone, trusting nothing the daemon says.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capsule_verify.h"
+#include "node_ctl.h"
+#include "node_pcr.h"
+#include "pcr_signer.h"
+#include "pcr_signer_log.h"
+#include "wd_cert.h"
+#include "wd_envelope.h"
+#include "wd_hash.h"
+
+static const char *const s_help =
+    "usage: wardenctl results list [--from N] [--limit N] [--json]\n"
+    "       wardenctl results get INDEX [--json] [--output FILE]\n"
+    "       wardenctl results bundle INDEX [--output FILE] [--digest-only]\n"
+    "       wardenctl results verify [--json]\n"
+    "\n"
+    "The PCR signer's result log, read-only (<state>/results.db, or --log PATH):\n"
+    "  list     entries: index, time received, channel and sequence, name, sha256\n"
+    "  get      one entry; --output writes its raw bytes to FILE ('-': standard output)\n"
+    "  bundle   the entry's bundle for warden-verify (to FILE or standard output);\n"
+    "           --digest-only leaves the raw bytes out\n"
+    "  verify   re-check the whole log from scratch: rows, signatures, digests,\n"
+    "           checkpoints and tree heads; exit 1 with the first problem\n";
+
+typedef struct {
+    bool json;
+    uint64_t from, limit;
+    const char *output;
+    const char *log;
+    bool digest_only;
+} s_opts_t;
+
+static int
+s_open (const s_opts_t *o, capsule_pcr_log_t **log)
+{
+    char path[PATH_MAX], why[256];
+    if (o->log)
+        snprintf (path, sizeof path, "%s", o->log);
+    else if (node_ctl_state_path (NODE_PCR_DB, path, sizeof path) != 0)
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "state path is too long");
+    if (access (path, R_OK) != 0)
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s", path, strerror (errno));
+    if (capsule_pcr_log_open (path, true, NULL, log, why, sizeof why) != WD_OK)
+        return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s", why);
+    return 0;
+}
+
+/* Reads and checks <state>/node.cert into buf; returns its length or -1
+   after reporting. */
+static ssize_t
+s_cert (uint8_t *buf, size_t size, wd_cert_t *cert)
+{
+    char path[PATH_MAX];
+    if (node_ctl_state_path ("node.cert", path, sizeof path) != 0) {
+        node_ctl_fail (NODE_CTL_EXIT_USAGE, "state path is too long");
+        return -1;
+    }
+    ssize_t len = node_ctl_read_small (path, buf, size);
+    if (len < 0) {
+        node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    wd_err_t err = wd_cert_open (buf, (size_t)len, cert);
+    if (err != WD_OK) {
+        node_ctl_fail (NODE_CTL_EXIT_NO, "%s: %s", path, wd_strerror (err));
+        return -1;
+    }
+    return len;
+}
+
+static json_t *
+s_entry_json (const capsule_pcr_entry_t *e)
+{
+    char hex[WD_HASH_HEX_LEN + 1], when[32], id[WD_HASH_HEX_LEN + 1];
+    uint8_t env_id[32];
+    wd_envelope_id (env_id, e->envelope, e->envelope_len);
+    capsule_pcr_time (when, e->received_ms);
+    json_t *o = json_object ();
+    json_object_set_new (o, "index", json_integer ((json_int_t)e->index));
+    json_object_set_new (o, "received", json_string (when));
+    json_object_set_new (o, "channel", json_string (e->channel));
+    json_object_set_new (o, "seq", e->has_seq ? json_integer ((json_int_t)e->seq) : json_null ());
+    json_object_set_new (o, "name", json_string (e->name));
+    json_object_set_new (o, "sha256", json_string (wd_hex_encode (hex, e->sha256, 32)));
+    json_object_set_new (o, "size", json_integer ((json_int_t)e->size));
+    json_object_set_new (o, "parsed", json_boolean (e->parsed));
+    json_object_set_new (o, "raw_kept", json_boolean (e->raw != NULL));
+    json_object_set_new (o, "envelope_id", json_string (wd_hex_encode (id, env_id, 32)));
+    return o;
+}
+
+typedef struct {
+    bool json;
+    json_t *array;
+    const char *output;
+    int status;
+} s_list_t;
+
+static void
+s_list_one (void *arg, const capsule_pcr_entry_t *e)
+{
+    s_list_t *l = arg;
+    if (l->json) {
+        json_array_append_new (l->array, s_entry_json (e));
+        return;
+    }
+    char hex[WD_HASH_HEX_LEN + 1], when[32], seq[24] = "-";
+    capsule_pcr_time (when, e->received_ms);
+    if (e->has_seq)
+        snprintf (seq, sizeof seq, "%" PRIu64, e->seq);
+    printf ("%-6" PRIu64 " %s  %-24s %-6s %-10" PRIu64 " %.16s  %s%s\n", e->index, when, e->channel,
+            seq, e->size, wd_hex_encode (hex, e->sha256, 32), e->name,
+            e->parsed ? "" : "  (not parsed)");
+}
+
+static void
+s_get_one (void *arg, const capsule_pcr_entry_t *e)
+{
+    s_list_t *l = arg;
+    if (l->output) {
+        if (!e->raw) {
+            l->status = node_ctl_fail (
+                NODE_CTL_EXIT_NO, "entry %" PRIu64 ": raw bytes not kept (digest only)", e->index);
+            return;
+        }
+        FILE *f = strcmp (l->output, "-") == 0 ? stdout : fopen (l->output, "wb");
+        if (!f || fwrite (e->raw, 1, e->raw_len, f) != e->raw_len ||
+            (f != stdout && fclose (f) != 0) || (f == stdout && fflush (f) != 0))
+            l->status =
+                node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: %s", l->output, strerror (errno));
+        return;
+    }
+    json_t *o = s_entry_json (e);
+    if (l->json) {
+        node_ctl_print_json (o);
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach (o, key, v)
+    {
+        char *s = json_is_string (v) ? NULL : json_dumps (v, JSON_ENCODE_ANY);
+        printf ("%-12s %s\n", key, s ? s : json_string_value (v));
+        free (s);
+    }
+    json_decref (o);
+}
+
+static int
+s_parse_index (const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+node_ctl_results (int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },        { "from", required_argument, NULL, 'f' },
+        { "limit", required_argument, NULL, 'n' }, { "output", required_argument, NULL, 'o' },
+        { "log", required_argument, NULL, 'l' },   { "digest-only", no_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    };
+    s_opts_t o = { .limit = 100 };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, "jf:n:o:l:dh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'j':
+                o.json = true;
+                break;
+            case 'f':
+                if (s_parse_index (optarg, &o.from) != 0)
+                    return node_ctl_fail (NODE_CTL_EXIT_USAGE, "--from: not a number");
+                break;
+            case 'n':
+                if (s_parse_index (optarg, &o.limit) != 0)
+                    return node_ctl_fail (NODE_CTL_EXIT_USAGE, "--limit: not a number");
+                break;
+            case 'o':
+                o.output = optarg;
+                break;
+            case 'l':
+                o.log = optarg;
+                break;
+            case 'd':
+                o.digest_only = true;
+                break;
+            case 'h':
+                fputs (s_help, stdout);
+                return 0;
+            default:
+                fputs (s_help, stderr);
+                return NODE_CTL_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs (s_help, stderr);
+        return NODE_CTL_EXIT_USAGE;
+    }
+    const char *sub = argv[optind];
+    bool needs_index = strcmp (sub, "get") == 0 || strcmp (sub, "bundle") == 0;
+    uint64_t index = 0;
+    if (needs_index && (optind + 2 != argc || s_parse_index (argv[optind + 1], &index) != 0))
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results %s needs one entry index", sub);
+    if (!needs_index && optind + 1 != argc)
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results %s takes no arguments", sub);
+    if (strcmp (sub, "list") && !needs_index && strcmp (sub, "verify"))
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results: unknown subcommand '%s'", sub);
+
+    capsule_pcr_log_t *log;
+    int status = s_open (&o, &log);
+    if (status)
+        return status;
+    s_list_t l = { .json = o.json, .output = o.output };
+    if (strcmp (sub, "list") == 0) {
+        l.array = json_array ();
+        int rc = capsule_pcr_log_list (log, o.from, o.limit, s_list_one, &l);
+        if (rc != WD_OK)
+            status = node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "list: %s", capsule_strerror (rc));
+        else if (o.json)
+            node_ctl_print_json (json_incref (l.array));
+        json_decref (l.array);
+    } else if (strcmp (sub, "get") == 0) {
+        int rc = capsule_pcr_log_get (log, index, s_get_one, &l);
+        status = rc == WD_OK
+                     ? l.status
+                     : node_ctl_fail (rc == CAPSULE_ERR_LOG_NO_ENTRY ? NODE_CTL_EXIT_NO
+                                                                     : NODE_CTL_EXIT_INTERNAL,
+                                      "entry %" PRIu64 ": %s", index, capsule_strerror (rc));
+    } else {
+        uint8_t cert_buf[WD_CERT_MAX_BYTES + 1];
+        wd_cert_t cert;
+        ssize_t cert_len = s_cert (cert_buf, sizeof cert_buf, &cert);
+        if (cert_len < 0)
+            status = NODE_CTL_EXIT_USAGE;
+        else if (strcmp (sub, "bundle") == 0) {
+            uint8_t *bundle;
+            size_t len;
+            char why[256];
+            int rc = capsule_pcr_log_bundle (log, index, !o.digest_only, cert_buf, (size_t)cert_len,
+                                             &bundle, &len, why, sizeof why);
+            if (rc != WD_OK)
+                status = node_ctl_fail (NODE_CTL_EXIT_NO, "%s", why);
+            else {
+                FILE *f =
+                    !o.output || strcmp (o.output, "-") == 0 ? stdout : fopen (o.output, "wb");
+                if (!f || fwrite (bundle, 1, len, f) != len || fflush (f) != 0 ||
+                    (f != stdout && fclose (f) != 0))
+                    status = node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: %s",
+                                            o.output ? o.output : "stdout", strerror (errno));
+                free (bundle);
+            }
+        } else {
+            capsule_pcr_verify_report_t rep;
+            char why[256] = "";
+            int rc = capsule_pcr_log_verify (log, cert.sign_pk, &rep, why, sizeof why);
+            char root[WD_HASH_HEX_LEN + 1];
+            wd_hex_encode (root, rep.root, 32);
+            if (o.json) {
+                json_t *j = json_object ();
+                json_object_set_new (j, "verified", json_boolean (rc == WD_OK));
+                json_object_set_new (j, "code", json_string (capsule_err_name (rc)));
+                json_object_set_new (j, "reason", json_string (rc == WD_OK ? "" : why));
+                json_object_set_new (j, "entries", json_integer ((json_int_t)rep.entries));
+                json_object_set_new (j, "checkpoints", json_integer ((json_int_t)rep.checkpoints));
+                json_object_set_new (j, "root", json_string (root));
+                if (rc != WD_OK)
+                    json_object_set_new (j, "at", json_integer ((json_int_t)rep.bad_index));
+                node_ctl_print_json (j);
+            } else if (rc == WD_OK)
+                printf ("result log verified: %" PRIu64 " entries, %" PRIu64
+                        " signed checkpoints, root %s\n",
+                        rep.entries, rep.checkpoints, root);
+            else
+                printf ("result log FAILED %s: %s: %s\n", capsule_err_name (rc),
+                        capsule_strerror (rc), why);
+            status = rc == WD_OK ? 0 : NODE_CTL_EXIT_NO;
+        }
+    }
+    capsule_pcr_log_close (&log);
+    return status;
+}

@@ -1,0 +1,1123 @@
+/*
+ * node_mesh: the engine's mesh component (see node_mesh.h). One zloop timer
+ * is kept armed at the earlier of cons_member_next_deadline and
+ * cons_gossip_next_deadline; every input (a transport message, a timer, a
+ * publish) is followed by draining both machines' outputs, which may change
+ * gossip's peer set (membership events) and ban peers at the transport
+ * (gossip bans), and then by re-arming the timer. All times are zclock_mono
+ * milliseconds, the same clock the transport's bans use, so gossip's
+ * until_ms goes to cons_transport_ban unchanged.
+ */
+#include "node_mesh.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons_gossip.h"
+#include "cons_member.h"
+#include "cons_transport.h"
+#include "node_config.h"
+#include "wd_chan.h"
+#include "wd_codec.h"
+#include "wd_genesis.h"
+#include "wd_hash.h"
+#include "wd_keyfile.h"
+#include "wd_log.h"
+#include "wd_msg.h"
+
+#define PENDING_MAX 64
+
+/* What this node remembers about one genesis node beyond the machines. */
+typedef struct {
+    uint8_t id[WD_PUBKEY_LEN];
+    uint64_t since_ms; /* Unix ms of the last membership event */
+    uint64_t suspicions;
+    uint64_t deaths;
+} s_peer_t;
+
+/* A publish request waiting for its signature. */
+typedef struct {
+    node_mesh_t *mesh;
+    bool busy;
+    void *client; /* NULL once the client has left */
+    uint32_t peer;
+} s_pending_t;
+
+struct node_mesh {
+    zloop_t *loop;
+    node_sign_t *signer;
+    node_mesh_reply_fn *reply;
+    wd_genesis_t *genesis;
+    uint8_t chain[WD_CHAIN_ID_LEN];
+    uint8_t self_id[WD_PUBKEY_LEN];
+    cons_transport_t *transport;
+    cons_member_t *member;
+    cons_gossip_t *gossip;
+    size_t n; /* genesis nodes, self included */
+    s_peer_t *peers;
+    uint8_t (*alive)[WD_PUBKEY_LEN]; /* gossip's peer set, scratch */
+    bool peers_dirty;
+    int timer;
+    uint64_t armed_at;
+    /* delivered and own records, a ring of `keep` */
+    node_mesh_record_t *records;
+    size_t keep, head, count;
+    uint64_t next_seq;
+    uint64_t published, delivered;
+    s_pending_t pending[PENDING_MAX];
+};
+
+static s_peer_t *
+s_peer (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    size_t lo = 0, hi = self->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp (id, self->peers[mid].id, WD_PUBKEY_LEN);
+        if (c == 0)
+            return &self->peers[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static const char *
+s_name (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, id);
+    return cert ? cert->name : "?";
+}
+
+/* ---- records ----------------------------------------------------------------- */
+
+/* Keeps a record (already verified) in the ring. */
+static void
+s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
+{
+    wd_envelope_t env;
+    if (wd_envelope_decode (record, len, &env) != WD_OK)
+        return; /* cannot happen: gossip checked it */
+    size_t slot = (self->head + self->count) % self->keep;
+    if (self->count == self->keep)
+        self->head = (self->head + 1) % self->keep;
+    else
+        self->count++;
+    node_mesh_record_t *r = &self->records[slot];
+    memset (r, 0, sizeof *r);
+    wd_envelope_id (r->id, record, len);
+    memcpy (r->from, env.from, WD_PUBKEY_LEN);
+    snprintf (r->type, sizeof r->type, "%s", env.type);
+    r->received_ms = (uint64_t)zclock_time ();
+    r->own = own;
+    r->seq = ++self->next_seq;
+    if (strcmp (env.type, NODE_MESH_NOTICE_TYPE) == 0 &&
+        node_mesh_decode_notice (env.body, env.body_len, r->text, &r->time_ms) != WD_OK) {
+        r->text[0] = 0;
+        r->time_ms = 0;
+    }
+}
+
+/* gossip's accept callback: the signer must be a genesis node, and a
+   notice's body must be a notice. */
+static int
+s_accept (void *ctx, const wd_envelope_t *env, const uint8_t *record, size_t len)
+{
+    (void)record;
+    (void)len;
+    node_mesh_t *self = ctx;
+    if (!wd_genesis_find_node (self->genesis, env->from))
+        return CONS_ERR_GOSSIP_UNKNOWN_SENDER;
+    if (strcmp (env->type, NODE_MESH_NOTICE_TYPE) == 0) {
+        char text[NODE_MESH_TEXT_MAX + 1];
+        uint64_t time_ms;
+        wd_err_t err = node_mesh_decode_notice (env->body, env->body_len, text, &time_ms);
+        if (err != WD_OK)
+            return err;
+    }
+    return WD_OK;
+}
+
+/* ---- driving the machines ------------------------------------------------------ */
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg);
+
+static void
+s_arm (node_mesh_t *self)
+{
+    uint64_t deadline = cons_member_next_deadline (self->member);
+    uint64_t g = cons_gossip_next_deadline (self->gossip);
+    if (g < deadline)
+        deadline = g;
+    if (self->timer >= 0 && deadline == self->armed_at)
+        return;
+    if (self->timer >= 0)
+        zloop_timer_end (self->loop, self->timer);
+    self->timer = -1;
+    if (deadline == UINT64_MAX)
+        return;
+    uint64_t now = (uint64_t)zclock_mono ();
+    size_t delay = deadline > now ? (size_t)(deadline - now) : 1;
+    self->timer = zloop_timer (self->loop, delay, 1, s_on_timer, self);
+    if (self->timer < 0)
+        wd_fatalx ("zloop_timer");
+    self->armed_at = deadline;
+}
+
+/* The alive and suspect members become gossip's peer set. */
+static void
+s_update_peer_set (node_mesh_t *self, uint64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < cons_member_count (self->member); i++) {
+        cons_member_info_t info;
+        cons_member_info (self->member, i, &info);
+        if (!info.self && (info.state == CONS_MEMBER_ALIVE || info.state == CONS_MEMBER_SUSPECT))
+            memcpy (self->alive[k++], info.id, WD_PUBKEY_LEN);
+    }
+    int rc =
+        cons_gossip_set_peers (self->gossip, (const uint8_t (*)[WD_PUBKEY_LEN])self->alive, k, now);
+    if (rc != WD_OK)
+        wd_log_warnx ("mesh: gossip peer set: %s", cons_strerror (rc));
+    self->peers_dirty = false;
+}
+
+static void
+s_member_event (node_mesh_t *self, const cons_member_output_t *out)
+{
+    s_peer_t *p = s_peer (self, out->peer);
+    if (p) {
+        p->since_ms = (uint64_t)zclock_time ();
+        p->suspicions += out->state == CONS_MEMBER_SUSPECT;
+        p->deaths += out->state == CONS_MEMBER_DEAD;
+    }
+    if (out->state == CONS_MEMBER_ALIVE)
+        wd_log_info ("mesh: %s (%s) is alive, incarnation %llu", s_name (self, out->peer),
+                     wd_short_id (out->peer).s, (unsigned long long)out->incarnation);
+    else
+        wd_log_warnx ("mesh: %s (%s) is %s, incarnation %llu", s_name (self, out->peer),
+                      wd_short_id (out->peer).s, cons_member_state_name (out->state),
+                      (unsigned long long)out->incarnation);
+    self->peers_dirty = true;
+}
+
+static void
+s_gossip_output (node_mesh_t *self, const cons_gossip_output_t *out)
+{
+    switch (out->kind) {
+        case CONS_GOSSIP_OUT_SEND: {
+            int rc = cons_transport_send (self->transport, out->peer, CONS_CHANNEL_GOSSIP,
+                                          out->data, out->len);
+            if (rc != WD_OK)
+                wd_log_debug ("mesh: gossip to %s: %s", s_name (self, out->peer),
+                              cons_strerror (rc));
+            break;
+        }
+        case CONS_GOSSIP_OUT_DELIVER:
+            self->delivered++;
+            s_keep (self, out->data, out->len, false);
+            break;
+        case CONS_GOSSIP_OUT_PENALTY:
+            wd_log_warnx ("mesh: %s (%s) penalised: %s, score %lld", s_name (self, out->peer),
+                          wd_short_id (out->peer).s, cons_strerror (out->reason),
+                          (long long)out->score);
+            break;
+        case CONS_GOSSIP_OUT_GRAYLIST:
+            wd_log_warnx ("mesh: %s (%s) graylisted, score %lld", s_name (self, out->peer),
+                          wd_short_id (out->peer).s, (long long)out->score);
+            break;
+        case CONS_GOSSIP_OUT_UNGRAYLIST:
+            wd_log_info ("mesh: %s (%s) no longer graylisted, score %lld", s_name (self, out->peer),
+                         wd_short_id (out->peer).s, (long long)out->score);
+            break;
+        case CONS_GOSSIP_OUT_BAN: {
+            uint64_t now = (uint64_t)zclock_mono ();
+            wd_log_warnx (
+                "mesh: %s (%s) banned for %llu s, score %lld", s_name (self, out->peer),
+                wd_short_id (out->peer).s,
+                (unsigned long long)((out->until_ms > now ? out->until_ms - now : 0) / 1000),
+                (long long)out->score);
+            int rc = cons_transport_ban (self->transport, out->peer, out->until_ms);
+            if (rc != WD_OK)
+                wd_log_warnx ("mesh: ban: %s", cons_strerror (rc));
+            break;
+        }
+    }
+}
+
+/* Carries out everything both machines have queued, then re-arms. */
+static void
+s_drain (node_mesh_t *self, uint64_t now)
+{
+    for (int round = 0; round < 2; round++) {
+        cons_member_output_t mo;
+        while (cons_member_poll (self->member, &mo)) {
+            if (mo.kind == CONS_MEMBER_OUT_SEND) {
+                int rc = cons_transport_send (self->transport, mo.peer, CONS_CHANNEL_MEMBER,
+                                              mo.body, mo.len);
+                if (rc != WD_OK)
+                    wd_log_debug ("mesh: member message to %s: %s", s_name (self, mo.peer),
+                                  cons_strerror (rc));
+            } else
+                s_member_event (self, &mo);
+        }
+        if (self->peers_dirty)
+            s_update_peer_set (self, now);
+        cons_gossip_output_t go;
+        while (cons_gossip_output (self->gossip, &go))
+            s_gossip_output (self, &go);
+    }
+    s_arm (self);
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    node_mesh_t *self = arg;
+    self->timer = -1;
+    uint64_t now = (uint64_t)zclock_mono ();
+    if (cons_member_next_deadline (self->member) <= now)
+        cons_member_tick (self->member, now);
+    if (cons_gossip_next_deadline (self->gossip) <= now)
+        cons_gossip_tick (self->gossip, now);
+    s_drain (self, now);
+    return 0;
+}
+
+static void
+s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const uint8_t *body,
+           size_t body_len)
+{
+    node_mesh_t *self = arg;
+    uint64_t now = (uint64_t)zclock_mono ();
+    int rc = WD_OK;
+    if (channel == CONS_CHANNEL_MEMBER)
+        rc = cons_member_receive (self->member, now, from, body, body_len);
+    else if (channel == CONS_CHANNEL_GOSSIP)
+        rc = cons_gossip_input (self->gossip, from, body, body_len, now);
+    else
+        return; /* agreement and sync: later issues */
+    if (rc != WD_OK && rc != CONS_ERR_STALE && rc != CONS_ERR_DUPLICATE)
+        wd_log_debug ("mesh: %s message from %s: %s",
+                      channel == CONS_CHANNEL_MEMBER ? "member" : "gossip", s_name (self, from),
+                      cons_strerror (rc));
+    s_drain (self, now);
+}
+
+/* ---- start-up ------------------------------------------------------------------ */
+
+/* mesh/peers: "NAME=ENDPOINT NAME=ENDPOINT ..."; own name is skipped so
+   every node can carry the same list. */
+static wd_err_t
+s_set_peers (node_mesh_t *self, const char *list, char *why, size_t why_len)
+{
+    if (!list)
+        return WD_OK;
+    char *copy = strdup (list);
+    if (!copy)
+        wd_fatalx ("out of memory");
+    wd_err_t err = WD_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, " \t\n,", &save); tok && err == WD_OK;
+         tok = strtok_r (NULL, " \t\n,", &save)) {
+        char *eq = strchr (tok, '=');
+        if (!eq || eq == tok || !eq[1]) {
+            snprintf (why, why_len, "mesh/peers: '%s' is not NAME=ENDPOINT", tok);
+            err = WD_ERR_CONFIG_VALUE;
+            break;
+        }
+        *eq = 0;
+        const wd_cert_t *cert = NULL;
+        for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && !cert; i++)
+            if (strcmp (wd_genesis_node (self->genesis, i)->name, tok) == 0)
+                cert = wd_genesis_node (self->genesis, i);
+        if (!cert) {
+            snprintf (why, why_len, "mesh/peers: no node '%s' in the genesis", tok);
+            err = WD_ERR_CONFIG_VALUE;
+        } else if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) != 0) {
+            int rc = cons_transport_set_endpoint (self->transport, cert->sign_pk, eq + 1);
+            if (rc != WD_OK) {
+                snprintf (why, why_len, "mesh/peers: %s=%s: %s", tok, eq + 1, cons_strerror (rc));
+                err = WD_ERR_CONFIG_VALUE;
+            }
+        }
+    }
+    free (copy);
+    return err;
+}
+
+/* Reads <state>/keys/curve.key into sodium_malloc memory and checks it
+   against the certificate. */
+static uint8_t *
+s_read_curve (const wd_config_t *cfg, const wd_cert_t *cert, char *why, size_t why_len)
+{
+    char path[PATH_MAX];
+    if (node_path_state (cfg, "keys/curve.key", path, sizeof path) != 0) {
+        snprintf (why, why_len, "state path is too long");
+        return NULL;
+    }
+    uint8_t *sk = sodium_malloc (WD_SEED_LEN);
+    if (!sk)
+        wd_fatalx ("out of memory");
+    wd_err_t err = wd_keyfile_read (path, WD_KEYFILE_X25519, sk);
+    uint8_t pk[WD_PUBKEY_LEN];
+    if (err == WD_OK && crypto_scalarmult_base (pk, sk) != 0)
+        err = WD_ERR_BAD_VALUE;
+    if (err != WD_OK) {
+        snprintf (why, why_len, "CURVE key %s: %s", path, wd_strerror (err));
+        sodium_free (sk);
+        return NULL;
+    }
+    if (sodium_memcmp (pk, cert->curve_pk, WD_PUBKEY_LEN) != 0) {
+        snprintf (why, why_len, "CURVE key %s is not the curve_pk of node.cert", path);
+        sodium_free (sk);
+        return NULL;
+    }
+    return sk;
+}
+
+wd_err_t
+node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert,
+               node_sign_t *signer, node_mesh_reply_fn *reply, node_mesh_t **out, char *why,
+               size_t why_len)
+{
+    *out = NULL;
+    const char *listen = wd_config_str (cfg, "mesh/listen");
+    if (!listen) {
+        wd_log_info ("mesh: off (mesh/listen is not set)");
+        return WD_OK;
+    }
+    char path[PATH_MAX];
+    if (node_path_genesis (cfg, path, sizeof path) != 0) {
+        snprintf (why, why_len, "genesis path is too long");
+        return WD_ERR_CONFIG_VALUE;
+    }
+    wd_genesis_t *genesis = NULL;
+    wd_err_t err = wd_genesis_load (path, &genesis);
+    if (err == WD_ERR_NOT_FOUND) {
+        wd_log_warnx ("mesh: off: mesh/listen is set but there is no genesis at %s", path);
+        return WD_OK;
+    }
+    if (err != WD_OK) {
+        snprintf (why, why_len, "genesis %s: %s", path, wd_strerror (err));
+        return err;
+    }
+    const wd_cert_t *me = wd_genesis_find_node (genesis, self_cert->sign_pk);
+    if (!me || memcmp (me->curve_pk, self_cert->curve_pk, WD_PUBKEY_LEN) != 0) {
+        snprintf (why, why_len, "this node (%s) is not a node of the genesis %s", self_cert->name,
+                  path);
+        wd_genesis_destroy (&genesis);
+        return WD_ERR_KEY_MISMATCH;
+    }
+    uint8_t *curve_sk = s_read_curve (cfg, self_cert, why, why_len);
+    if (!curve_sk) {
+        wd_genesis_destroy (&genesis);
+        return WD_ERR_KEY_MISMATCH;
+    }
+
+    node_mesh_t *self = calloc (1, sizeof *self);
+    if (!self)
+        wd_fatalx ("out of memory");
+    self->loop = loop;
+    self->signer = signer;
+    self->reply = reply;
+    self->genesis = genesis;
+    self->timer = -1;
+    wd_genesis_chain_id (genesis, self->chain);
+    memcpy (self->self_id, self_cert->sign_pk, WD_PUBKEY_LEN);
+    self->n = wd_genesis_node_count (genesis);
+    self->peers = calloc (self->n, sizeof *self->peers);
+    self->alive = calloc (self->n, sizeof *self->alive);
+    wd_cert_t *certs = calloc (self->n, sizeof *certs);
+    uint8_t *ids = calloc (self->n, WD_PUBKEY_LEN);
+    self->keep = (size_t)wd_config_uint (cfg, "mesh/records_keep");
+    self->records = calloc (self->keep, sizeof *self->records);
+    if (!self->peers || !self->alive || !certs || !ids || !self->records)
+        wd_fatalx ("out of memory");
+    for (size_t i = 0; i < self->n; i++) {
+        certs[i] = *wd_genesis_node (genesis, i);
+        memcpy (self->peers[i].id, certs[i].sign_pk, WD_PUBKEY_LEN);
+        memcpy (ids + i * WD_PUBKEY_LEN, certs[i].sign_pk, WD_PUBKEY_LEN);
+    }
+
+    cons_transport_config_t tc = {
+        .self = me,
+        .curve_sk = curve_sk,
+        .certs = certs,
+        .cert_count = self->n,
+        .bind = listen,
+        .on_recv = s_on_recv,
+        .on_recv_arg = self,
+    };
+    self->transport = cons_transport_new (&tc);
+    sodium_free (curve_sk); /* the transport keeps its own guarded copy */
+    free (certs);
+    if (!self->transport) {
+        snprintf (why, why_len, "mesh/listen %s: the peer transport did not start (see log)",
+                  listen);
+        free (ids);
+        node_mesh_destroy (&self);
+        return WD_ERR_IO;
+    }
+    err = s_set_peers (self, wd_config_str (cfg, "mesh/peers"), why, why_len);
+    if (err != WD_OK) {
+        free (ids);
+        node_mesh_destroy (&self);
+        return err;
+    }
+    uint64_t now = (uint64_t)zclock_mono ();
+    cons_member_config_t mc = {
+        .self = self->self_id,
+        .members = ids,
+        .count = self->n,
+        .incarnation = (uint64_t)zclock_time (), /* above any earlier run's */
+        .probe_ms = (uint32_t)wd_config_uint (cfg, "mesh/probe"),
+        .probe_timeout_ms = (uint32_t)wd_config_uint (cfg, "mesh/probe_timeout"),
+        .indirect = (uint32_t)wd_config_uint (cfg, "mesh/indirect"),
+    };
+    randombytes_buf (&mc.seed, sizeof mc.seed);
+    int rc = cons_member_new (&mc, &self->member);
+    free (ids);
+    if (rc != WD_OK) {
+        snprintf (why, why_len, "membership: %s (mesh/probe_timeout must be below mesh/probe)",
+                  cons_strerror (rc));
+        node_mesh_destroy (&self);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    cons_gossip_config_t gc = {
+        .start_ms = now,
+        .accept = s_accept,
+        .ctx = self,
+        .heartbeat_ms = (uint32_t)wd_config_uint (cfg, "mesh/heartbeat"),
+    };
+    memcpy (gc.chain, self->chain, WD_CHAIN_ID_LEN);
+    memcpy (gc.self, self->self_id, WD_PUBKEY_LEN);
+    randombytes_buf (&gc.seed, sizeof gc.seed);
+    rc = cons_gossip_new (&gc, &self->gossip);
+    if (rc != WD_OK) {
+        snprintf (why, why_len, "gossip: %s", cons_strerror (rc));
+        node_mesh_destroy (&self);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    if (cons_transport_attach (self->transport, loop) != 0) {
+        snprintf (why, why_len, "mesh: cannot attach the transport to the reactor");
+        node_mesh_destroy (&self);
+        return WD_ERR_IO;
+    }
+    if (wd_config_bool (cfg, "mesh/discovery") &&
+        cons_transport_beacon_start (self->transport,
+                                     (int)wd_config_uint (cfg, "mesh/discovery_port"),
+                                     (int)wd_config_uint (cfg, "mesh/discovery_interval")) != 0)
+        wd_log_warnx ("mesh: LAN discovery did not start (no broadcast interface?)");
+    s_update_peer_set (self, now);
+    s_drain (self, now);
+    char chain_hex[WD_HASH_SHORT_HEX + 1];
+    snprintf (chain_hex, sizeof chain_hex, "%s", wd_short_id (self->chain).s);
+    wd_log_info ("mesh: %s on %s, %zu genesis nodes, chain %s", self_cert->name,
+                 cons_transport_endpoint (self->transport), self->n, chain_hex);
+    *out = self;
+    return WD_OK;
+}
+
+void
+node_mesh_destroy (node_mesh_t **self_p)
+{
+    node_mesh_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->timer >= 0)
+        zloop_timer_end (self->loop, self->timer);
+    cons_transport_destroy (&self->transport);
+    cons_member_destroy (&self->member);
+    cons_gossip_destroy (&self->gossip);
+    wd_genesis_destroy (&self->genesis);
+    free (self->peers);
+    free (self->alive);
+    free (self->records);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- control requests --------------------------------------------------------- */
+
+bool
+node_mesh_handles (uint32_t type)
+{
+    return type == WD_MSG_CTL_MESH_PEERS || type == WD_MSG_CTL_MESH_PUBLISH ||
+           type == WD_MSG_CTL_MESH_RECORDS;
+}
+
+static void
+s_reply_error (node_mesh_t *self, void *client, uint32_t peer, int code, const char *what)
+{
+    char message[WD_MSG_ERROR_MAX + 1];
+    snprintf (message, sizeof message, "%s: %s", what, cons_strerror (code));
+    size_t len;
+    uint8_t *body = wd_msg_encode_error (code, message, &len);
+    self->reply (client, peer, WD_MSG_ERROR, body, len);
+    free (body);
+}
+
+static void
+s_reply_peers (node_mesh_t *self, void *client, uint32_t peer, uint64_t start)
+{
+    uint64_t mono = (uint64_t)zclock_mono ();
+    node_mesh_peer_t *rows = calloc (self->n, sizeof *rows);
+    cons_transport_peer_t *tp = calloc (self->n, sizeof *tp);
+    cons_gossip_peer_info_t *gp = calloc (self->n + 1, sizeof *gp);
+    if (!rows || !tp || !gp)
+        wd_fatalx ("out of memory");
+    size_t tn = cons_transport_peers (self->transport, tp, self->n);
+    size_t gn = cons_gossip_snapshot (self->gossip, gp, self->n + 1);
+    if (tn > self->n)
+        tn = self->n;
+    if (gn > self->n + 1)
+        gn = self->n + 1;
+    for (size_t i = 0; i < self->n; i++) {
+        node_mesh_peer_t *row = &rows[i];
+        const wd_cert_t *cert = wd_genesis_node (self->genesis, i);
+        memcpy (row->id, cert->sign_pk, WD_PUBKEY_LEN);
+        snprintf (row->name, sizeof row->name, "%s", cert->name);
+        row->rtt_ms = -1;
+        row->since_ms = self->peers[i].since_ms;
+        row->suspicions = self->peers[i].suspicions;
+        row->deaths = self->peers[i].deaths;
+        cons_member_info_t mi;
+        if (cons_member_find (self->member, cert->sign_pk, &mi)) {
+            row->self = mi.self;
+            snprintf (row->state, sizeof row->state, "%s", cons_member_state_name (mi.state));
+            row->incarnation = mi.incarnation;
+            if (mi.rtt_ms != CONS_MEMBER_NO_RTT)
+                row->rtt_ms = mi.rtt_ms;
+        }
+        if (row->self) {
+            snprintf (row->address, sizeof row->address, "%s",
+                      cons_transport_endpoint (self->transport));
+            snprintf (row->link, sizeof row->link, "self");
+            continue;
+        }
+        for (size_t k = 0; k < tn; k++)
+            if (memcmp (tp[k].node_id, cert->sign_pk, WD_PUBKEY_LEN) == 0) {
+                snprintf (row->address, sizeof row->address, "%s", tp[k].endpoint);
+                snprintf (row->link, sizeof row->link, "%s", cons_peer_state_name (tp[k].state));
+                row->msgs_in = tp[k].msgs_in;
+                row->msgs_out = tp[k].msgs_out;
+                row->rejected = tp[k].rejected;
+                if (tp[k].banned_until_ms > mono)
+                    row->banned_for_ms = tp[k].banned_until_ms - mono;
+            }
+        for (size_t k = 0; k < gn; k++)
+            if (memcmp (gp[k].id, cert->sign_pk, WD_PUBKEY_LEN) == 0) {
+                row->score = gp[k].score;
+                row->in_mesh = gp[k].in_mesh;
+                row->graylisted = gp[k].graylisted;
+                row->records_in = gp[k].records_in;
+                row->invalid = gp[k].invalid;
+                if (gp[k].banned_until_ms > mono &&
+                    gp[k].banned_until_ms - mono > row->banned_for_ms)
+                    row->banned_for_ms = gp[k].banned_until_ms - mono;
+            }
+    }
+    node_mesh_summary_t sum = { .published = self->published, .delivered = self->delivered };
+    memcpy (sum.chain, self->chain, WD_CHAIN_ID_LEN);
+    snprintf (sum.endpoint, sizeof sum.endpoint, "%s", cons_transport_endpoint (self->transport));
+    sum.incarnation = cons_member_incarnation (self->member);
+    sum.health = cons_member_health (self->member);
+    cons_transport_stats_t ts;
+    cons_transport_stats (self->transport, &ts);
+    sum.zap_allowed = ts.zap_allowed;
+    sum.zap_unknown = ts.zap_unknown;
+    sum.zap_banned = ts.zap_banned;
+    sum.rejected = ts.rejected;
+    cons_gossip_stats_t gs;
+    cons_gossip_stats (self->gossip, &gs);
+    sum.duplicates = gs.duplicates;
+    sum.gossip_msgs_out = gs.msgs_out;
+    sum.records_out = gs.records_out;
+    sum.control_out = gs.control_out;
+    size_t len;
+    uint8_t *body = node_mesh_encode_peers (&sum, rows, self->n,
+                                            start < self->n ? (size_t)start : self->n, &len);
+    self->reply (client, peer, WD_MSG_CTL_MESH_PEERS_REPLY, body, len);
+    free (body);
+    free (rows);
+    free (tp);
+    free (gp);
+}
+
+static void
+s_reply_records (node_mesh_t *self, void *client, uint32_t peer, uint64_t start)
+{
+    node_mesh_record_t *rows = calloc (self->count ? self->count : 1, sizeof *rows);
+    if (!rows)
+        wd_fatalx ("out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        const node_mesh_record_t *r = &self->records[(self->head + i) % self->keep];
+        if (r->seq >= start)
+            rows[k++] = *r;
+    }
+    size_t len;
+    uint8_t *body = node_mesh_encode_records (rows, k, &len);
+    self->reply (client, peer, WD_MSG_CTL_MESH_RECORDS_REPLY, body, len);
+    free (body);
+    free (rows);
+}
+
+static void
+s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
+{
+    s_pending_t *p = arg;
+    node_mesh_t *self = p->mesh;
+    void *client = p->client;
+    uint32_t peer = p->peer;
+    memset (p, 0, sizeof *p);
+    if (!self)
+        return; /* the mesh has gone */
+    if (!envelope) {
+        wd_log_warnx ("mesh: publish: %s", reason);
+        if (client) {
+            char what[WD_MSG_ERROR_MAX];
+            snprintf (what, sizeof what, "publish: %s", reason);
+            size_t blen;
+            uint8_t *body = wd_msg_encode_error (WD_ERR_UNAVAILABLE, what, &blen);
+            self->reply (client, peer, WD_MSG_ERROR, body, blen);
+            free (body);
+        }
+        return;
+    }
+    uint64_t now = (uint64_t)zclock_mono ();
+    int rc = cons_gossip_publish (self->gossip, envelope, len, now);
+    if (rc == WD_OK) {
+        self->published++;
+        s_keep (self, envelope, len, true);
+    }
+    s_drain (self, now);
+    if (!client)
+        return;
+    if (rc != WD_OK) {
+        s_reply_error (self, client, peer, rc, "publish");
+        return;
+    }
+    uint8_t id[32];
+    wd_envelope_id (id, envelope, len);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, "id");
+    wd_writer_bin (w, id, sizeof id);
+    size_t blen;
+    const uint8_t *body = wd_writer_data (w, &blen);
+    self->reply (client, peer, WD_MSG_CTL_MESH_PUBLISH_REPLY, body, blen);
+    wd_writer_destroy (&w);
+}
+
+static void
+s_publish (node_mesh_t *self, void *client, uint32_t peer, const uint8_t *body, size_t len)
+{
+    char text[NODE_MESH_TEXT_MAX + 1];
+    wd_err_t err = node_mesh_decode_publish (body, len, text);
+    if (err != WD_OK) {
+        s_reply_error (self, client, peer, err, "publish request");
+        return;
+    }
+    s_pending_t *p = NULL;
+    for (size_t i = 0; i < PENDING_MAX && !p; i++)
+        if (!self->pending[i].busy)
+            p = &self->pending[i];
+    if (!p) {
+        s_reply_error (self, client, peer, WD_ERR_UNAVAILABLE, "too many publish requests");
+        return;
+    }
+    *p = (s_pending_t){ .mesh = self, .busy = true, .client = client, .peer = peer };
+    size_t nlen;
+    uint8_t *notice = node_mesh_encode_notice (text, (uint64_t)zclock_time (), &nlen);
+    node_sign_seal (self->signer, NODE_MESH_NOTICE_TYPE, self->chain, notice, nlen, s_sealed, p);
+    free (notice);
+}
+
+void
+node_mesh_request (node_mesh_t *self, void *client, uint32_t peer, uint32_t type,
+                   const uint8_t *body, size_t len)
+{
+    assert (self && node_mesh_handles (type));
+    if (type == WD_MSG_CTL_MESH_PUBLISH) {
+        s_publish (self, client, peer, body, len);
+        return;
+    }
+    uint64_t start;
+    wd_err_t err = node_mesh_decode_start (body, len, &start);
+    if (err != WD_OK) {
+        s_reply_error (self, client, peer, err, "mesh request");
+        return;
+    }
+    if (type == WD_MSG_CTL_MESH_PEERS)
+        s_reply_peers (self, client, peer, start);
+    else
+        s_reply_records (self, client, peer, start);
+}
+
+void
+node_mesh_client_gone (node_mesh_t *self, void *client)
+{
+    if (!self)
+        return;
+    for (size_t i = 0; i < PENDING_MAX; i++)
+        if (self->pending[i].busy && self->pending[i].client == client)
+            self->pending[i].client = NULL;
+}
+
+/* ---- control bodies ----------------------------------------------------------- */
+
+/* A map is described once, in key order, and both encoded and decoded from
+   the description. */
+typedef enum { F_UINT, F_INT, F_BOOL, F_STR, F_BIN } s_kind_t;
+
+typedef struct {
+    const char *key;
+    s_kind_t kind;
+    size_t off;
+    size_t size;
+} s_field_t;
+
+#define FIELD(T, key, kind, member)                                                                \
+    {                                                                                              \
+        key, kind, offsetof (T, member), sizeof (((T *)0)->member)                                 \
+    }
+
+static const s_field_t s_peer_fields[] = {
+    FIELD (node_mesh_peer_t, "address", F_STR, address),
+    FIELD (node_mesh_peer_t, "banned_for_ms", F_UINT, banned_for_ms),
+    FIELD (node_mesh_peer_t, "deaths", F_UINT, deaths),
+    FIELD (node_mesh_peer_t, "graylisted", F_BOOL, graylisted),
+    FIELD (node_mesh_peer_t, "id", F_BIN, id),
+    FIELD (node_mesh_peer_t, "in_mesh", F_BOOL, in_mesh),
+    FIELD (node_mesh_peer_t, "incarnation", F_UINT, incarnation),
+    FIELD (node_mesh_peer_t, "invalid", F_UINT, invalid),
+    FIELD (node_mesh_peer_t, "link", F_STR, link),
+    FIELD (node_mesh_peer_t, "msgs_in", F_UINT, msgs_in),
+    FIELD (node_mesh_peer_t, "msgs_out", F_UINT, msgs_out),
+    FIELD (node_mesh_peer_t, "name", F_STR, name),
+    FIELD (node_mesh_peer_t, "records_in", F_UINT, records_in),
+    FIELD (node_mesh_peer_t, "rejected", F_UINT, rejected),
+    FIELD (node_mesh_peer_t, "rtt_ms", F_INT, rtt_ms),
+    FIELD (node_mesh_peer_t, "score", F_INT, score),
+    FIELD (node_mesh_peer_t, "self", F_BOOL, self),
+    FIELD (node_mesh_peer_t, "since_ms", F_UINT, since_ms),
+    FIELD (node_mesh_peer_t, "state", F_STR, state),
+    FIELD (node_mesh_peer_t, "suspicions", F_UINT, suspicions),
+    { NULL, 0, 0, 0 },
+};
+
+static const s_field_t s_summary_fields[] = {
+    FIELD (node_mesh_summary_t, "chain", F_BIN, chain),
+    FIELD (node_mesh_summary_t, "control_out", F_UINT, control_out),
+    FIELD (node_mesh_summary_t, "delivered", F_UINT, delivered),
+    FIELD (node_mesh_summary_t, "duplicates", F_UINT, duplicates),
+    FIELD (node_mesh_summary_t, "endpoint", F_STR, endpoint),
+    FIELD (node_mesh_summary_t, "gossip_msgs_out", F_UINT, gossip_msgs_out),
+    FIELD (node_mesh_summary_t, "health", F_UINT, health),
+    FIELD (node_mesh_summary_t, "incarnation", F_UINT, incarnation),
+    FIELD (node_mesh_summary_t, "published", F_UINT, published),
+    FIELD (node_mesh_summary_t, "records_out", F_UINT, records_out),
+    FIELD (node_mesh_summary_t, "rejected", F_UINT, rejected),
+    FIELD (node_mesh_summary_t, "zap_allowed", F_UINT, zap_allowed),
+    FIELD (node_mesh_summary_t, "zap_banned", F_UINT, zap_banned),
+    FIELD (node_mesh_summary_t, "zap_unknown", F_UINT, zap_unknown),
+    { NULL, 0, 0, 0 },
+};
+
+static const s_field_t s_record_fields[] = {
+    FIELD (node_mesh_record_t, "from", F_BIN, from),
+    FIELD (node_mesh_record_t, "id", F_BIN, id),
+    FIELD (node_mesh_record_t, "own", F_BOOL, own),
+    FIELD (node_mesh_record_t, "received_ms", F_UINT, received_ms),
+    FIELD (node_mesh_record_t, "seq", F_UINT, seq),
+    FIELD (node_mesh_record_t, "text", F_STR, text),
+    FIELD (node_mesh_record_t, "time_ms", F_UINT, time_ms),
+    FIELD (node_mesh_record_t, "type", F_STR, type),
+    { NULL, 0, 0, 0 },
+};
+
+static void
+s_write_fields (wd_writer_t *w, const s_field_t *fields, const void *obj)
+{
+    size_t n = 0;
+    while (fields[n].key)
+        n++;
+    wd_writer_map (w, n);
+    const uint8_t *base = obj;
+    for (const s_field_t *f = fields; f->key; f++) {
+        const void *p = base + f->off;
+        wd_writer_key (w, f->key);
+        switch (f->kind) {
+            case F_UINT:
+                wd_writer_uint (w, *(const uint64_t *)p);
+                break;
+            case F_INT:
+                wd_writer_int (w, *(const int64_t *)p);
+                break;
+            case F_BOOL:
+                wd_writer_bool (w, *(const bool *)p);
+                break;
+            case F_STR:
+                wd_writer_cstr (w, p);
+                break;
+            case F_BIN:
+                wd_writer_bin (w, p, f->size);
+                break;
+        }
+    }
+}
+
+static void
+s_read_fields (wd_reader_t *r, const s_field_t *fields, void *obj)
+{
+    size_t count;
+    uint8_t *base = obj;
+    wd_read_map (r, &count);
+    for (const s_field_t *f = fields; f->key; f++) {
+        void *p = base + f->off;
+        wd_read_key (r, f->key);
+        switch (f->kind) {
+            case F_UINT:
+                wd_read_uint (r, p, UINT64_MAX);
+                break;
+            case F_INT:
+                wd_read_int (r, p, INT64_MIN, INT64_MAX);
+                break;
+            case F_BOOL:
+                wd_read_bool (r, p);
+                break;
+            case F_STR:
+                wd_read_cstr (r, p, f->size);
+                break;
+            case F_BIN:
+                wd_read_bin_fixed (r, p, f->size);
+                break;
+        }
+    }
+    wd_read_end (r);
+}
+
+/* A page budget: what fits a control message with room for the summary. */
+#define PAGE_BUDGET (WD_CHAN_MAX_BODY - 4096)
+
+/* How many of items[0..count) fit the budget (at least one when there is
+   one). */
+static size_t
+s_page_fits (const s_field_t *fields, const void *items, size_t item_size, size_t count)
+{
+    wd_writer_t *one = wd_writer_new ();
+    size_t k = 0, used = 0;
+    for (; k < count; k++) {
+        wd_writer_reset (one);
+        s_write_fields (one, fields, (const uint8_t *)items + k * item_size);
+        size_t n;
+        (void)wd_writer_data (one, &n);
+        if (k > 0 && used + n > PAGE_BUDGET)
+            break;
+        used += n;
+    }
+    wd_writer_destroy (&one);
+    return k;
+}
+
+static void
+s_write_items (wd_writer_t *w, const s_field_t *fields, const void *items, size_t item_size,
+               size_t k)
+{
+    wd_writer_array (w, k);
+    for (size_t i = 0; i < k; i++)
+        s_write_fields (w, fields, (const uint8_t *)items + i * item_size);
+}
+
+uint8_t *
+node_mesh_encode_peers (const node_mesh_summary_t *summary, const node_mesh_peer_t *peers,
+                        size_t count, size_t start, size_t *len)
+{
+    assert (start <= count);
+    size_t k = s_page_fits (s_peer_fields, peers + start, sizeof *peers, count - start);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 3);
+    wd_writer_key (w, "more");
+    wd_writer_bool (w, start + k < count);
+    wd_writer_key (w, "peers");
+    s_write_items (w, s_peer_fields, peers + start, sizeof *peers, k);
+    wd_writer_key (w, "summary");
+    s_write_fields (w, s_summary_fields, summary);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+/* Reads key: [maps] and appends them to *items (of *count). */
+static void
+s_read_items (wd_reader_t *r, const char *key, const s_field_t *fields, void **items,
+              size_t item_size, size_t *count)
+{
+    size_t rows = 0;
+    wd_read_key (r, key);
+    if (!wd_read_array (r, &rows))
+        return;
+    uint8_t *grown = realloc (*items, (*count + rows + 1) * item_size);
+    if (!grown)
+        abort ();
+    memset (grown + *count * item_size, 0, (rows + 1) * item_size);
+    *items = grown;
+    for (size_t i = 0; i < rows; i++)
+        s_read_fields (r, fields, grown + (*count + i) * item_size);
+    wd_read_end (r);
+    *count += rows; /* zeroed rows when the reader failed: the caller drops them all */
+}
+
+wd_err_t
+node_mesh_decode_peers (const uint8_t *body, size_t len, node_mesh_summary_t *summary,
+                        node_mesh_peer_t **peers, size_t *count, bool *more)
+{
+    wd_err_t err = wd_codec_check (body, len, WD_CHAN_MAX_BODY, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "more");
+    wd_read_bool (&r, more);
+    s_read_items (&r, "peers", s_peer_fields, (void **)peers, sizeof **peers, count);
+    wd_read_key (&r, "summary");
+    s_read_fields (&r, s_summary_fields, summary);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_records (const node_mesh_record_t *records, size_t count, size_t *len)
+{
+    size_t k = s_page_fits (s_record_fields, records, sizeof *records, count);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "more");
+    wd_writer_bool (w, k < count);
+    wd_writer_key (w, "records");
+    s_write_items (w, s_record_fields, records, sizeof *records, k);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_records (const uint8_t *body, size_t len, node_mesh_record_t **records,
+                          size_t *count, bool *more)
+{
+    wd_err_t err = wd_codec_check (body, len, WD_CHAN_MAX_BODY, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "more");
+    wd_read_bool (&r, more);
+    s_read_items (&r, "records", s_record_fields, (void **)records, sizeof **records, count);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_start (uint64_t start, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, "start");
+    wd_writer_uint (w, start);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_start (const uint8_t *body, size_t len, uint64_t *start)
+{
+    wd_err_t err = wd_codec_check (body, len, 64, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "start");
+    wd_read_uint (&r, start, UINT64_MAX);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_publish (const char *text, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, "text");
+    wd_writer_cstr (w, text);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_publish (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1])
+{
+    wd_err_t err = wd_codec_check (body, len, NODE_MESH_TEXT_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "text");
+    wd_read_cstr (&r, text, NODE_MESH_TEXT_MAX + 1);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_notice (const char *text, uint64_t time_ms, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "text");
+    wd_writer_cstr (w, text);
+    wd_writer_key (w, "time");
+    wd_writer_uint (w, time_ms);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_notice (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1],
+                         uint64_t *time_ms)
+{
+    wd_err_t err = wd_codec_check (body, len, NODE_MESH_TEXT_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "text");
+    wd_read_cstr (&r, text, NODE_MESH_TEXT_MAX + 1);
+    wd_read_key (&r, "time");
+    wd_read_uint (&r, time_ms, UINT64_MAX);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}

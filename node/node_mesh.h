@@ -1,0 +1,177 @@
+/*
+ * node_mesh: the engine's mesh component (issue 6; docs/ARCHITECTURE.md
+ * "The mesh in the engine"). It wires the three mesh modules onto the
+ * engine's zloop: cons_transport (CURVE ZeroMQ, the node's X25519 key from
+ * <state>/keys/curve.key, the genesis certificates as the admitted set,
+ * static peer endpoints from mesh/peers, optional zbeacon discovery),
+ * cons_member (SWIM + Lifeguard) and cons_gossip (records), each pure state
+ * machine driven by real timers on zclock_mono milliseconds. Membership
+ * events set gossip's peer set (alive and suspect members); gossip bans go
+ * to the transport; delivered records are kept in memory (the last
+ * mesh/records_keep) for `wardenctl mesh records` — the ledger will consume
+ * them later.
+ *
+ * The mesh runs when the node has a genesis and mesh/listen is set. It
+ * answers three control requests (docs/PROTOCOL.md "Control socket", "Mesh
+ * requests"): the peer table, the delivered records, and publishing a
+ * `notice` record sealed by the keys process through node_sign.
+ *
+ * The control bodies are encoded and decoded here too (node_mesh_peer_t and
+ * friends), so wardenctl reads exactly what the engine writes.
+ */
+#ifndef NODE_MESH_H
+#define NODE_MESH_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node_sign.h"
+#include "wd_cert.h"
+#include "wd_config.h"
+#include "wd_err.h"
+
+typedef struct node_mesh node_mesh_t;
+
+#define NODE_MESH_NOTICE_TYPE     "notice"
+#define NODE_MESH_TEXT_MAX        1024 /* bytes of a notice's text */
+#define NODE_MESH_ADDRESS_MAX     255
+#define NODE_MESH_STATE_MAX       15
+#define NODE_MESH_RECORDS_MAX     65536 /* mesh/records_keep, at most */
+#define NODE_MESH_PEERS_REPLY_MAX (8 << 20)
+
+/* Sends a reply to the control client the request came from (client is
+   the engine's opaque handle, peer the request's peer field). */
+typedef void (node_mesh_reply_fn) (void *client, uint32_t peer, uint32_t type, const uint8_t *body,
+                                   size_t len);
+
+/* Starts the mesh on loop when the configuration asks for it. Returns
+   WD_OK with *out NULL when the mesh is not configured (mesh/listen unset,
+   or no genesis file: logged), WD_OK with *out the running mesh, or an
+   error with why (unreadable key, node not in the genesis, a peer name the
+   genesis does not know, bind failure). */
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert,
+               node_sign_t *signer, node_mesh_reply_fn *reply, node_mesh_t **out, char *why,
+               size_t why_len);
+
+/* Leaves the group (a LEFT announcement is queued, but the sockets close at
+   once), detaches from the loop and frees everything; the CURVE secret is
+   wiped. Safe on NULL. */
+void
+node_mesh_destroy (node_mesh_t **self_p);
+
+/* True for the control request types the mesh answers. */
+bool
+node_mesh_handles (uint32_t type);
+
+/* Handles one control request; the reply goes through the reply callback,
+   now or (publish) when the keys process has signed. */
+void
+node_mesh_request (node_mesh_t *self, void *client, uint32_t peer, uint32_t type,
+                   const uint8_t *body, size_t len);
+
+/* The client has gone: replies still pending for it are dropped. Safe on a
+   NULL mesh. */
+void
+node_mesh_client_gone (node_mesh_t *self, void *client);
+
+/* ---- control bodies (wardenctl <-> engine) ------------------------------ */
+
+/* One member as `wardenctl peers` shows it. */
+typedef struct {
+    uint8_t id[WD_PUBKEY_LEN];
+    char name[WD_CERT_NAME_MAX + 1];
+    char address[NODE_MESH_ADDRESS_MAX + 1]; /* TCP endpoint, "" when unknown */
+    char state[NODE_MESH_STATE_MAX + 1];     /* membership: alive, suspect, dead, left */
+    char link[NODE_MESH_STATE_MAX + 1];      /* transport: idle, connecting, up, refused, banned */
+    bool self;
+    bool in_mesh;    /* in gossip's mesh */
+    bool graylisted; /* gossip ignores it */
+    uint64_t incarnation;
+    uint64_t since_ms;      /* Unix ms of the last state change, 0: none yet */
+    int64_t score;          /* gossip peer score */
+    int64_t rtt_ms;         /* last direct probe's round trip, -1: none */
+    uint64_t msgs_in;       /* transport messages accepted from it */
+    uint64_t msgs_out;      /* transport messages queued to it */
+    uint64_t records_in;    /* record copies it sent */
+    uint64_t rejected;      /* its frames refused by the transport */
+    uint64_t invalid;       /* gossip faults blamed on it */
+    uint64_t banned_for_ms; /* remaining ban, 0: not banned */
+    uint64_t suspicions;    /* times this node saw it become suspect */
+    uint64_t deaths;        /* times this node saw it become dead */
+} node_mesh_peer_t;
+
+/* Node-wide figures that come with the peer table. */
+typedef struct {
+    uint8_t chain[WD_CHAIN_ID_LEN];
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+    uint64_t incarnation;
+    uint64_t health;          /* Lifeguard local health multiplier */
+    uint64_t zap_allowed;     /* handshakes admitted */
+    uint64_t zap_unknown;     /* handshakes refused: key of no known certificate */
+    uint64_t zap_banned;      /* handshakes refused: banned peer */
+    uint64_t rejected;        /* frames refused by the transport */
+    uint64_t published;       /* own records published */
+    uint64_t delivered;       /* records delivered from peers */
+    uint64_t duplicates;      /* record copies already seen */
+    uint64_t gossip_msgs_out; /* gossip messages sent */
+    uint64_t records_out;     /* record copies sent */
+    uint64_t control_out;     /* IHAVE, IWANT, GRAFT, PRUNE, CATCHUP sent */
+} node_mesh_summary_t;
+
+/* One record as `wardenctl mesh records` shows it. */
+typedef struct {
+    uint8_t id[32];
+    uint8_t from[WD_PUBKEY_LEN];
+    char type[WD_ENVELOPE_TYPE_MAX + 1];
+    char text[NODE_MESH_TEXT_MAX + 1]; /* a notice's text, "" for other types */
+    uint64_t time_ms;                  /* a notice's time (Unix ms), 0 for others */
+    uint64_t received_ms;              /* Unix ms when this node got it */
+    bool own;                          /* published here */
+    uint64_t seq;                      /* this node's running number of kept records, from 1 */
+} node_mesh_record_t;
+
+/* Replies travel in pages that fit a control message (WD_CHAN_MAX_BODY):
+   a request {start: uint} asks for the page that begins at peer index
+   `start` (peers) or at the first kept record whose seq is at least `start`
+   (records); the reply says whether more follow. */
+uint8_t *
+node_mesh_encode_start (uint64_t start, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_start (const uint8_t *body, size_t len, uint64_t *start);
+
+/* {more: bool, peers: [map], summary: map}: the peers from index start on,
+   as many as fit. The encoder returns a malloc'ed body. The decoder
+   fills *summary and appends the page's peers to the malloc'ed array
+   *peers of *count (start both at NULL and 0; caller frees). */
+uint8_t *
+node_mesh_encode_peers (const node_mesh_summary_t *summary, const node_mesh_peer_t *peers,
+                        size_t count, size_t start, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_peers (const uint8_t *body, size_t len, node_mesh_summary_t *summary,
+                        node_mesh_peer_t **peers, size_t *count, bool *more);
+
+/* {more: bool, records: [map]}, oldest first, as many of records[0..count)
+   as fit; the decoder appends like node_mesh_decode_peers. */
+uint8_t *
+node_mesh_encode_records (const node_mesh_record_t *records, size_t count, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_records (const uint8_t *body, size_t len, node_mesh_record_t **records,
+                          size_t *count, bool *more);
+
+/* {text: str}: a publish request; {id: bin(32)}: its reply. */
+uint8_t *
+node_mesh_encode_publish (const char *text, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_publish (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1]);
+
+/* The notice record's body {text: str, time: uint} (Unix ms). */
+uint8_t *
+node_mesh_encode_notice (const char *text, uint64_t time_ms, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_notice (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1],
+                         uint64_t *time_ms);
+
+#endif

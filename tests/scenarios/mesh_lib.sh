@@ -1,0 +1,201 @@
+# mesh_lib.sh: shared helpers of the mesh scenarios (mesh_*.sh) and of
+# bench_gossip's runs: a cluster of real wardend processes on loopback made
+# from `wardenctl init` nodes and one `wardenctl genesis create`, each node
+# in its own process group so `kill -9 -- -PGID` kills all of its wardend
+# processes at once.
+# Source it after setting WARDEND, WARDENCTL and tmp (a fresh directory);
+# call mesh_cleanup from the caller's EXIT trap.
+
+PY=/usr/bin/python3
+MESH_PIDS=()  # index -> process group of the running wardend, or empty
+MESH_PORTS=() # index -> TCP port of its mesh/listen
+
+# json FILE EXPR: evaluates a Python expression over the parsed JSON `j`.
+json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# mesh_fail MESSAGE: reports, shows the tail of every node's log, exits 1.
+mesh_fail() {
+    echo "FAIL: $*" >&2
+    local d
+    for d in "$tmp"/n*; do
+        [ -S "$d/control.sock" ] || continue
+        "$WARDENCTL" --state "$d" peers --json 2> /dev/null | "$PY" -c "import json,sys
+j=json.load(sys.stdin)
+print('  view of $(basename "$d"):', ' '.join('%s=%s/%s' % (p['name'], p['state'], p['link'])
+      for p in j['peers']))" >&2 || true
+    done
+    for log in "$tmp"/n*/wardend.log; do
+        [ -f "$log" ] || continue
+        echo "--- $log" >&2
+        tail -n 15 "$log" >&2
+    done
+    exit 1
+}
+
+# mesh_free_port_base COUNT: a base port with COUNT free ports above it.
+mesh_free_port_base() {
+    "$PY" - "$1" <<'EOF'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 32000 - n)  # below the ephemeral ports (32768-)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# mesh_make COUNT: creates nodes n0..n(COUNT-1) in $tmp (`wardenctl init`),
+# one genesis for all (`wardenctl genesis create`, copied to each state
+# directory), and each node's conf.d/50-mesh.conf: its listen endpoint, a
+# mesh/peers list naming every node (host from mesh_host, ports from a free
+# range), and MESH_PROBE, MESH_PROBE_TIMEOUT, MESH_HEARTBEAT, MESH_KEEP.
+mesh_make() {
+    local count=$1 i base certs=()
+    base=$(mesh_free_port_base "$count") || mesh_fail "no free ports"
+    for ((i = 0; i < count; i++)); do
+        MESH_PORTS[i]=$((base + i))
+        "$WARDENCTL" init --state "$tmp/n$i" --name "n$i" > /dev/null
+        certs+=(--node "$tmp/n$i/node.cert")
+    done
+    "$WARDENCTL" genesis create --name mesh-test "${certs[@]}" --out "$tmp/genesis" > /dev/null
+    local peers=""
+    for ((i = 0; i < count; i++)); do
+        peers+="n$i=tcp://$(mesh_host "$i"):${MESH_PORTS[i]} "
+    done
+    for ((i = 0; i < count; i++)); do
+        cp "$tmp/genesis" "$tmp/n$i/genesis"
+        mkdir -p "$tmp/n$i/conf.d"
+        cat > "$tmp/n$i/conf.d/50-mesh.conf" <<EOF
+mesh
+    listen = "tcp://$(mesh_host "$i"):${MESH_PORTS[i]}"
+    peers = "${peers% }"
+    probe = "${MESH_PROBE:-500ms}"
+    probe_timeout = "${MESH_PROBE_TIMEOUT:-200ms}"
+    heartbeat = "${MESH_HEARTBEAT:-1s}"
+    records_keep = "${MESH_KEEP:-1024}"
+EOF
+    done
+}
+
+# mesh_host INDEX: the address node INDEX listens on: 127.0.0.1, or what
+# the function named by MESH_HOST_FN prints.
+mesh_host() {
+    if [ -n "${MESH_HOST_FN:-}" ]; then "$MESH_HOST_FN" "$1"; else echo 127.0.0.1; fi
+}
+
+# mesh_start INDEX [PREFIX...]: starts node INDEX in its own process group
+# (PREFIX, e.g. `ip netns exec NS`, runs before wardend).
+mesh_start() {
+    local i=$1
+    shift
+    setsid "$@" "$WARDEND" -c "$tmp/n$i/warden.conf" -l "${MESH_LOG_LEVEL:-info}" \
+        2>> "$tmp/n$i/wardend.log" < /dev/null &
+    MESH_PIDS[i]=$!
+}
+
+# mesh_wait_up INDEX: waits until node INDEX answers `peers`.
+mesh_wait_up() {
+    local i=$1 deadline=$((SECONDS + 20))
+    until "$WARDENCTL" --state "$tmp/n$i" peers --json > /dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || mesh_fail "node n$i did not come up"
+        kill -0 "${MESH_PIDS[i]}" 2> /dev/null || mesh_fail "node n$i exited"
+        sleep 0.1
+    done
+}
+
+# mesh_kill INDEX: kill -9 of the node's whole process group.
+mesh_kill() {
+    local i=$1
+    [ -n "${MESH_PIDS[i]:-}" ] || return 0
+    kill -KILL -- "-${MESH_PIDS[i]}" 2> /dev/null || true
+    wait "${MESH_PIDS[i]}" 2> /dev/null || true
+    MESH_PIDS[i]=
+}
+
+# mesh_cleanup: SIGTERM to every parent (it stops its children), up to 5 s
+# for them to end, then kill -9 of whatever is left of each process group.
+mesh_cleanup() {
+    local i deadline=$((SECONDS + 5))
+    for i in "${!MESH_PIDS[@]}"; do
+        [ -n "${MESH_PIDS[i]}" ] && kill -TERM "${MESH_PIDS[i]}" 2> /dev/null || true
+    done
+    for i in "${!MESH_PIDS[@]}"; do
+        [ -n "${MESH_PIDS[i]}" ] || continue
+        while kill -0 "${MESH_PIDS[i]}" 2> /dev/null && [ $SECONDS -lt $deadline ]; do
+            sleep 0.05
+        done
+        kill -KILL -- "-${MESH_PIDS[i]}" 2> /dev/null || true
+        wait "${MESH_PIDS[i]}" 2> /dev/null || true
+        MESH_PIDS[i]=
+    done
+}
+
+# mesh_ctl INDEX ARGS...: wardenctl against node INDEX.
+mesh_ctl() {
+    local i=$1
+    shift
+    "$WARDENCTL" --state "$tmp/n$i" "$@"
+}
+
+# mesh_has_record INDEX TEXT: node INDEX holds a notice with TEXT.
+mesh_has_record() {
+    mesh_ctl "$1" mesh records --json > "$tmp/rec.$1.json" 2> /dev/null &&
+        [ "$(json "$tmp/rec.$1.json" "any(r['text']=='$2' for r in j)")" = True ]
+}
+
+# mesh_sees INDEX STATE NAMES...: node INDEX holds every named node in STATE
+# (its view is left in $tmp/peers.INDEX.json).
+mesh_sees() {
+    local i=$1 state=$2 names
+    shift 2
+    mesh_ctl "$i" peers --json > "$tmp/peers.$i.json" 2> /dev/null || return 1
+    names=$(printf "'%s'," "$@")
+    [ "$(json "$tmp/peers.$i.json" \
+        "all(p['state']=='$state' for p in j['peers'] if p['name'] in [$names])")" = True ]
+}
+
+# mesh_have_all TEXT INDEXES...: every listed node holds a notice with TEXT.
+mesh_have_all() {
+    local text=$1 i
+    shift
+    for i in "$@"; do mesh_has_record "$i" "$text" || return 1; done
+}
+
+# mesh_wait SECONDS CMD...: retries CMD every 100 ms until it succeeds.
+mesh_wait() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" > /dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+# mesh_check_logs: fails when a sanitizer reported anything in a node's log,
+# or a wardend child died other than by the test's own kill -9.
+mesh_check_logs() {
+    local log
+    for log in "$tmp"/n*/wardend.log; do
+        [ -f "$log" ] || continue
+        if grep -q -E "Sanitizer|runtime error:" "$log"; then
+            grep -E -A20 "Sanitizer|runtime error:" "$log" | head -40 >&2
+            mesh_fail "sanitizer report in $log"
+        fi
+        if grep -q -E "engine .*(exited|killed)|keys .*(exited|killed)" "$log"; then
+            grep -E "exited|killed" "$log" >&2
+            mesh_fail "a wardend child died in $log"
+        fi
+    done
+}
