@@ -451,14 +451,21 @@ s_keys_info (s_bench_t *self, uint64_t *signatures)
 
 /* Counts a signature over digest i that is not the expected one. */
 static void
-s_check (s_bench_t *self, size_t i, const uint8_t sig[WD_SIG_LEN])
+s_check_with (s_bench_t *self, size_t i, const uint8_t sig[WD_SIG_LEN],
+              const uint8_t (*expected)[WD_SIG_LEN], const uint8_t public_key[WD_PUBKEY_LEN])
 {
-    if (sodium_memcmp (sig, self->expected[i], WD_SIG_LEN) == 0)
+    if (sodium_memcmp (sig, expected[i], WD_SIG_LEN) == 0)
         return;
-    if (crypto_sign_verify_detached (sig, self->digests[i], WD_DIGEST_LEN, self->public_key) == 0)
+    if (crypto_sign_verify_detached (sig, self->digests[i], WD_DIGEST_LEN, public_key) == 0)
         self->randomised++;
     else
         self->bad++;
+}
+
+static void
+s_check (s_bench_t *self, size_t i, const uint8_t sig[WD_SIG_LEN])
+{
+    s_check_with (self, i, sig, self->expected, self->public_key);
 }
 
 static size_t
@@ -531,26 +538,35 @@ s_run_raw (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *
     return 0;
 }
 
+/* wd_keystore_sign on ks in a loop; each answer is compared with expected
+   (the deterministic signatures of ks's key, public_key). */
 static int
-s_run_keystore (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *result)
+s_run_in_process (s_bench_t *self, wd_keystore_t *ks, const uint8_t (*expected)[WD_SIG_LEN],
+                  const uint8_t public_key[WD_PUBKEY_LEN], double seconds, s_result_t *result)
 {
-    (void)opt;
     uint8_t sig[WD_SIG_LEN];
     uint64_t ops = 0;
     double start = bench_now (), now = start, deadline = start + seconds;
     do {
         size_t i = s_next_digest (self);
-        int rc = wd_keystore_sign (self->ks, self->digests[i], sig);
+        int rc = wd_keystore_sign (ks, self->digests[i], sig);
         if (rc != 0) {
             fprintf (stderr, "bench_sign: wd_keystore_sign: %s\n", wd_strerror (rc));
             return -1;
         }
-        s_check (self, i, sig);
+        s_check_with (self, i, sig, expected, public_key);
         ops++;
         now = bench_now ();
     } while (now < deadline && !s_interrupted);
     *result = (s_result_t){ ops, now - start };
     return 0;
+}
+
+static int
+s_run_keystore (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *result)
+{
+    (void)opt;
+    return s_run_in_process (self, self->ks, self->expected, self->public_key, seconds, result);
 }
 
 /* Makes a SoftHSM2 token in the temporary directory, a key pair in it, and
@@ -614,28 +630,8 @@ static int
 s_run_pkcs11 (s_bench_t *self, const s_options_t *opt, double seconds, s_result_t *result)
 {
     (void)opt;
-    uint8_t sig[WD_SIG_LEN];
-    uint64_t ops = 0;
-    double start = bench_now (), now = start, deadline = start + seconds;
-    do {
-        size_t i = s_next_digest (self);
-        int rc = wd_keystore_sign (self->p11, self->digests[i], sig);
-        if (rc != 0) {
-            fprintf (stderr, "bench_sign: pkcs11 wd_keystore_sign: %s\n", wd_strerror (rc));
-            return -1;
-        }
-        if (sodium_memcmp (sig, self->p11_expected[i], WD_SIG_LEN) != 0) {
-            if (crypto_sign_verify_detached (sig, self->digests[i], WD_DIGEST_LEN,
-                                             self->p11_public_key) == 0)
-                self->randomised++;
-            else
-                self->bad++;
-        }
-        ops++;
-        now = bench_now ();
-    } while (now < deadline && !s_interrupted);
-    *result = (s_result_t){ ops, now - start };
-    return 0;
+    return s_run_in_process (self, self->p11, self->p11_expected, self->p11_public_key, seconds,
+                             result);
 }
 
 static int

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "capsule_merkle.h"
+#include "wd_bytes.h" /* header only: no link dependency */
 
 static const char *const s_messages[] = {
 #define S_MSG(name, msg) msg,
@@ -67,15 +68,6 @@ capsule_signing_digest (uint8_t out[32], const char *type, const uint8_t chain[3
 }
 
 /* ---- canonical msgpack ---------------------------------------------------------------------- */
-
-static uint64_t
-s_be (const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 bool
 capsule_utf8_valid (const uint8_t *s, size_t n)
@@ -186,7 +178,7 @@ s_header (const uint8_t **p, const uint8_t *end, uint64_t *n, bool *shortest)
     }
     if ((size_t)(end - *p) < hdr)
         return S_BAD;
-    uint64_t v = s_be (*p, hdr);
+    uint64_t v = wd_get_be (*p, hdr);
     *p += hdr;
     if (kind == S_INT) {
         int64_t sv = hdr == 1   ? (int8_t)v

@@ -3,8 +3,10 @@
  *
  * Built only with -DWARDEN_ZYMBIT=ON; Zymbit's headers and library cannot be
  * installed on the machine this was written on, so this file has never been
- * compiled or run. Keep it small; docs/OPERATIONS.md ("Zymbit") lists what
- * must be checked on real hardware before it is trusted.
+ * built against them or run: it was only syntax-checked against a stand-in
+ * header holding Zymbit's published prototypes. Keep it small;
+ * docs/OPERATIONS.md (the zymbit backend) lists what must be checked on real
+ * hardware before it is trusted.
  *
  * Only HSM6 / Secure Compute Module class devices hold Ed25519 keys (Zymkey
  * 4i and HSM4 have NIST P-256 only): the key is made with Zymbit's tools

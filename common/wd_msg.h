@@ -64,6 +64,9 @@ typedef enum {
     WD_MSG_CTL_MESH_PUBLISH_REPLY = 133, /* {id: bin(32)} */
     WD_MSG_CTL_MESH_RECORDS = 134,       /* no body */
     WD_MSG_CTL_MESH_RECORDS_REPLY = 135, /* {records: [map]} */
+    /* control socket: the agreement (node_agree.h encodes and decodes the bodies) */
+    WD_MSG_CTL_AGREE_STATUS = 150,       /* no body */
+    WD_MSG_CTL_AGREE_STATUS_REPLY = 151, /* {commits, height, tip, round, step, ...} */
 } wd_msg_type_t;
 
 /* Short name of a message type for logs ("sign", "ctl-status"). */

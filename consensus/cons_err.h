@@ -64,7 +64,19 @@
     X (CONS_ERR_GOSSIP_BACKOFF, "peer asked to graft during its prune backoff")                    \
     X (CONS_ERR_GOSSIP_IGNORE, "record was dropped without blame")                                 \
     X (CONS_ERR_GOSSIP_PROMISE, "peer did not answer an IWANT in time")                            \
-    X (CONS_ERR_BEACON, "LAN announcement is not a Warden announcement of this version")
+    X (CONS_ERR_BEACON, "LAN announcement is not a Warden announcement of this version")           \
+    X (CONS_ERR_BLOCK_HEIGHT, "block height is not the ledger tip plus one")                       \
+    X (CONS_ERR_BLOCK_PREV, "block does not name the previous block")                              \
+    X (CONS_ERR_BLOCK_TIME, "block time is not after the previous block's time")                   \
+    X (CONS_ERR_BLOCK_SEED, "block seed does not follow the seed rule")                            \
+    X (CONS_ERR_BLOCK_VALIDATORS, "block validators_hash is not the height's validator set")       \
+    X (CONS_ERR_BLOCK_REPUTATION, "block reputation_hash does not match the ledger replay")        \
+    X (CONS_ERR_BLOCK_ROOT, "block records_root is not the Merkle root of its records")            \
+    X (CONS_ERR_BLOCK_RECORD, "block record is not a well-formed record")                          \
+    X (CONS_ERR_BLOCK_DUPLICATE, "block record is already in the block or the chain")              \
+    X (CONS_ERR_BLOCK_SIGNER, "block record is signed by an unknown key")                          \
+    X (CONS_ERR_LEDGER_CHAIN, "ledger database belongs to another genesis")                        \
+    X (CONS_ERR_LEDGER_CORRUPT, "ledger database holds a block that does not follow the chain")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

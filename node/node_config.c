@@ -3,6 +3,7 @@
  */
 #include "node_config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -168,6 +169,21 @@ int
 node_path_identity_key (const wd_config_t *cfg, char *out, size_t size)
 {
     return s_explicit_or_state (cfg, "keystore/key_file", "keys/identity.key", out, size);
+}
+
+bool
+node_config_read_cert (const wd_config_t *cfg, wd_cert_t *cert)
+{
+    char path[PATH_MAX];
+    if (node_path_state (cfg, "node.cert", path, sizeof path) != 0)
+        return false;
+    FILE *f = fopen (path, "rbe");
+    if (!f)
+        return false;
+    uint8_t buf[WD_CERT_MAX_BYTES + 1];
+    size_t len = fread (buf, 1, sizeof buf, f);
+    fclose (f);
+    return wd_cert_open (buf, len, cert) == WD_OK;
 }
 
 int

@@ -7,8 +7,10 @@
 #ifndef NODE_CONFIG_H
 #define NODE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "wd_cert.h"
 #include "wd_config.h"
 #include "wd_keystore.h"
 
@@ -32,6 +34,11 @@ node_path_genesis (const wd_config_t *cfg, char *out, size_t size);
 int
 node_keystore_params (const wd_config_t *cfg, wd_keystore_params_t *params, char *key_path,
                       size_t size);
+/* Reads and opens (verifies) <state>/node.cert into *cert. Returns false
+   when it is missing, too long or does not verify; callers that must say
+   why read it themselves. */
+bool
+node_config_read_cert (const wd_config_t *cfg, wd_cert_t *cert);
 /* <state>/<name>, for node.cert, keys/vrf.key, keys/curve.key, keys/. */
 int
 node_path_state (const wd_config_t *cfg, const char *name, char *out, size_t size);

@@ -71,6 +71,10 @@ int
 node_ctl_request (uint32_t type, const uint8_t *body, size_t len, int timeout_ms,
                   wd_chan_msg_t *reply);
 
+/* The command `wardenctl agree` (node_ctl_agree.c). */
+int
+node_ctl_agree (int argc, char **argv);
+
 /* The command `wardenctl pxe` (node_ctl_pxe.c). */
 int
 node_ctl_pxe (int argc, char **argv);
@@ -84,6 +88,13 @@ node_ctl_mesh (int argc, char **argv);
 /* The command `wardenctl attest` (node_ctl_attest.c). */
 int
 node_ctl_attest (int argc, char **argv);
+
+/* The commands `wardenctl ledger` and `wardenctl reputation`
+   (node_ctl_ledger.c). */
+int
+node_ctl_ledger (int argc, char **argv);
+int
+node_ctl_reputation (int argc, char **argv);
 
 /* The command `wardenctl results` (node_ctl_results.c). */
 int

@@ -657,7 +657,9 @@ s_key_fn (void *ctx, const uint8_t node_id[WD_PUBKEY_LEN],
 /* Verifies one stored envelope under cert: decoding, then
    attest_evidence_open with the record's own subject and nonce (the
    signature, attester, key protection and schema are what is checked;
-   freshness was the node's business when it made the record). */
+   freshness was the node's business when it made the record). Records
+   sealed before the node had a genesis carry the zero chain and stay valid;
+   any other chain must be the node's current one. */
 static int
 s_verify_record (const uint8_t *buf, size_t len, const uint8_t chain[32], const wd_cert_t *cert,
                  attest_evidence_t *ev, uint8_t id[ATTEST_EVIDENCE_ID_LEN])
@@ -673,8 +675,9 @@ s_verify_record (const uint8_t *buf, size_t len, const uint8_t chain[32], const 
     uint8_t nonce[ATTEST_EVIDENCE_NONCE_LEN];
     memcpy (nonce, ev->nonce, sizeof nonce);
     s_key_ctx_t k = { .cert = cert };
+    bool before_genesis = sodium_memcmp (env.chain, wd_cert_no_chain, WD_CHAIN_ID_LEN) == 0;
     attest_evidence_expect_t expect = {
-        .chain = chain,
+        .chain = before_genesis ? wd_cert_no_chain : chain,
         .key_fn = s_key_fn,
         .key_ctx = &k,
         .subject = &subject,

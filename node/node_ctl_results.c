@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capsule_merkle.h"
 #include "capsule_verify.h"
 #include "node_ctl.h"
 #include "node_pcr.h"
@@ -31,6 +32,7 @@ static const char *const s_help =
     "       wardenctl results get INDEX [--json] [--output FILE]\n"
     "       wardenctl results bundle INDEX [--output FILE] [--digest-only]\n"
     "       wardenctl results verify [--json]\n"
+    "       wardenctl results consistency OLD_SIZE [NEW_SIZE] [--json]\n"
     "\n"
     "The PCR signer's result log, read-only (<state>/results.db, or --log PATH):\n"
     "  list     entries: index, time received, channel and sequence, name, sha256\n"
@@ -38,7 +40,10 @@ static const char *const s_help =
     "  bundle   the entry's bundle for warden-verify (to FILE or standard output);\n"
     "           --digest-only leaves the raw bytes out\n"
     "  verify   re-check the whole log from scratch: rows, signatures, digests,\n"
-    "           checkpoints and tree heads; exit 1 with the first problem\n";
+    "           checkpoints and tree heads; exit 1 with the first problem\n"
+    "  consistency  the RFC 9162 proof that the signed checkpoint of NEW_SIZE entries\n"
+    "           (default: the newest) extends the one of OLD_SIZE, checked against\n"
+    "           both signed notes, for someone who kept an older checkpoint\n";
 
 typedef struct {
     bool json;
@@ -176,6 +181,53 @@ s_parse_index (const char *s, uint64_t *out)
     return 0;
 }
 
+/* `results consistency`: the proof, checked against both signed notes. */
+static int
+s_consistency (capsule_pcr_log_t *log, const wd_cert_t *cert, uint64_t old_size, uint64_t new_size,
+               bool json)
+{
+    uint8_t proof[CAPSULE_MERKLE_PROOF_MAX][32];
+    size_t count;
+    char *old_note, *new_note, why[256];
+    uint64_t got_new;
+    int rc = capsule_pcr_log_consistency (log, old_size, new_size, proof, &count, &old_note,
+                                          &new_note, &got_new, why, sizeof why);
+    if (rc != WD_OK)
+        return node_ctl_fail (NODE_CTL_EXIT_NO, "%s", why);
+    capsule_checkpoint_t a, b;
+    capsule_verify_t va = capsule_checkpoint_open (old_note, strlen (old_note), cert->sign_pk, &a);
+    capsule_verify_t vb = capsule_checkpoint_open (new_note, strlen (new_note), cert->sign_pk, &b);
+    int status = 0;
+    if (va != CAPSULE_VERIFY_OK || vb != CAPSULE_VERIFY_OK)
+        status = node_ctl_fail (NODE_CTL_EXIT_NO, "checkpoint: %s",
+                                capsule_verify_strerror (va != CAPSULE_VERIFY_OK ? va : vb));
+    else if (!capsule_merkle_consistency_verify (a.size, b.size, a.root, b.root,
+                                                 (const capsule_merkle_hash_t *)proof, count))
+        status = node_ctl_fail (NODE_CTL_EXIT_NO, "the signed checkpoints are not consistent");
+    else if (json) {
+        char hex[WD_HASH_HEX_LEN + 1];
+        json_t *j = json_object (), *arr = json_array ();
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new (arr, json_string (wd_hex_encode (hex, proof[i], 32)));
+        json_object_set_new (j, "old_size", json_integer ((json_int_t)a.size));
+        json_object_set_new (j, "new_size", json_integer ((json_int_t)b.size));
+        json_object_set_new (j, "old_checkpoint", json_string (old_note));
+        json_object_set_new (j, "new_checkpoint", json_string (new_note));
+        json_object_set_new (j, "proof", arr);
+        node_ctl_print_json (j);
+    } else {
+        char hex[WD_HASH_HEX_LEN + 1];
+        printf ("checkpoint of %" PRIu64 " entries extends the one of %" PRIu64
+                " (RFC 9162 consistency proof, %zu hashes):\n",
+                b.size, a.size, count);
+        for (size_t i = 0; i < count; i++)
+            printf ("  %s\n", wd_hex_encode (hex, proof[i], 32));
+    }
+    free (old_note);
+    free (new_note);
+    return status;
+}
+
 int
 node_ctl_results (int argc, char **argv)
 {
@@ -187,7 +239,6 @@ node_ctl_results (int argc, char **argv)
     };
     s_opts_t o = { .limit = 100 };
     int opt;
-    optind = 1;
     while ((opt = getopt_long (argc, argv, "jf:n:o:l:dh", options, NULL)) != -1) {
         switch (opt) {
             case 'j':
@@ -224,12 +275,18 @@ node_ctl_results (int argc, char **argv)
     }
     const char *sub = argv[optind];
     bool needs_index = strcmp (sub, "get") == 0 || strcmp (sub, "bundle") == 0;
-    uint64_t index = 0;
+    bool consistency = strcmp (sub, "consistency") == 0;
+    uint64_t index = 0, new_size = 0;
     if (needs_index && (optind + 2 != argc || s_parse_index (argv[optind + 1], &index) != 0))
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results %s needs one entry index", sub);
-    if (!needs_index && optind + 1 != argc)
+    if (consistency &&
+        (optind + 2 > argc || optind + 3 < argc || s_parse_index (argv[optind + 1], &index) != 0 ||
+         index == 0 || (optind + 3 == argc && s_parse_index (argv[optind + 2], &new_size) != 0)))
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE,
+                              "results consistency needs OLD_SIZE (above 0) [NEW_SIZE]");
+    if (!needs_index && !consistency && optind + 1 != argc)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results %s takes no arguments", sub);
-    if (strcmp (sub, "list") && !needs_index && strcmp (sub, "verify"))
+    if (strcmp (sub, "list") && !needs_index && !consistency && strcmp (sub, "verify"))
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results: unknown subcommand '%s'", sub);
 
     capsule_pcr_log_t *log;
@@ -258,6 +315,8 @@ node_ctl_results (int argc, char **argv)
         ssize_t cert_len = s_cert (cert_buf, sizeof cert_buf, &cert);
         if (cert_len < 0)
             status = NODE_CTL_EXIT_USAGE;
+        else if (consistency)
+            status = s_consistency (log, &cert, index, new_size, o.json);
         else if (strcmp (sub, "bundle") == 0) {
             uint8_t *bundle;
             size_t len;

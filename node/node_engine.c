@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node_agree.h"
 #include "node_child.h"
 #include "node_config.h"
 #include "node_measure.h"
@@ -89,6 +90,7 @@ struct s_engine {
     wd_cert_t cert;
     attest_log_t *measurements;
     node_mesh_t *mesh;     /* the peer mesh; NULL when not configured */
+    node_agree_t *agree;   /* the agreement and the ledger; NULL without the mesh */
     node_pxe_link_t *pxe;  /* the pxe child's channel, served records, status */
     node_attest_t *attest; /* host attestation server and evidence store */
     node_pcr_t *pcr;       /* the PCR signer; NULL unless pcr/enable */
@@ -382,6 +384,12 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             free (ebody);
         }
         free (body);
+    } else if (node_agree_handles (msg.type) && msg.nfds == 0) {
+        if (self->agree)
+            node_agree_request (self->agree, client, msg.peer, msg.type, msg.body, msg.body_len);
+        else
+            s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE,
+                            "agreement is not running (no mesh)");
     } else if (node_mesh_handles (msg.type) && msg.nfds == 0) {
         if (self->mesh)
             node_mesh_request (self->mesh, client, msg.peer, msg.type, msg.body, msg.body_len);
@@ -549,6 +557,9 @@ node_engine_main (void)
     if (node_mesh_new (self->loop, self->cfg, &self->cert, self->signer, s_mesh_reply, &self->mesh,
                        why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "mesh: %s", why);
+    if (node_agree_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, s_mesh_reply,
+                        &self->agree, why, sizeof why) != WD_OK)
+        node_child_fail (self->parent, WD_ERR_IO, "agreement: %s", why);
     self->pxe = node_pxe_link_new (self->loop, self->measurements, self->cfg, s_pxe_token, self);
     if (!self->pxe)
         wd_fatalx ("out of memory");
@@ -574,6 +585,7 @@ node_engine_main (void)
     node_attest_destroy (&self->attest); /* before the signer: it answers its requests */
     node_pcr_destroy (&self->pcr);       /* likewise */
     node_sign_destroy (&self->signer);   /* answers the requests still in flight */
+    node_agree_destroy (&self->agree);   /* after the signer, before the mesh it uses */
     node_mesh_destroy (&self->mesh);     /* after the signer: it answers its publishes */
     node_pxe_link_destroy (&self->pxe);
     for (size_t i = 0; i < MAX_CLIENTS; i++)

@@ -17,7 +17,6 @@
 
 #include "node_child.h"
 #include "node_config.h"
-#include "wd_cert.h"
 #include "wd_keystore.h"
 #include "wd_log.h"
 #include "wd_hash.h"
@@ -101,27 +100,6 @@ s_parent_message (wd_chan_t *parent, wd_chan_t **engine)
     return true;
 }
 
-/* The identity key of <state>/node.cert, when it can be read and opened
-   (the engine reports a missing or broken certificate with its reason). */
-static bool
-s_cert_public_key (const wd_config_t *cfg, uint8_t public_key[WD_PUBKEY_LEN])
-{
-    char path[PATH_MAX];
-    if (node_path_state (cfg, "node.cert", path, sizeof path) != 0)
-        return false;
-    FILE *f = fopen (path, "rbe");
-    if (!f)
-        return false;
-    uint8_t buf[WD_CERT_MAX_BYTES + 1];
-    size_t len = fread (buf, 1, sizeof buf, f);
-    fclose (f);
-    wd_cert_t cert;
-    if (wd_cert_open (buf, len, &cert) != WD_OK)
-        return false;
-    memcpy (public_key, cert.sign_pk, WD_PUBKEY_LEN);
-    return true;
-}
-
 int
 node_keys_main (void)
 {
@@ -134,10 +112,11 @@ node_keys_main (void)
     if (node_keystore_params (cfg, &params, key_path, sizeof key_path) != 0)
         node_child_fail (parent, WD_ERR_CONFIG_VALUE, "identity key path is too long");
     const char *backend = wd_config_str (cfg, "keystore/backend");
-    /* A device that lost or replaced its key must not sign as this node. */
-    uint8_t cert_pk[WD_PUBKEY_LEN];
-    if (s_cert_public_key (cfg, cert_pk))
-        params.expected_public_key = cert_pk;
+    /* A device that lost or replaced its key must not sign as this node
+       (a missing or broken certificate is the engine's to report). */
+    wd_cert_t cert;
+    if (node_config_read_cert (cfg, &cert))
+        params.expected_public_key = cert.sign_pk;
     wd_keystore_t *ks = NULL;
     wd_err_t err = wd_keystore_open (backend, &params, &ks);
     if (err != WD_OK) {

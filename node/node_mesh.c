@@ -70,6 +70,10 @@ struct node_mesh {
     uint64_t next_seq;
     uint64_t published, delivered;
     s_pending_t pending[PENDING_MAX];
+    /* the agreement's hooks (node_mesh_set_agree_hooks) */
+    node_mesh_channel_fn *on_channel;
+    node_mesh_record_fn *on_record;
+    void *hook_arg;
 };
 
 static s_peer_t *
@@ -105,6 +109,8 @@ s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
     wd_envelope_t env;
     if (wd_envelope_decode (record, len, &env) != WD_OK)
         return; /* cannot happen: gossip checked it */
+    if (self->on_record)
+        self->on_record (self->hook_arg, record, len);
     size_t slot = (self->head + self->count) % self->keep;
     if (self->count == self->keep)
         self->head = (self->head + 1) % self->keep;
@@ -305,13 +311,51 @@ s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const 
         rc = cons_member_receive (self->member, now, from, body, body_len);
     else if (channel == CONS_CHANNEL_GOSSIP)
         rc = cons_gossip_input (self->gossip, from, body, body_len, now);
-    else
-        return; /* agreement and sync: later issues */
+    else {
+        if (self->on_channel)
+            self->on_channel (self->hook_arg, from, channel, body, body_len);
+        return;
+    }
     if (rc != WD_OK && rc != CONS_ERR_STALE && rc != CONS_ERR_DUPLICATE)
         wd_log_debug ("mesh: %s message from %s: %s",
                       channel == CONS_CHANNEL_MEMBER ? "member" : "gossip", s_name (self, from),
                       cons_strerror (rc));
     s_drain (self, now);
+}
+
+void
+node_mesh_set_agree_hooks (node_mesh_t *self, node_mesh_channel_fn *on_channel,
+                           node_mesh_record_fn *on_record, void *arg)
+{
+    self->on_channel = on_channel;
+    self->on_record = on_record;
+    self->hook_arg = arg;
+}
+
+int
+node_mesh_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t channel,
+                const uint8_t *body, size_t len)
+{
+    return cons_transport_send (self->transport, to, channel, body, len);
+}
+
+int
+node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len)
+{
+    uint64_t now = (uint64_t)zclock_mono ();
+    int rc = cons_gossip_publish (self->gossip, envelope, len, now);
+    if (rc == WD_OK) {
+        self->published++;
+        s_keep (self, envelope, len, true);
+    }
+    s_drain (self, now);
+    return rc;
+}
+
+const wd_genesis_t *
+node_mesh_genesis (const node_mesh_t *self)
+{
+    return self->genesis;
 }
 
 /* ---- start-up ------------------------------------------------------------------ */

@@ -77,6 +77,37 @@ node_mesh_request (node_mesh_t *self, void *client, uint32_t peer, uint32_t type
 void
 node_mesh_client_gone (node_mesh_t *self, void *client);
 
+/* ---- the agreement's hooks (node_agree) ------------------------------------ */
+
+/* A message on CONS_CHANNEL_AGREE or CONS_CHANNEL_SYNC from an
+   authenticated peer; body borrowed for the call. */
+typedef void (node_mesh_channel_fn) (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel,
+                                     const uint8_t *body, size_t len);
+/* A record this node published or gossip delivered (verified, accepted);
+   record borrowed for the call. */
+typedef void (node_mesh_record_fn) (void *arg, const uint8_t *record, size_t len);
+
+/* Routes channels 3 and 4 and every kept record to the agreement (NULL
+   functions: not routed). */
+void
+node_mesh_set_agree_hooks (node_mesh_t *self, node_mesh_channel_fn *on_channel,
+                           node_mesh_record_fn *on_record, void *arg);
+
+/* Queues body for peer `to` on channel (cons_transport_send's codes). */
+int
+node_mesh_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t channel,
+                const uint8_t *body, size_t len);
+
+/* Gossips a record this node has sealed (an envelope of the chain), like a
+   published notice: kept, and passed to the record hook. cons_gossip_publish's
+   codes. */
+int
+node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len);
+
+/* The genesis the mesh runs on (borrowed, lives as long as the mesh). */
+const struct wd_genesis *
+node_mesh_genesis (const node_mesh_t *self);
+
 /* ---- control bodies (wardenctl <-> engine) ------------------------------ */
 
 /* One member as `wardenctl peers` shows it. */

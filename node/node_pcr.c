@@ -92,6 +92,7 @@ struct node_pcr {
     size_t sealed_count;
     int batch_timer, tick_timer;
     bool checkpoint_busy, checkpoint_again;
+    bool checkpoint_retry; /* sign one on the next tick (failed, or at start) */
     node_pcr_stats_t stats;
 };
 
@@ -136,10 +137,11 @@ s_checkpoint_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reaso
     }
     self->checkpoint_busy = false;
     self->cp_flying = NULL;
-    if (!sig)
-        wd_log_warnx ("pcr: checkpoint of %llu entries not signed: %s",
+    if (!sig) {
+        wd_log_warnx ("pcr: checkpoint of %llu entries not signed: %s (retrying)",
                       (unsigned long long)cp->size, reason);
-    else {
+        self->checkpoint_retry = true;
+    } else {
         char note[CAPSULE_CHECKPOINT_MAX + 1];
         size_t len = capsule_checkpoint_note (note, sizeof note, cp->body, cp->body_len,
                                               self->origin, self->cert->sign_pk, sig);
@@ -575,6 +577,10 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         s_scan (self);
     if (self->waiting && self->in_flight == 0)
         s_pump (self); /* retry after a failed seal */
+    if (self->checkpoint_retry && !self->checkpoint_busy && capsule_pcr_log_size (self->log) > 0) {
+        self->checkpoint_retry = false;
+        s_checkpoint (self);
+    }
     return 0;
 }
 
@@ -635,6 +641,9 @@ node_pcr_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *cert, node
     rc = capsule_pcr_log_open (path, false, self->origin, &self->log, why, why_len);
     if (rc != WD_OK)
         goto out_fail;
+    /* entries committed before a crash may lack their checkpoint: sign one
+       over the whole log on the first tick (a duplicate size is ignored) */
+    self->checkpoint_retry = true;
     rc = WD_ERR_CONFIG_VALUE;
     const char *device = wd_config_str (cfg, "pcr/device");
     if (device && s_stream_init (self, &self->serial, device, why, why_len) != 0)

@@ -637,8 +637,11 @@ static const s_command_t s_commands[] = {
       "host attestation: host state, evidence, tokens; offline appraise" },
     { "peers", node_ctl_peers, "list the cluster's nodes as the mesh sees them" },
     { "mesh", node_ctl_mesh, "publish a notice record, list delivered records" },
+    { "agree", node_ctl_agree, "show the agreement: height, round, step, last commit" },
+    { "ledger", node_ctl_ledger, "ledger: show, verify, export blocks (read-only, offline)" },
+    { "reputation", node_ctl_reputation, "the reputation table from the ledger (read-only)" },
     { "pxe", node_ctl_pxe, "show the boot server's counters, leases and served files" },
-    { "results", node_ctl_results, "PCR result log: list, get, bundle, verify (read-only)" },
+    { "results", node_ctl_results, "PCR result log: list, get, bundle, verify, consistency" },
 };
 
 static void

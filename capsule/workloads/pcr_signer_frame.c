@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "capsule_err.h"
+#include "capsule_verify.h"
 #include "wd_bytes.h"
 
 struct capsule_pcr_frame_dec {
@@ -28,6 +29,7 @@ struct capsule_pcr_frame_dec {
     uint8_t *buf;
     size_t len, cap;
     size_t scanned; /* headers looked for up to here inside the current frame */
+    size_t noise;   /* bytes skipped since the last report */
 };
 
 capsule_pcr_frame_dec_t *
@@ -75,35 +77,7 @@ capsule_pcr_name_valid (const char *name, size_t len)
         if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
             return false;
     }
-    /* UTF-8: reuse the strict check through a one-string msgpack value
-       would cost an allocation; a simple structural check suffices here */
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)name[i];
-        size_t extra = c < 0x80                 ? 0
-                       : c >= 0xc2 && c <= 0xdf ? 1
-                       : c >= 0xe0 && c <= 0xef ? 2
-                       : c >= 0xf0 && c <= 0xf4 ? 3
-                                                : 9;
-        if (extra == 9 || len - i <= extra)
-            return false;
-        for (size_t k = 1; k <= extra; k++)
-            if (((unsigned char)name[i + k] & 0xc0) != 0x80)
-                return false;
-        if (extra == 2) {
-            uint32_t cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(name[i + 1] & 0x3f) << 6 |
-                          (uint32_t)(name[i + 2] & 0x3f);
-            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-                return false;
-        } else if (extra == 3) {
-            uint32_t cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(name[i + 1] & 0x3f) << 12 |
-                          (uint32_t)(name[i + 2] & 0x3f) << 6 | (uint32_t)(name[i + 3] & 0x3f);
-            if (cp < 0x10000 || cp > 0x10ffff)
-                return false;
-        }
-        i += extra + 1;
-    }
-    return true;
+    return capsule_utf8_valid ((const uint8_t *)name, len);
 }
 
 static void
@@ -205,8 +179,13 @@ s_decode (capsule_pcr_frame_dec_t *self, bool at_end)
         if (at_end && skip < self->len && self->len - skip < 4)
             skip = self->len; /* a lone partial magic at the end is noise */
         if (skip) {
-            s_report (self, CAPSULE_ERR_FRAME_NOISE, false, 0, "%zu bytes skipped", skip);
+            self->noise += skip;
             s_drop (self, skip);
+        }
+        /* one report for a run of noise, once a magic (or the end) ends it */
+        if (self->noise && (self->len >= 4 || at_end)) {
+            s_report (self, CAPSULE_ERR_FRAME_NOISE, false, 0, "%zu bytes skipped", self->noise);
+            self->noise = 0;
         }
         if (self->len < CAPSULE_PCR_FRAME_HEADER) {
             if (at_end && self->len) {

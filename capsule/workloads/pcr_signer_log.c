@@ -99,6 +99,10 @@ capsule_pcr_log_open (const char *path, bool read_only, const char *origin, caps
         rc = wd_db_open (path, WD_DB_SYNC_FULL, &self->db, why, why_len);
         if (rc != WD_OK)
             goto out_fail;
+        /* keep -wal and -shm after close: a reader with read access only
+           (wardenctl results as a results-reader) cannot create them */
+        int persist = 1;
+        sqlite3_file_control (self->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         rc = wd_db_migrate (self->db, s_schema, sizeof s_schema / sizeof s_schema[0], why, why_len);
         if (rc == WD_OK)
             rc = wd_db_append_only (self->db, "entries", why, why_len);
@@ -475,6 +479,67 @@ capsule_pcr_log_bundle (capsule_pcr_log_t *self, uint64_t index, bool with_raw, 
     wd_writer_destroy (&w);
     free (note);
     free (src.copy);
+    return WD_OK;
+}
+
+/* The note of the checkpoint of size (0: the newest), malloc'ed, or NULL. */
+static char *
+s_checkpoint_note (capsule_pcr_log_t *self, uint64_t size, uint64_t *size_out)
+{
+    sqlite3_stmt *st;
+    const char *sql = size ? "SELECT size, note FROM checkpoints WHERE size = ?1"
+                           : "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1";
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (size)
+        sqlite3_bind_int64 (st, 1, (sqlite3_int64)size);
+    char *note = NULL;
+    if (sqlite3_step (st) == SQLITE_ROW && sqlite3_column_text (st, 1)) {
+        *size_out = (uint64_t)sqlite3_column_int64 (st, 0);
+        note = strndup ((const char *)sqlite3_column_text (st, 1),
+                        (size_t)sqlite3_column_bytes (st, 1));
+    }
+    sqlite3_finalize (st);
+    return note;
+}
+
+int
+capsule_pcr_log_consistency (capsule_pcr_log_t *self, uint64_t old_size, uint64_t new_size,
+                             uint8_t (*proof)[32], size_t *count, char **old_note, char **new_note,
+                             uint64_t *new_size_out, char *why, size_t why_len)
+{
+    *old_note = *new_note = NULL;
+    *count = 0;
+    int rc = s_load_leaves (self, why, why_len);
+    if (rc != WD_OK)
+        return rc;
+    uint64_t got_old = 0, got_new = 0;
+    *old_note = old_size ? s_checkpoint_note (self, old_size, &got_old) : NULL;
+    *new_note = s_checkpoint_note (self, new_size, &got_new);
+    if (!*old_note || !*new_note || got_old > got_new || got_new > self->size) {
+        wd_err_why (why, why_len, "no signed checkpoints of sizes %llu and %llu%s",
+                    (unsigned long long)old_size, (unsigned long long)new_size,
+                    new_size ? "" : " (newest)");
+        free (*old_note);
+        free (*new_note);
+        *old_note = *new_note = NULL;
+        return CAPSULE_ERR_LOG_NO_CHECKPOINT;
+    }
+    *new_size_out = got_new;
+    *count = capsule_merkle_consistency_proof ((const capsule_merkle_hash_t *)self->leaves,
+                                               (size_t)got_old, (size_t)got_new,
+                                               (capsule_merkle_hash_t *)proof);
+    /* a self-check against the heads of the stored leaves; the caller
+       checks the proof against the roots the signed notes state */
+    capsule_merkle_hash_t old_root, new_root;
+    capsule_merkle_root (old_root, (const capsule_merkle_hash_t *)self->leaves, (size_t)got_old);
+    capsule_merkle_root (new_root, (const capsule_merkle_hash_t *)self->leaves, (size_t)got_new);
+    if (!capsule_merkle_consistency_verify (got_old, got_new, old_root, new_root,
+                                            (const capsule_merkle_hash_t *)proof, *count)) {
+        wd_err_why (why, why_len, "consistency proof %llu -> %llu does not verify",
+                    (unsigned long long)got_old, (unsigned long long)got_new);
+        return CAPSULE_ERR_LOG_ROOT;
+    }
     return WD_OK;
 }
 

@@ -107,6 +107,18 @@ int __attribute__ ((warn_unused_result))
 capsule_pcr_log_bundle (capsule_pcr_log_t *self, uint64_t index, bool with_raw, const uint8_t *cert,
                         size_t cert_len, uint8_t **out, size_t *out_len, char *why, size_t why_len);
 
+/* The RFC 9162 consistency proof between the signed checkpoints of sizes
+   old_size and new_size (new_size 0: the newest); both must exist
+   (CAPSULE_ERR_LOG_NO_CHECKPOINT) and 0 < old_size <= new_size. proof gets
+   up to CAPSULE_MERKLE_PROOF_MAX hashes, *count how many; old_note and
+   new_note (malloc'ed, caller frees) the two notes, *new_size_out the
+   newer size. The proof is verified against the two notes' roots before it
+   is returned (CAPSULE_ERR_LOG_ROOT if it does not hold). */
+int __attribute__ ((warn_unused_result))
+capsule_pcr_log_consistency (capsule_pcr_log_t *self, uint64_t old_size, uint64_t new_size,
+                             uint8_t (*proof)[32], size_t *count, char **old_note, char **new_note,
+                             uint64_t *new_size_out, char *why, size_t why_len);
+
 typedef struct {
     uint64_t entries;
     uint64_t checkpoints;

@@ -197,8 +197,11 @@ s_print_text (capsule_verify_t v, const char *detail, const capsule_bundle_info_
     printf ("  received      %s on %s", in->received, in->channel);
     if (in->has_seq)
         printf (", sequence %llu", (unsigned long long)in->seq);
-    printf ("\n  instrument    %s %s, experiment \"%s\"%s\n", in->instrument_type,
-            in->instrument_serial, in->experiment_name, in->parsed ? "" : " (not parsed)");
+    if (in->parsed)
+        printf ("\n  instrument    %s %s, experiment \"%s\"\n", in->instrument_type,
+                in->instrument_serial, in->experiment_name);
+    else
+        printf ("\n  instrument    (file not parsed: signed as received)\n");
     printf ("  result log    entry %llu of %llu, root %s\n  checkpoint    %s\n",
             (unsigned long long)in->index, (unsigned long long)in->tree_size, in->root, in->origin);
 }

@@ -265,6 +265,14 @@ print("attest.db: integrity ok, WAL, version 1, append-only")
 EOF
 echo "ok: $before records survive; attest.db is sound"
 
+step "records sealed before a genesis still verify after one is installed"
+"$WARDENCTL" genesis create --name agent-test --node "$state/node.cert" --out "$state/genesis" \
+    >/dev/null
+kill -HUP "$daemon_pid"
+until_ok 15 evidence_has 'j["chain"] != "00" * 32 and len(j["records"]) >= '"$before"' and j["unverified"] == 0' ||
+    fail "after the genesis: $(cat "$tmp/ev.json")"
+echo "ok: zero-chain records verify under the new chain's node"
+
 step "wardend stops cleanly"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "wardend exited $?"

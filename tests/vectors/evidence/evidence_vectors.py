@@ -163,7 +163,7 @@ def main():
 
     if len(sys.argv) > 2 and sys.argv[1] == "--corpus":
         write_corpus(sys.argv[2], node_body, node_env, host_body, host_env,
-                     verdict_body, verdict_env)
+                     verdict_body, verdict_env, quote_body)
         return
 
     out = open(sys.argv[1], "w") if len(sys.argv) > 1 else sys.stdout
@@ -191,7 +191,8 @@ def main():
     w("quote_body=%s\n" % quote_body.hex())
 
 
-def write_corpus(root, node_body, node_env, host_body, host_env, verdict_body, verdict_env):
+def write_corpus(root, node_body, node_env, host_body, host_env, verdict_body, verdict_env,
+                 quote_body):
     def put(name, files):
         d = os.path.join(root, name)
         os.makedirs(d, exist_ok=True)
@@ -199,7 +200,7 @@ def write_corpus(root, node_body, node_env, host_body, host_env, verdict_body, v
             with open(os.path.join(d, fname), "wb") as f:
                 f.write(data)
     put("attest_evidence", {
-        "node-body": node_body, "node-envelope": node_env,
+        "node-body": node_body, "node-envelope": node_env, "quote-body": quote_body,
         "host-body": host_body, "host-envelope": host_env,
         "truncated-body": node_body[:-1],
         "version-2": host_body[:-1] + b"\x02",
