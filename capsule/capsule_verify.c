@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "capsule_merkle.h"
+#include "capsule_mp.h"
 #include "wd_bytes.h" /* header only: no link dependency */
 
 static const char *const s_messages[] = {
@@ -371,14 +372,7 @@ s_str_is (s_val_t map, const char *key, const char *want)
 
 /* ---- envelopes ------------------------------------------------------------------------------- */
 
-typedef struct {
-    char type[33];
-    uint8_t chain[32];
-    uint8_t from[32];
-    uint8_t sig[64];
-    const uint8_t *body;
-    size_t body_len;
-} s_env_t;
+typedef capsule_env_t s_env_t; /* capsule_mp.h */
 
 /* Decodes a canonical envelope {body, chain, from, sig, type, v:1}. */
 static bool
@@ -770,4 +764,67 @@ capsule_bundle_verify (const uint8_t *buf, size_t len, const uint8_t *original, 
         return CAPSULE_VERIFY_INCLUSION;
     }
     return CAPSULE_VERIFY_OK;
+}
+
+/* ---- capsule_mp.h: the reader above, for capsule_ledger.c ------------------------------------ */
+
+bool
+capsule_mp_get (capsule_mp_t v, const char *key, capsule_mp_t *out)
+{
+    s_val_t r;
+    if (!s_get ((s_val_t){ v.p, v.end }, key, &r))
+        return false;
+    *out = (capsule_mp_t){ r.p, r.end };
+    return true;
+}
+
+bool
+capsule_mp_count (capsule_mp_t v, bool map, uint64_t *n)
+{
+    return s_count ((s_val_t){ v.p, v.end }, map ? S_MAP : S_ARRAY, n);
+}
+
+bool
+capsule_mp_bin (capsule_mp_t v, const uint8_t **data, size_t *len)
+{
+    return s_bytes ((s_val_t){ v.p, v.end }, S_BIN, data, len);
+}
+
+bool
+capsule_mp_uint (capsule_mp_t v, uint64_t *out)
+{
+    return s_count ((s_val_t){ v.p, v.end }, S_UINT, out);
+}
+
+bool
+capsule_mp_enter (capsule_mp_t v, uint64_t *n, capsule_mp_t *items)
+{
+    bool shortest;
+    const uint8_t *p = v.p;
+    if (s_header (&p, v.end, n, &shortest) != S_ARRAY)
+        return false;
+    *items = (capsule_mp_t){ p, v.end };
+    return true;
+}
+
+bool
+capsule_mp_next (capsule_mp_t *items, capsule_mp_t *one)
+{
+    const uint8_t *start = items->p;
+    if (!s_skip (&items->p, items->end))
+        return false;
+    *one = (capsule_mp_t){ start, items->p };
+    return true;
+}
+
+bool
+capsule_env_decode (const uint8_t *buf, size_t len, capsule_env_t *env)
+{
+    return s_env_decode (buf, len, env);
+}
+
+bool
+capsule_env_sig_ok (const capsule_env_t *env, const uint8_t pk[32])
+{
+    return s_env_sig_ok (env, pk);
 }

@@ -59,6 +59,7 @@ typedef struct {
     uint64_t q_inc;
     uint8_t q_by[CONS_MEMBER_ID_LEN];
     uint64_t in_msg; /* s_send's stamp: already in the message being built */
+    bool heard;      /* a valid message from it reached this instance */
 } s_member_t;
 
 typedef struct {
@@ -110,6 +111,7 @@ struct cons_member {
         uint32_t nacks;
     } probe;
     uint64_t next_probe;
+    uint64_t grace_until;   /* start-up grace: see cons_member_config_t.grace_ms */
     uint32_t since_reclaim; /* periods since the last ping to a dead member */
     s_relay_t relay[S_RELAY_MAX];
     s_out_t *outs;
@@ -731,6 +733,8 @@ s_probe_finish (cons_member_t *self, uint64_t now)
             self->m[self->probe.relay[r]].probe_soon = true;
     size_t t = self->probe.target;
     s_member_t *m = &self->m[t];
+    if (now < self->grace_until && !m->heard)
+        return;
     if (m->state == CONS_MEMBER_ALIVE || m->state == CONS_MEMBER_SUSPECT) {
         if (m->state == CONS_MEMBER_ALIVE)
             self->stats.accusations++;
@@ -997,6 +1001,7 @@ cons_member_receive (cons_member_t *self, uint64_t now_ms, const uint8_t *peer, 
     rc = cons_member_msg_decode (body, len, &msg);
     if (rc != WD_OK)
         goto out;
+    self->m[from].heard = true;
     if (msg.type == CONS_MEMBER_PING &&
         memcmp (msg.target, self->m[self->me].id, CONS_MEMBER_ID_LEN) != 0) {
         rc = CONS_ERR_MEMBER_TARGET;
@@ -1055,6 +1060,7 @@ cons_member_tick (cons_member_t *self, uint64_t now_ms)
     s_outs_compact (self);
     if (!self->started) {
         self->started = true;
+        self->grace_until = now_ms + self->cfg.grace_ms;
         /* Stagger the first period so nodes started together do not probe
            in lockstep. */
         self->next_probe = now_ms + (size_t)wd_rand_below (&self->rng, self->cfg.probe_ms);

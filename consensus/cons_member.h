@@ -116,6 +116,12 @@ typedef struct {
     bool health_off;             /* no local health awareness (plain SWIM; for comparisons) */
     uint32_t piggyback;          /* updates per message [8], at most CONS_MEMBER_UPDATES */
     uint32_t reclaim;            /* every reclaim-th period pings a dead member instead [8] */
+    /* Start-up grace [0: none]: for this long after the first tick, a failed
+       probe of a member this instance has not heard from yet accuses no one.
+       A node that has just (re)started cannot tell a silent member from its
+       own links still coming up; the rest of the cluster keeps detecting
+       real failures meanwhile, and this node learns them as updates. */
+    uint32_t grace_ms;
 } cons_member_config_t;
 
 typedef enum {

@@ -49,6 +49,8 @@ typedef struct {
     void *monitor;     /* PAIR reading the DEALER's events */
     uint64_t retry_at; /* after a refusal: when to make a new DEALER */
     int retry_ms;      /* the backoff after refusals, 0 after a success */
+    bool lost;         /* our link dropped; libzmq is backing off before it redials */
+    bool redial;       /* the peer spoke to us while lost: make a new DEALER at the next send */
     cons_transport_peer_t info;
 } s_peer_t;
 
@@ -445,6 +447,10 @@ s_router_drain (cons_transport_t *self)
             peer->info.msgs_in++;
             peer->info.bytes_in += body_len;
             peer->info.last_seen_ms = now;
+            /* A peer we lost is back (it reached us): redial it now rather
+               than after libzmq's backoff, up to reconnect_max_ms, during
+               which our answers to it would be lost. */
+            peer->redial = peer->redial || peer->lost;
             delivered++;
             if (self->config.on_recv)
                 self->config.on_recv (self->config.on_recv_arg, from, channel, body, body_len);
@@ -582,6 +588,7 @@ s_monitor_drain (cons_transport_t *self, s_peer_t *peer)
         if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             peer->info.state = CONS_PEER_UP;
             peer->retry_ms = 0;
+            peer->lost = false;
         } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             peer->info.state = CONS_PEER_REFUSED;
             int max = self->config.reconnect_max_ms;
@@ -589,9 +596,10 @@ s_monitor_drain (cons_transport_t *self, s_peer_t *peer)
                                  ? self->config.reconnect_ms
                                  : (peer->retry_ms > max / 2 ? max : 2 * peer->retry_ms);
             peer->retry_at = (uint64_t)zclock_mono () + (uint64_t)peer->retry_ms;
-        } else if (id == ZMQ_EVENT_DISCONNECTED && peer->info.state == CONS_PEER_UP)
+        } else if (id == ZMQ_EVENT_DISCONNECTED && peer->info.state == CONS_PEER_UP) {
             peer->info.state = CONS_PEER_CONNECTING;
-        else if (id != ZMQ_EVENT_DISCONNECTED)
+            peer->lost = true;
+        } else if (id != ZMQ_EVENT_DISCONNECTED)
             peer->info.state = CONS_PEER_CONNECTING;
     }
 }
@@ -892,8 +900,11 @@ cons_transport_send (cons_transport_t *self, const uint8_t to[WD_PUBKEY_LEN], ui
     }
     if (!peer->info.endpoint[0])
         return CONS_ERR_PEER_NO_ENDPOINT;
-    if (peer->dealer && peer->info.state == CONS_PEER_REFUSED && now >= peer->retry_at)
+    if (peer->dealer &&
+        ((peer->info.state == CONS_PEER_REFUSED && now >= peer->retry_at) || peer->redial))
         s_dealer_close (self, peer);
+    peer->redial = false;
+    peer->lost = false;
     if (!peer->dealer) {
         int rc = s_dealer_open (self, peer);
         if (rc != 0)

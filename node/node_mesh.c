@@ -31,6 +31,8 @@
 #include "wd_msg.h"
 
 #define PENDING_MAX 64
+/* Start-up grace of membership, in probe periods (cons_member grace_ms). */
+#define NODE_MESH_GRACE_PERIODS 5
 
 /* What this node remembers about one genesis node beyond the machines. */
 typedef struct {
@@ -529,6 +531,9 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         .probe_timeout_ms = (uint32_t)wd_config_uint (cfg, "mesh/probe_timeout"),
         .indirect = (uint32_t)wd_config_uint (cfg, "mesh/indirect"),
     };
+    /* A (re)started node gives its links NODE_MESH_GRACE_PERIODS probe
+       periods to come up before its own failed probes accuse anyone. */
+    mc.grace_ms = NODE_MESH_GRACE_PERIODS * mc.probe_ms;
     randombytes_buf (&mc.seed, sizeof mc.seed);
     int rc = cons_member_new (&mc, &self->member);
     free (ids);

@@ -1,6 +1,7 @@
 /*
- * warden-verify: checks a PCR-result bundle offline (DESIGN.md §2; docs/
- * PROTOCOL.md "PCR result bundle"; warden-verify(1)). It reads files, never
+ * warden-verify: checks a PCR-result bundle, or an exported ledger
+ * (`ledger`: capsule_ledger.h), offline (DESIGN.md §2; docs/PROTOCOL.md
+ * "PCR result bundle", "Export file"; warden-verify(1)). It reads files, never
  * the network, links libsodium only, and its verdict depends on nothing but
  * its inputs: exit 0 with a summary, 1 with the exact failure, 2 for a usage
  * or input error, 3 for an internal error.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capsule_ledger.h"
 #include "capsule_verify.h"
 
 #define S_FILE_MAX    (256u << 20) /* bundles and originals read at most */
@@ -19,6 +21,7 @@
 
 static const char *const s_usage =
     "usage: warden-verify bundle FILE [--raw ORIGINAL] [--trusted-keys FILE] [--json]\n"
+    "       warden-verify ledger FILE --genesis GENESIS [--json]\n"
     "\n"
     "Verifies a PCR-result bundle offline: the node certificate, the signed\n"
     "statement, the raw bytes (when the bundle holds them, and ORIGINAL when\n"
@@ -27,6 +30,9 @@ static const char *const s_usage =
     "  --trusted-keys FILE  accept only node keys listed in FILE (64 hex digits a line,\n"
     "                       '#' comments)\n"
     "  --json               print the verdict and summary as JSON\n"
+    "ledger re-checks a `wardenctl ledger export` file from scratch against\n"
+    "GENESIS (the cluster's genesis file): hash chain, records, certificates and\n"
+    "every signature.\n"
     "Exit status: 0 verified, 1 not verified (the reason is printed), 2 usage or\n"
     "input error, 3 internal error.\n";
 
@@ -135,6 +141,64 @@ s_json_str (const char *s)
 }
 
 static void
+s_json_field (const char *key, const char *value, bool comma);
+
+static int
+s_ledger (const char *path, const char *genesis_path, bool json)
+{
+    uint8_t *buf, *genesis;
+    size_t len, genesis_len;
+    if (s_read (path, &buf, &len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", path, strerror (errno));
+        return 2;
+    }
+    if (s_read (genesis_path, &genesis, &genesis_len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", genesis_path, strerror (errno));
+        free (buf);
+        return 2;
+    }
+    capsule_ledger_info_t in;
+    char detail[256], chain[65], tip[65];
+    capsule_ledger_verdict_t v =
+        capsule_ledger_verify (buf, len, genesis, genesis_len, &in, detail, sizeof detail);
+    sodium_bin2hex (chain, sizeof chain, in.chain, 32);
+    sodium_bin2hex (tip, sizeof tip, in.tip, 32);
+    if (json) {
+        printf ("{\n");
+        s_json_field ("verdict", v == CAPSULE_LEDGER_OK ? "verified" : "failed", true);
+        s_json_field ("code", capsule_ledger_name (v), true);
+        s_json_field ("reason", capsule_ledger_strerror (v), true);
+        s_json_field ("detail", detail, true);
+        if (v == CAPSULE_LEDGER_OK)
+            printf ("  \"bad_height\": null,\n");
+        else
+            printf ("  \"bad_height\": %llu,\n", (unsigned long long)in.bad_height);
+        printf ("  \"blocks\": %llu,\n  \"records\": %llu,\n  \"weights_unchecked\": %llu,\n",
+                (unsigned long long)in.blocks, (unsigned long long)in.records,
+                (unsigned long long)in.weights_unchecked);
+        s_json_field ("chain", chain, true);
+        s_json_field ("tip", tip, false);
+        printf ("}\n");
+    } else if (v != CAPSULE_LEDGER_OK) {
+        printf ("FAILED at height %llu: %s: %s%s%s\n", (unsigned long long)in.bad_height,
+                capsule_ledger_name (v), capsule_ledger_strerror (v), detail[0] ? ": " : "",
+                detail);
+    } else {
+        printf ("verified: %llu blocks, %llu records\n", (unsigned long long)in.blocks,
+                (unsigned long long)in.records);
+        printf ("  chain   %s\n  tip     %s\n", chain, tip);
+        if (in.weights_unchecked)
+            printf ("  note    %llu block(s) past the genesis validator set: their signatures\n"
+                    "          were checked, their validator weights were not (run `wardenctl\n"
+                    "          ledger verify` for the reputation replay)\n",
+                    (unsigned long long)in.weights_unchecked);
+    }
+    free (buf);
+    free (genesis);
+    return v == CAPSULE_LEDGER_OK ? 0 : 1;
+}
+
+static void
 s_json_field (const char *key, const char *value, bool comma)
 {
     printf ("  ");
@@ -210,16 +274,14 @@ int
 main (int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "raw", required_argument, NULL, 'r' },
-        { "trusted-keys", required_argument, NULL, 't' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "raw", required_argument, NULL, 'r' }, { "trusted-keys", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },      { "genesis", required_argument, NULL, 'g' },
+        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
     };
-    const char *raw_path = NULL, *trusted_path = NULL;
+    const char *raw_path = NULL, *trusted_path = NULL, *genesis_path = NULL;
     bool json = false;
     int c;
-    while ((c = getopt_long (argc, argv, "r:t:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "r:t:g:jh", opts, NULL)) != -1) {
         switch (c) {
             case 'r':
                 raw_path = optarg;
@@ -230,6 +292,9 @@ main (int argc, char **argv)
             case 'j':
                 json = true;
                 break;
+            case 'g':
+                genesis_path = optarg;
+                break;
             case 'h':
                 fputs (s_usage, stdout);
                 return 0;
@@ -238,12 +303,16 @@ main (int argc, char **argv)
                 return 2;
         }
     }
-    if (argc - optind != 2 || strcmp (argv[optind], "bundle") != 0) {
+    bool ledger = argc - optind == 2 && strcmp (argv[optind], "ledger") == 0;
+    if (argc - optind != 2 || (!ledger && strcmp (argv[optind], "bundle") != 0) ||
+        (ledger && (!genesis_path || raw_path || trusted_path)) || (!ledger && genesis_path)) {
         fputs (s_usage, stderr);
         return 2;
     }
     if (sodium_init () < 0)
         return 3;
+    if (ledger)
+        return s_ledger (argv[optind + 1], genesis_path, json);
     const char *path = argv[optind + 1];
     uint8_t *bundle = NULL, *original = NULL;
     size_t bundle_len = 0, original_len = 0, ntrusted = 0;

@@ -9,7 +9,8 @@
 # Then wardenctl reads the ledger offline: ledger show (text and JSON),
 # verify, export, reputation; and after the tables are tampered with,
 # `ledger verify` exits 1 naming the bad block.
-# Usage: ledger_crash.sh LEDGER_CRASH_WRITER WARDENCTL [ROUNDS]
+# With WARDEN_VERIFY, warden-verify re-checks the export offline too.
+# Usage: ledger_crash.sh LEDGER_CRASH_WRITER WARDENCTL [ROUNDS [WARDEN_VERIFY]]
 set -euo pipefail
 writer=$1
 ctl=$2
@@ -70,6 +71,25 @@ for i, (block, cert) in enumerate(x["blocks"]):
     assert msgpack.unpackb(cert, raw=False)["block"] == hashlib.sha256(block).digest()
     prev = hashlib.sha256(block).digest()
 PY
+if [ -n "${4:-}" ]; then
+    echo "--- warden-verify re-checks the export offline"
+    "$4" ledger "$tmp/chain.msgpack" --genesis "$tmp/genesis" > "$tmp/wv" ||
+        fail "warden-verify: $(cat "$tmp/wv")"
+    grep -q "verified: $committed blocks" "$tmp/wv" || fail "warden-verify said: $(cat "$tmp/wv")"
+    grep -q "tip     $(json "$tmp/show.json" 'j["tip"]')" "$tmp/wv" || fail "warden-verify tip"
+    /usr/bin/python3 - "$tmp/chain.msgpack" "$tmp/bad.msgpack" << 'PY'
+import sys, msgpack
+x = bytearray(open(sys.argv[1], "rb").read())
+block = msgpack.unpackb(x, raw=False)["blocks"][1][0]  # block 2
+i = x.index(block) + block.index(b"\xa4seed\xc4\x20") + 7
+x[i] ^= 1
+open(sys.argv[2], "wb").write(x)
+PY
+    if "$4" ledger "$tmp/bad.msgpack" --genesis "$tmp/genesis" > "$tmp/wv"; then
+        fail "warden-verify accepted a changed seed"
+    fi
+    grep -q "FAILED at height 2: CAPSULE_LEDGER_BLOCK_SEED" "$tmp/wv" || fail "said: $(cat "$tmp/wv")"
+fi
 "$ctl" --state "$tmp" reputation > "$tmp/rep"
 grep -q '^node0 ' "$tmp/rep" || fail "reputation: $(cat "$tmp/rep")"
 "$ctl" --state "$tmp" reputation --json > "$tmp/rep.json"

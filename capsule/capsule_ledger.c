@@ -1,0 +1,623 @@
+/*
+ * capsule_ledger: `warden-verify ledger`, the offline re-check of an
+ * exported chain (capsule_ledger.h has the checks and their order). The
+ * rules are those of docs/PROTOCOL.md "Blocks and the ledger" and "Commit
+ * certificate", rebuilt here from the bytes with libsodium alone.
+ */
+#include "capsule_ledger.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capsule_merkle.h"
+#include "capsule_mp.h"
+#include "capsule_verify.h"
+#include "wd_bytes.h" /* header only: no link dependency */
+
+#define S_NODES_MAX     256
+#define S_SIGNERS_MAX   16
+#define S_ROUND_MAX     0x7fffffffu
+#define S_GENESIS_BYTES (S_NODES_MAX * (512 + 3) + 4096)
+
+static const char *const s_messages[] = {
+#define S_MSG(name, msg) msg,
+    CAPSULE_LEDGER_TABLE (S_MSG)
+#undef S_MSG
+};
+static const char *const s_names[] = {
+#define S_NAME(name, msg) #name,
+    CAPSULE_LEDGER_TABLE (S_NAME)
+#undef S_NAME
+};
+
+const char *
+capsule_ledger_strerror (int code)
+{
+    return code >= 0 && code < CAPSULE_LEDGER_LAST_ ? s_messages[code] : "unknown verdict";
+}
+
+const char *
+capsule_ledger_name (int code)
+{
+    return code >= 0 && code < CAPSULE_LEDGER_LAST_ ? s_names[code] : "CAPSULE_LEDGER_UNKNOWN";
+}
+
+/* The state of one verification. */
+typedef struct {
+    uint8_t chain[32];
+    uint8_t nodes[S_NODES_MAX][32]; /* genesis sign_pks, genesis order */
+    size_t nnodes;
+    uint8_t signers[S_SIGNERS_MAX][32];
+    size_t nsigners;
+    uint64_t epoch_blocks, seed_lookback, block_max;
+    uint8_t genesis_set_hash[32];
+    /* every record id of the chain so far: open addressing, zero = empty */
+    uint8_t (*ids)[32];
+    size_t ids_cap, ids_count;
+    char *detail;
+    size_t detail_len;
+} s_state_t;
+
+/* A decoded block; pointers borrow from the export. */
+typedef struct {
+    uint64_t height, time;
+    const uint8_t *last_cert;
+    size_t last_cert_len;
+    uint8_t prev[32], proposer[32], records_root[32], reputation_hash[32], seed[32],
+        validators_hash[32];
+    capsule_mp_t records; /* the array value */
+    uint64_t record_count;
+} s_block_t;
+
+static void
+s_detail (s_state_t *s, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+s_detail (s_state_t *s, const char *fmt, ...)
+{
+    if (!s->detail || s->detail_len == 0)
+        return;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (s->detail, s->detail_len, fmt, ap);
+    va_end (ap);
+}
+
+static bool
+s_fixed (capsule_mp_t map, const char *key, uint8_t *out, size_t want)
+{
+    capsule_mp_t v;
+    const uint8_t *data;
+    size_t len;
+    if (!capsule_mp_get (map, key, &v) || !capsule_mp_bin (v, &data, &len) || len != want)
+        return false;
+    memcpy (out, data, want);
+    return true;
+}
+
+static bool
+s_uint (capsule_mp_t map, const char *key, uint64_t *out)
+{
+    capsule_mp_t v;
+    return capsule_mp_get (map, key, &v) && capsule_mp_uint (v, out);
+}
+
+static bool
+s_bin (capsule_mp_t map, const char *key, const uint8_t **data, size_t *len)
+{
+    capsule_mp_t v;
+    return capsule_mp_get (map, key, &v) && capsule_mp_bin (v, data, len);
+}
+
+/* Appends a msgpack uint in its shortest form; returns the bytes written. */
+static size_t
+s_put_uint (uint8_t *out, uint64_t v)
+{
+    if (v <= 0x7f) {
+        out[0] = (uint8_t)v;
+        return 1;
+    }
+    size_t n = v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    out[0] = (uint8_t)(n == 1 ? 0xcc : n == 2 ? 0xcd : n == 4 ? 0xce : 0xcf);
+    wd_put_be (out + 1, v, n);
+    return n + 1;
+}
+
+/* ---- genesis ------------------------------------------------------------------------------- */
+
+static capsule_ledger_verdict_t
+s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
+{
+    if (len > S_GENESIS_BYTES || !capsule_msgpack_canonical (buf, len)) {
+        s_detail (s, "not canonical msgpack of at most %u bytes", (unsigned)S_GENESIS_BYTES);
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    capsule_mp_t g = { buf, buf + len }, nodes, signers, params, items, one;
+    uint64_t n, v, created, nn, ns;
+    if (!capsule_mp_count (g, true, &n) || n != 6 || !s_uint (g, "v", &v) || v != 1 ||
+        !s_uint (g, "created", &created) || created == 0 || !capsule_mp_get (g, "name", &one) ||
+        !capsule_mp_get (g, "nodes", &nodes) || !capsule_mp_enter (nodes, &nn, &items) ||
+        !capsule_mp_get (g, "signers", &signers) || !capsule_mp_get (g, "params", &params) ||
+        !s_uint (params, "epoch_blocks", &s->epoch_blocks) ||
+        !s_uint (params, "seed_lookback", &s->seed_lookback) ||
+        !s_uint (params, "block_max_bytes", &s->block_max)) {
+        s_detail (s, "keys must be created, name, nodes, params, signers, v (1)");
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    if (s->epoch_blocks < 1 || s->epoch_blocks > 1000000 || s->seed_lookback < 1 ||
+        s->seed_lookback > 1000 || s->block_max < 4096 || s->block_max > 16777216) {
+        s_detail (s, "epoch_blocks, seed_lookback or block_max_bytes out of range");
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    if (nn < 1 || nn > S_NODES_MAX) {
+        s_detail (s, "%llu nodes (1 to %u)", (unsigned long long)nn, S_NODES_MAX);
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    static const uint8_t zero[32];
+    for (uint64_t i = 0; i < nn; i++) {
+        const uint8_t *cert;
+        size_t cert_len;
+        capsule_env_t env;
+        uint8_t pk[32];
+        if (!capsule_mp_next (&items, &one) || !capsule_mp_bin (one, &cert, &cert_len) ||
+            !capsule_env_decode (cert, cert_len, &env) || strcmp (env.type, "node-cert") != 0 ||
+            sodium_memcmp (env.chain, zero, 32) != 0 ||
+            !s_fixed ((capsule_mp_t){ env.body, env.body + env.body_len }, "sign_pk", pk, 32) ||
+            sodium_memcmp (pk, env.from, 32) != 0 || !capsule_env_sig_ok (&env, pk)) {
+            s_detail (s, "node %llu is not a self-signed node-cert envelope",
+                      (unsigned long long)i);
+            return CAPSULE_LEDGER_GENESIS_FORMAT;
+        }
+        if (i > 0 && memcmp (s->nodes[i - 1], pk, 32) >= 0) {
+            s_detail (s, "nodes are not in strictly ascending order of sign_pk");
+            return CAPSULE_LEDGER_GENESIS_FORMAT;
+        }
+        memcpy (s->nodes[i], pk, 32);
+    }
+    s->nnodes = (size_t)nn;
+    if (!capsule_mp_enter (signers, &ns, &items) || ns > S_SIGNERS_MAX) {
+        s_detail (s, "signers is not an array of at most %u keys", S_SIGNERS_MAX);
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    for (uint64_t i = 0; i < ns; i++) {
+        const uint8_t *pk;
+        size_t pk_len;
+        if (!capsule_mp_next (&items, &one) || !capsule_mp_bin (one, &pk, &pk_len) ||
+            pk_len != 32 || (i > 0 && memcmp (s->signers[i - 1], pk, 32) >= 0)) {
+            s_detail (s, "signer %llu is not a key above the previous one", (unsigned long long)i);
+            return CAPSULE_LEDGER_GENESIS_FORMAT;
+        }
+        memcpy (s->signers[i], pk, 32);
+    }
+    s->nsigners = (size_t)ns;
+    /* the set of the first epochs: every genesis node with weight 1 */
+    crypto_hash_sha256_state st;
+    uint8_t hdr[3];
+    size_t hn = 1;
+    if (s->nnodes < 16)
+        hdr[0] = (uint8_t)(0x90 | s->nnodes);
+    else
+        hdr[0] = 0xdc, wd_put_be (hdr + 1, s->nnodes, 2), hn = 3;
+    crypto_hash_sha256_init (&st);
+    crypto_hash_sha256_update (&st, hdr, hn);
+    for (size_t i = 0; i < s->nnodes; i++) {
+        static const uint8_t pre[3] = { 0x92, 0xc4, 0x20 }, one_w = 0x01;
+        crypto_hash_sha256_update (&st, pre, 3);
+        crypto_hash_sha256_update (&st, s->nodes[i], 32);
+        crypto_hash_sha256_update (&st, &one_w, 1);
+    }
+    crypto_hash_sha256_final (&st, s->genesis_set_hash);
+    return CAPSULE_LEDGER_OK;
+}
+
+/* ---- certificates --------------------------------------------------------------------------- */
+
+/* True when the set of height h is every genesis node with weight 1. */
+static bool
+s_genesis_set (const s_state_t *s, uint64_t h)
+{
+    uint64_t e = (h - 1) / s->epoch_blocks;
+    return e <= s->seed_lookback / s->epoch_blocks; /* e * epoch_blocks <= seed_lookback */
+}
+
+/* Appends a map key (a fixstr); returns the bytes written. */
+static size_t
+s_put_key (uint8_t *out, const char *key)
+{
+    size_t n = strlen (key);
+    out[0] = (uint8_t)(0xa0 | n);
+    memcpy (out + 1, key, n);
+    return n + 1;
+}
+
+/* The digest a validator signs for a precommit of (height, round, block):
+   the body {block: bin(32), height, round, v: 1} by the signing rule. */
+static void
+s_precommit_digest (const s_state_t *s, uint8_t out[32], uint64_t height, uint64_t round,
+                    const uint8_t block[32])
+{
+    uint8_t body[96];
+    size_t n = 0;
+    body[n++] = 0x84;
+    n += s_put_key (body + n, "block");
+    body[n++] = 0xc4;
+    body[n++] = 32;
+    memcpy (body + n, block, 32);
+    n += 32;
+    n += s_put_key (body + n, "height");
+    n += s_put_uint (body + n, height);
+    n += s_put_key (body + n, "round");
+    n += s_put_uint (body + n, round);
+    n += s_put_key (body + n, "v");
+    body[n++] = 1;
+    capsule_signing_digest (out, "precommit", s->chain, body, n);
+}
+
+/* Checks a certificate of height h for block id against h's set.
+ *unchecked is set when the set's weights could not be re-derived. */
+static capsule_ledger_verdict_t
+s_cert (s_state_t *s, const uint8_t *buf, size_t len, uint64_t h, const uint8_t id[32],
+        bool *unchecked)
+{
+    capsule_mp_t c = { buf, buf + len }, sigs, items;
+    uint64_t n, v, height, round, count;
+    uint8_t block[32];
+    if (!capsule_msgpack_canonical (buf, len) || !capsule_mp_count (c, true, &n) || n != 5 ||
+        !s_uint (c, "v", &v) || v != 1 || !s_uint (c, "height", &height) ||
+        !s_uint (c, "round", &round) || round > S_ROUND_MAX || !s_fixed (c, "block", block, 32) ||
+        !capsule_mp_get (c, "sigs", &sigs) || !capsule_mp_enter (sigs, &count, &items) ||
+        count > CAPSULE_LEDGER_VALIDATORS_MAX) {
+        s_detail (s, "not a canonical {block, height, round, sigs, v: 1}");
+        return CAPSULE_LEDGER_CERT_FORMAT;
+    }
+    if (height != h || sodium_memcmp (block, id, 32) != 0) {
+        s_detail (s, "certificate of height %llu for another block or height",
+                  (unsigned long long)height);
+        return CAPSULE_LEDGER_CERT_BLOCK;
+    }
+    bool known = s_genesis_set (s, h);
+    *unchecked = !known;
+    uint8_t digest[32];
+    s_precommit_digest (s, digest, height, round, block);
+    int64_t last = -1, last_node = -1;
+    for (uint64_t i = 0; i < count; i++) {
+        capsule_mp_t pair, pitems, e;
+        uint64_t pn, index;
+        const uint8_t *sig;
+        size_t sig_len;
+        if (!capsule_mp_next (&items, &pair) || !capsule_mp_enter (pair, &pn, &pitems) || pn != 2 ||
+            !capsule_mp_next (&pitems, &e) || !capsule_mp_uint (e, &index) ||
+            !capsule_mp_next (&pitems, &e) || !capsule_mp_bin (e, &sig, &sig_len) ||
+            sig_len != 64) {
+            s_detail (s, "signature %llu is not [index, sig(64)]", (unsigned long long)i);
+            return CAPSULE_LEDGER_CERT_FORMAT;
+        }
+        if (index >= s->nnodes) {
+            s_detail (s, "index %llu, set of %zu", (unsigned long long)index, s->nnodes);
+            return CAPSULE_LEDGER_CERT_INDEX;
+        }
+        if ((int64_t)index <= last) {
+            s_detail (s, "index %llu after %lld", (unsigned long long)index, (long long)last);
+            return CAPSULE_LEDGER_CERT_ORDER;
+        }
+        /* The set is an ordered subset of the genesis nodes: index maps to
+           node index itself in the genesis set, and otherwise to a later
+           node, skipping no fewer nodes than the previous signer did. */
+        int64_t node = -1;
+        int64_t lo = (int64_t)index;
+        if (!known && last_node >= 0 && last_node - last + (int64_t)index > lo)
+            lo = last_node - last + (int64_t)index;
+        int64_t hi = known ? (int64_t)index : (int64_t)s->nnodes - 1;
+        for (int64_t j = lo; j <= hi && node < 0; j++)
+            if (crypto_sign_verify_detached (sig, digest, 32, s->nodes[j]) == 0)
+                node = j;
+        if (node < 0) {
+            s_detail (s, "signer index %llu", (unsigned long long)index);
+            return CAPSULE_LEDGER_CERT_SIGNATURE;
+        }
+        last = (int64_t)index;
+        last_node = node;
+    }
+    if (known && !(3 * count > 2 * (uint64_t)s->nnodes)) {
+        s_detail (s, "%llu of weight %zu", (unsigned long long)count, s->nnodes);
+        return CAPSULE_LEDGER_CERT_WEIGHT;
+    }
+    return CAPSULE_LEDGER_OK;
+}
+
+/* ---- record ids ------------------------------------------------------------------------------ */
+
+/* Adds id to the chain's set; false when it is already there. */
+static bool
+s_id_add (s_state_t *s, const uint8_t id[32])
+{
+    if (2 * (s->ids_count + 1) > s->ids_cap) {
+        size_t cap = s->ids_cap ? 2 * s->ids_cap : 1024;
+        uint8_t (*ids)[32] = calloc (cap, 32);
+        if (!ids)
+            abort ();
+        for (size_t i = 0; i < s->ids_cap; i++) {
+            if (sodium_is_zero (s->ids[i], 32))
+                continue;
+            size_t k = (size_t)wd_get_be (s->ids[i], 8) & (cap - 1);
+            while (!sodium_is_zero (ids[k], 32))
+                k = (k + 1) & (cap - 1);
+            memcpy (ids[k], s->ids[i], 32);
+        }
+        free (s->ids);
+        s->ids = ids;
+        s->ids_cap = cap;
+    }
+    size_t k = (size_t)wd_get_be (id, 8) & (s->ids_cap - 1);
+    while (!sodium_is_zero (s->ids[k], 32)) {
+        if (memcmp (s->ids[k], id, 32) == 0)
+            return false;
+        k = (k + 1) & (s->ids_cap - 1);
+    }
+    memcpy (s->ids[k], id, 32);
+    s->ids_count++;
+    return true;
+}
+
+/* ---- blocks ---------------------------------------------------------------------------------- */
+
+static bool
+s_block_decode (const uint8_t *buf, size_t len, s_block_t *b)
+{
+    capsule_mp_t m = { buf, buf + len }, items;
+    uint64_t n, v;
+    return capsule_msgpack_canonical (buf, len) && capsule_mp_count (m, true, &n) && n == 11 &&
+           s_uint (m, "v", &v) && v == 1 && s_uint (m, "height", &b->height) && b->height >= 1 &&
+           s_uint (m, "time", &b->time) &&
+           s_bin (m, "last_cert", &b->last_cert, &b->last_cert_len) &&
+           s_fixed (m, "prev", b->prev, 32) && s_fixed (m, "proposer", b->proposer, 32) &&
+           s_fixed (m, "records_root", b->records_root, 32) &&
+           s_fixed (m, "reputation_hash", b->reputation_hash, 32) &&
+           s_fixed (m, "seed", b->seed, 32) &&
+           s_fixed (m, "validators_hash", b->validators_hash, 32) &&
+           capsule_mp_get (m, "records", &b->records) &&
+           capsule_mp_enter (b->records, &b->record_count, &items);
+}
+
+/* True when pk is one of the n keys. */
+static bool
+s_listed (uint8_t (*keys)[32], size_t n, const uint8_t pk[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp (keys[i], pk, 32) == 0)
+            return true;
+    return false;
+}
+
+/* Checks block h (buf) after the tip (prev_id, prev_time, prev_seed, the
+   tip's id being prev_id). */
+static capsule_ledger_verdict_t
+s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t prev_id[32],
+         uint64_t prev_time, const uint8_t prev_seed[32], uint64_t *records, bool *unchecked)
+{
+    s_block_t b;
+    static const uint8_t zero[32];
+    /* 1. form, records, root */
+    if (len > s->block_max || !s_block_decode (buf, len, &b)) {
+        s_detail (s, "not a canonical block of at most %llu bytes",
+                  (unsigned long long)s->block_max);
+        return CAPSULE_LEDGER_BLOCK_FORMAT;
+    }
+    if (b.height == 1 && (!sodium_is_zero (b.prev, 32) || b.last_cert_len != 0)) {
+        s_detail (s, "height 1 must have a zero prev and an empty last_cert");
+        return CAPSULE_LEDGER_BLOCK_PREV;
+    }
+    capsule_merkle_hash_t *leaves = calloc (b.record_count ? b.record_count : 1, 32);
+    capsule_env_t *envs = calloc (b.record_count ? b.record_count : 1, sizeof *envs);
+    uint8_t (*ids)[32] = calloc (b.record_count ? b.record_count : 1, 32);
+    if (!leaves || !envs || !ids)
+        abort ();
+    capsule_ledger_verdict_t r = CAPSULE_LEDGER_OK;
+    capsule_mp_t items, one;
+    uint64_t count;
+    (void)capsule_mp_enter (b.records, &count, &items);
+    for (uint64_t i = 0; i < count && r == CAPSULE_LEDGER_OK; i++) {
+        const uint8_t *rec;
+        size_t rec_len;
+        if (!capsule_mp_next (&items, &one) || !capsule_mp_bin (one, &rec, &rec_len) ||
+            !capsule_env_decode (rec, rec_len, &envs[i])) {
+            s_detail (s, "record %llu", (unsigned long long)i);
+            r = CAPSULE_LEDGER_RECORD_FORMAT;
+            break;
+        }
+        crypto_hash_sha256 (ids[i], rec, rec_len);
+        capsule_merkle_leaf (leaves[i], ids[i], 32);
+        for (uint64_t k = 0; k < i && r == CAPSULE_LEDGER_OK; k++)
+            if (memcmp (ids[k], ids[i], 32) == 0) {
+                s_detail (s, "records %llu and %llu", (unsigned long long)k, (unsigned long long)i);
+                r = CAPSULE_LEDGER_RECORD_DUPLICATE;
+            }
+    }
+    if (r == CAPSULE_LEDGER_OK) {
+        capsule_merkle_hash_t root;
+        capsule_merkle_root (root, (const capsule_merkle_hash_t *)leaves, (size_t)count);
+        if (sodium_memcmp (root, b.records_root, 32) != 0) {
+            s_detail (s, "over %llu records", (unsigned long long)count);
+            r = CAPSULE_LEDGER_BLOCK_ROOT;
+        }
+    }
+    /* 2. height, prev, time */
+    if (r == CAPSULE_LEDGER_OK && b.height != h) {
+        s_detail (s, "block says height %llu", (unsigned long long)b.height);
+        r = CAPSULE_LEDGER_BLOCK_HEIGHT;
+    }
+    if (r == CAPSULE_LEDGER_OK && sodium_memcmp (b.prev, h == 1 ? zero : prev_id, 32) != 0) {
+        s_detail (s, "prev is not the id of block %llu", (unsigned long long)(h - 1));
+        r = CAPSULE_LEDGER_BLOCK_PREV;
+    }
+    if (r == CAPSULE_LEDGER_OK && h > 1 && b.time <= prev_time) {
+        s_detail (s, "time %llu after %llu", (unsigned long long)b.time,
+                  (unsigned long long)prev_time);
+        r = CAPSULE_LEDGER_BLOCK_TIME;
+    }
+    /* 3. seed, validators, proposer */
+    if (r == CAPSULE_LEDGER_OK) {
+        uint8_t seed[32], hb[8];
+        crypto_hash_sha256_state st;
+        wd_put_be (hb, h, 8);
+        crypto_hash_sha256_init (&st);
+        crypto_hash_sha256_update (&st, prev_seed, 32);
+        crypto_hash_sha256_update (&st, b.prev, 32);
+        crypto_hash_sha256_update (&st, hb, 8);
+        crypto_hash_sha256_final (&st, seed);
+        if (sodium_memcmp (seed, b.seed, 32) != 0) {
+            s_detail (s, "seed is not SHA-256(prev_seed || prev || height)");
+            r = CAPSULE_LEDGER_BLOCK_SEED;
+        }
+    }
+    if (r == CAPSULE_LEDGER_OK && s_genesis_set (s, h) &&
+        sodium_memcmp (b.validators_hash, s->genesis_set_hash, 32) != 0) {
+        s_detail (s, "the set of this height is the %zu genesis nodes with weight 1", s->nnodes);
+        r = CAPSULE_LEDGER_BLOCK_VALIDATORS;
+    }
+    if (r == CAPSULE_LEDGER_OK && !s_listed (s->nodes, s->nnodes, b.proposer)) {
+        s_detail (s, "proposer is no genesis node");
+        r = CAPSULE_LEDGER_BLOCK_PROPOSER;
+    }
+    /* 4. last_cert */
+    if (r == CAPSULE_LEDGER_OK && h > 1) {
+        bool ignored;
+        capsule_ledger_verdict_t c =
+            s_cert (s, b.last_cert, b.last_cert_len, h - 1, prev_id, &ignored);
+        if (c != CAPSULE_LEDGER_OK) {
+            char inner[160];
+            snprintf (inner, sizeof inner, "%s", s->detail ? s->detail : "");
+            s_detail (s, "%s: %s", capsule_ledger_name (c), inner);
+            r = CAPSULE_LEDGER_LAST_CERT;
+        }
+    }
+    /* 5. records: chain, signer, signature, not already in the chain */
+    for (uint64_t i = 0; i < count && r == CAPSULE_LEDGER_OK; i++) {
+        const capsule_env_t *e = &envs[i];
+        if (sodium_memcmp (e->chain, s->chain, 32) != 0) {
+            s_detail (s, "record %llu", (unsigned long long)i);
+            r = CAPSULE_LEDGER_RECORD_CHAIN;
+        } else if (!s_listed (s->nodes, s->nnodes, e->from) &&
+                   !s_listed (s->signers, s->nsigners, e->from)) {
+            s_detail (s, "record %llu", (unsigned long long)i);
+            r = CAPSULE_LEDGER_RECORD_SIGNER;
+        } else if (!capsule_env_sig_ok (e, e->from)) {
+            s_detail (s, "record %llu (%s)", (unsigned long long)i, e->type);
+            r = CAPSULE_LEDGER_RECORD_SIGNATURE;
+        } else if (!s_id_add (s, ids[i])) {
+            s_detail (s, "record %llu is already in an earlier block", (unsigned long long)i);
+            r = CAPSULE_LEDGER_RECORD_DUPLICATE;
+        }
+    }
+    free (leaves);
+    free (envs);
+    free (ids);
+    *records = count;
+    *unchecked = !s_genesis_set (s, h);
+    return r;
+}
+
+/* ---- the export ------------------------------------------------------------------------------ */
+
+capsule_ledger_verdict_t
+capsule_ledger_verify (const uint8_t *buf, size_t len, const uint8_t *genesis, size_t genesis_len,
+                       capsule_ledger_info_t *info, char *detail, size_t detail_len)
+{
+    capsule_ledger_info_t scratch;
+    if (!info)
+        info = &scratch;
+    memset (info, 0, sizeof *info);
+    if (detail && detail_len)
+        detail[0] = '\0';
+    s_state_t *s = calloc (1, sizeof *s);
+    if (!s)
+        abort ();
+    s->detail = detail;
+    s->detail_len = detail_len;
+    capsule_ledger_verdict_t r = CAPSULE_LEDGER_OK;
+
+    /* the export's form */
+    capsule_mp_t x = { buf, buf + len }, blocks, items, one;
+    uint64_t n, v, height, count;
+    const uint8_t *gbytes, *chain;
+    size_t gbytes_len, chain_len;
+    if (!capsule_msgpack_canonical (buf, len) || !capsule_mp_count (x, true, &n) || n != 5 ||
+        !s_uint (x, "v", &v) || v != 1 || !s_uint (x, "height", &height) ||
+        !s_bin (x, "genesis", &gbytes, &gbytes_len) || !s_bin (x, "chain", &chain, &chain_len) ||
+        chain_len != 32 || !capsule_mp_get (x, "blocks", &blocks) ||
+        !capsule_mp_enter (blocks, &count, &items)) {
+        s_detail (s, "keys must be blocks, chain (32 bytes), genesis, height, v (1)");
+        r = CAPSULE_LEDGER_EXPORT_FORMAT;
+        goto done;
+    }
+    if (count != height) {
+        s_detail (s, "height %llu but %llu blocks", (unsigned long long)height,
+                  (unsigned long long)count);
+        r = CAPSULE_LEDGER_EXPORT_FORMAT;
+        goto done;
+    }
+    /* the genesis and the chain id */
+    r = s_genesis (s, genesis, genesis_len);
+    if (r != CAPSULE_LEDGER_OK)
+        goto done;
+    info->nodes = s->nnodes;
+    info->epoch_blocks = s->epoch_blocks;
+    info->seed_lookback = s->seed_lookback;
+    if (gbytes_len != genesis_len || sodium_memcmp (gbytes, genesis, genesis_len) != 0) {
+        s_detail (s, "the genesis given is not the one in the export");
+        r = CAPSULE_LEDGER_GENESIS_MISMATCH;
+        goto done;
+    }
+    crypto_hash_sha256 (s->chain, genesis, genesis_len);
+    memcpy (info->chain, s->chain, 32);
+    if (sodium_memcmp (chain, s->chain, 32) != 0) {
+        s_detail (s, "the export's chain field differs");
+        r = CAPSULE_LEDGER_CHAIN_ID;
+        goto done;
+    }
+    /* the blocks */
+    uint8_t prev_id[32] = { 0 }, prev_seed[32];
+    uint64_t prev_time = 0;
+    memcpy (prev_seed, s->chain, 32);
+    for (uint64_t h = 1; h <= count; h++) {
+        capsule_mp_t pitems, e;
+        uint64_t pn;
+        const uint8_t *block, *cert;
+        size_t block_len, cert_len;
+        info->bad_height = h;
+        if (!capsule_mp_next (&items, &one) || !capsule_mp_enter (one, &pn, &pitems) || pn != 2 ||
+            !capsule_mp_next (&pitems, &e) || !capsule_mp_bin (e, &block, &block_len) ||
+            !capsule_mp_next (&pitems, &e) || !capsule_mp_bin (e, &cert, &cert_len)) {
+            s_detail (s, "entry %llu is not [block: bin, cert: bin]", (unsigned long long)h);
+            r = CAPSULE_LEDGER_EXPORT_FORMAT;
+            goto done;
+        }
+        uint64_t records = 0;
+        bool unchecked = false, cert_unchecked = false;
+        r = s_block (s, h, block, block_len, prev_id, prev_time, prev_seed, &records, &unchecked);
+        if (r != CAPSULE_LEDGER_OK)
+            goto done;
+        uint8_t id[32];
+        crypto_hash_sha256 (id, block, block_len);
+        r = s_cert (s, cert, cert_len, h, id, &cert_unchecked);
+        if (r != CAPSULE_LEDGER_OK)
+            goto done;
+        s_block_t b;
+        (void)s_block_decode (block, block_len, &b);
+        memcpy (prev_id, id, 32);
+        memcpy (prev_seed, b.seed, 32);
+        prev_time = b.time;
+        info->blocks++;
+        info->records += records;
+        if (unchecked || cert_unchecked)
+            info->weights_unchecked++;
+        memcpy (info->tip, id, 32);
+    }
+    info->bad_height = 0;
+done:
+    free (s->ids);
+    free (s);
+    return r;
+}
