@@ -18,167 +18,30 @@
  * smoke test checks) is that every record reached every node.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_cluster.h"
 #include "bench_support.h"
 #include "node_mesh.h"
 #include "wd_chan.h"
 #include "wd_msg.h"
 
-#define NODES_MAX  64
-#define TIMEOUT_MS 10000
-
-typedef struct {
-    char dir[PATH_MAX];
-    pid_t pid;
-    int port;
-    wd_chan_t *chan;
-} s_node_t;
+#define NODES_MAX 64
 
 static const char *s_wardend = BENCH_WARDEND_PATH;
 static const char *s_wardenctl = BENCH_WARDENCTL_PATH;
 
-static void __attribute__ ((format (printf, 1, 2), noreturn)) s_die (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "bench_gossip: ");
-    vfprintf (stderr, fmt, ap);
-    fputc ('\n', stderr);
-    va_end (ap);
-    exit (BENCH_EXIT_INTERNAL);
-}
-
-/* Runs argv to completion with standard output discarded; its status. */
-static int
-s_run (char *const argv[])
-{
-    pid_t pid = fork ();
-    if (pid < 0)
-        s_die ("fork: %s", strerror (errno));
-    if (pid == 0) {
-        int null = open ("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2 (null, STDOUT_FILENO);
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    int status;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128;
-}
-
 static bool
-s_port_free (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    bool ok = fd >= 0 && bind (fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close (fd);
-    return ok;
-}
-
-static int
-s_port_base (int n)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int base = 20000 + (int)randombytes_uniform (12000 - (uint32_t)n); /* below 32768 */
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = s_port_free (base + i);
-        if (ok)
-            return base;
-    }
-    s_die ("%s", "no free ports");
-}
-
-static void
-s_copy_file (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    if (!in || !out)
-        s_die ("cannot copy %s", from);
-    char buf[8192];
-    size_t n;
-    while ((n = fread (buf, 1, sizeof buf, in)) > 0)
-        fwrite (buf, 1, n, out);
-    fclose (in);
-    if (fclose (out) != 0)
-        s_die ("cannot write %s", to);
-}
-
-/* One request to node and its reply of want_type; false on any failure. */
-static bool
-s_request (s_node_t *node, uint32_t type, const uint8_t *body, size_t len, uint32_t want_type,
-           wd_chan_msg_t *reply)
-{
-    if (!node->chan) {
-        char path[PATH_MAX + 16];
-        snprintf (path, sizeof path, "%s/control.sock", node->dir);
-        node->chan = wd_chan_connect (path);
-        if (!node->chan)
-            return false;
-    }
-    struct pollfd pfd = { .fd = wd_chan_fd (node->chan), .events = POLLIN };
-    wd_err_t err = wd_chan_send (node->chan, type, 1, body, len, NULL, 0);
-    if (err == WD_OK)
-        err = poll (&pfd, 1, TIMEOUT_MS) == 1 ? wd_chan_recv (node->chan, reply) : WD_ERR_TIMEOUT;
-    if (err != WD_OK) {
-        wd_chan_destroy (&node->chan);
-        return false;
-    }
-    if (reply->type != want_type) {
-        wd_chan_msg_clear (reply);
-        return false;
-    }
-    return true;
-}
-
-static bool
-s_peers (s_node_t *node, node_mesh_summary_t *summary, node_mesh_peer_t **peers, size_t *count)
-{
-    *peers = NULL;
-    *count = 0;
-    bool more = true;
-    while (more) {
-        size_t len;
-        uint8_t *body = node_mesh_encode_start (*count, &len);
-        wd_chan_msg_t reply;
-        bool ok =
-            s_request (node, WD_MSG_CTL_MESH_PEERS, body, len, WD_MSG_CTL_MESH_PEERS_REPLY, &reply);
-        free (body);
-        if (!ok)
-            return false;
-        wd_err_t err =
-            node_mesh_decode_peers (reply.body, reply.body_len, summary, peers, count, &more);
-        wd_chan_msg_clear (&reply);
-        if (err != WD_OK)
-            return false;
-    }
-    return true;
-}
-
-static bool
-s_records (s_node_t *node, node_mesh_record_t **records, size_t *count)
+s_records (bench_cluster_node_t *node, node_mesh_record_t **records, size_t *count)
 {
     *records = NULL;
     *count = 0;
@@ -187,8 +50,8 @@ s_records (s_node_t *node, node_mesh_record_t **records, size_t *count)
         size_t len, before = *count;
         uint8_t *body = node_mesh_encode_start (*count ? (*records)[*count - 1].seq + 1 : 0, &len);
         wd_chan_msg_t reply;
-        bool ok = s_request (node, WD_MSG_CTL_MESH_RECORDS, body, len,
-                             WD_MSG_CTL_MESH_RECORDS_REPLY, &reply);
+        bool ok = bench_cluster_request (node, WD_MSG_CTL_MESH_RECORDS, body, len,
+                                         WD_MSG_CTL_MESH_RECORDS_REPLY, &reply);
         free (body);
         if (!ok)
             return false;
@@ -202,13 +65,13 @@ s_records (s_node_t *node, node_mesh_record_t **records, size_t *count)
 
 /* Every node answers and sees all n alive. */
 static bool
-s_all_alive (s_node_t *nodes, int n)
+s_all_alive (bench_cluster_node_t *nodes, int n)
 {
     for (int i = 0; i < n; i++) {
         node_mesh_summary_t summary;
         node_mesh_peer_t *peers;
         size_t count;
-        if (!s_peers (&nodes[i], &summary, &peers, &count))
+        if (!bench_cluster_peers (&nodes[i], &summary, &peers, &count))
             return false;
         size_t alive = 0;
         for (size_t k = 0; k < count; k++)
@@ -241,15 +104,15 @@ typedef struct {
 } s_counts_t;
 
 static s_counts_t
-s_counts (s_node_t *nodes, int n)
+s_counts (bench_cluster_node_t *nodes, int n)
 {
     s_counts_t c = { 0 };
     for (int i = 0; i < n; i++) {
         node_mesh_summary_t s;
         node_mesh_peer_t *peers;
         size_t count;
-        if (!s_peers (&nodes[i], &s, &peers, &count))
-            s_die ("node %s does not answer", nodes[i].dir);
+        if (!bench_cluster_peers (&nodes[i], &s, &peers, &count))
+            bench_cluster_die ("node %s does not answer", nodes[i].dir);
         free (peers);
         c.records_out += s.records_out;
         c.msgs_out += s.gossip_msgs_out;
@@ -264,80 +127,16 @@ s_bench (int n, int records, double rate)
 {
     char root[] = "/tmp/warden-bench-gossip-XXXXXX";
     if (!mkdtemp (root))
-        s_die ("mkdtemp: %s", strerror (errno));
-    s_node_t *nodes = bench_alloc ((size_t)n * sizeof *nodes);
-    int base = s_port_base (n);
-    char genesis[PATH_MAX];
-    snprintf (genesis, sizeof genesis, "%s/genesis", root);
-    char **gargv = bench_alloc ((size_t)(2 * n + 8) * sizeof *gargv);
-    char (*certs)[PATH_MAX] = bench_alloc ((size_t)n * PATH_MAX);
-    int ga = 0;
-    gargv[ga++] = (char *)s_wardenctl;
-    gargv[ga++] = "genesis";
-    gargv[ga++] = "create";
-    gargv[ga++] = "--name";
-    gargv[ga++] = "bench";
-    for (int i = 0; i < n; i++) {
-        s_node_t *node = &nodes[i];
-        node->port = base + i;
-        snprintf (node->dir, sizeof node->dir, "%s/n%d", root, i);
-        char name[16];
-        snprintf (name, sizeof name, "n%d", i);
-        char *argv[] = { (char *)s_wardenctl, "init", "--state", node->dir, "--name", name, NULL };
-        if (s_run (argv) != 0)
-            s_die ("wardenctl init %s failed", node->dir);
-        snprintf (certs[i], PATH_MAX, "%s/node.cert", node->dir);
-        gargv[ga++] = "--node";
-        gargv[ga++] = certs[i];
-    }
-    gargv[ga++] = "--out";
-    gargv[ga++] = genesis;
-    gargv[ga] = NULL;
-    if (s_run (gargv) != 0)
-        s_die ("%s", "wardenctl genesis create failed");
-    char peers[4096] = "";
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen (peers);
-        snprintf (peers + used, sizeof peers - used, "%sn%d=tcp://127.0.0.1:%d", i ? " " : "", i,
-                  nodes[i].port);
-    }
-    for (int i = 0; i < n; i++) {
-        char path[PATH_MAX + 64];
-        snprintf (path, sizeof path, "%s/genesis", nodes[i].dir);
-        s_copy_file (genesis, path);
-        snprintf (path, sizeof path, "%s/conf.d", nodes[i].dir);
-        mkdir (path, 0700);
-        snprintf (path, sizeof path, "%s/conf.d/50-mesh.conf", nodes[i].dir);
-        FILE *f = fopen (path, "w");
-        if (!f)
-            s_die ("cannot write %s", path);
-        fprintf (f,
-                 "mesh\n    listen = \"tcp://127.0.0.1:%d\"\n    peers = \"%s\"\n"
-                 "    records_keep = \"%d\"\n",
-                 nodes[i].port, peers, records + 64);
-        fclose (f);
-    }
-    for (int i = 0; i < n; i++) {
-        pid_t pid = fork ();
-        if (pid < 0)
-            s_die ("fork: %s", strerror (errno));
-        if (pid == 0) {
-            setsid ();
-            char conf[PATH_MAX + 16], log[PATH_MAX + 16];
-            snprintf (conf, sizeof conf, "%s/warden.conf", nodes[i].dir);
-            snprintf (log, sizeof log, "%s/wardend.log", nodes[i].dir);
-            int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (fd >= 0)
-                dup2 (fd, STDERR_FILENO);
-            execl (s_wardend, s_wardend, "-c", conf, "-l", "warning", (char *)NULL);
-            _exit (127);
-        }
-        nodes[i].pid = pid;
-    }
+        bench_cluster_die ("mkdtemp: %s", strerror (errno));
+    bench_cluster_node_t *nodes = bench_alloc ((size_t)n * sizeof *nodes);
+    bench_cluster_config_t config = { .wardend = s_wardend,
+                                      .wardenctl = s_wardenctl,
+                                      .records_keep = records + 64 };
+    bench_cluster_start (nodes, n, root, &config);
     double t0 = bench_now ();
     while (!s_all_alive (nodes, n)) {
         if (bench_now () - t0 > 30)
-            s_die ("%s", "the cluster did not come up within 30 s");
+            bench_cluster_die ("%s", "the cluster did not come up within 30 s");
         usleep (100 * 1000);
     }
     s_counts_t before = s_counts (nodes, n);
@@ -354,9 +153,9 @@ s_bench (int n, int records, double rate)
         size_t len;
         uint8_t *body = node_mesh_encode_publish (text, &len);
         wd_chan_msg_t reply;
-        if (!s_request (&nodes[r % n], WD_MSG_CTL_MESH_PUBLISH, body, len,
-                        WD_MSG_CTL_MESH_PUBLISH_REPLY, &reply))
-            s_die ("publish at %s failed", nodes[r % n].dir);
+        if (!bench_cluster_request (&nodes[r % n], WD_MSG_CTL_MESH_PUBLISH, body, len,
+                                    WD_MSG_CTL_MESH_PUBLISH_REPLY, &reply))
+            bench_cluster_die ("publish at %s failed", nodes[r % n].dir);
         wd_chan_msg_clear (&reply);
         free (body);
     }
@@ -372,8 +171,8 @@ s_bench (int n, int records, double rate)
             node_mesh_summary_t s;
             node_mesh_peer_t *p;
             size_t count;
-            if (!s_peers (&nodes[i], &s, &p, &count))
-                s_die ("node %s does not answer", nodes[i].dir);
+            if (!bench_cluster_peers (&nodes[i], &s, &p, &count))
+                bench_cluster_die ("node %s does not answer", nodes[i].dir);
             free (p);
             complete += s.delivered + s.published >= (uint64_t)records;
         }
@@ -388,7 +187,7 @@ s_bench (int n, int records, double rate)
         node_mesh_record_t *recs;
         size_t count;
         if (!s_records (&nodes[i], &recs, &count))
-            s_die ("records of %s", nodes[i].dir);
+            bench_cluster_die ("records of %s", nodes[i].dir);
         for (size_t k = 0; k < count; k++) {
             int r;
             if (sscanf (recs[k].text, "b%d", &r) != 1 || r < 0 || r >= records)
@@ -424,27 +223,10 @@ s_bench (int n, int records, double rate)
         printf ("N=%-3d FAIL: %d of %d records did not reach every node\n", n, missing, records);
     fflush (stdout);
 
-    for (int i = 0; i < n; i++) {
-        wd_chan_destroy (&nodes[i].chan);
-        kill (-nodes[i].pid, SIGTERM);
-    }
-    for (int i = 0; i < n; i++) {
-        int status;
-        double k0 = bench_now ();
-        while (waitpid (nodes[i].pid, &status, WNOHANG) == 0) {
-            if (bench_now () - k0 > 5) {
-                kill (-nodes[i].pid, SIGKILL);
-                waitpid (nodes[i].pid, &status, 0);
-                break;
-            }
-            usleep (20 * 1000);
-        }
-    }
+    bench_cluster_stop (nodes, n);
     char *rm[] = { "/bin/rm", "-rf", root, NULL };
-    s_run (rm);
+    bench_cluster_run (rm);
     free (nodes);
-    free (gargv);
-    free (certs);
     free (lat);
     free (last);
     free (origin_time);
@@ -494,6 +276,7 @@ main (int argc, char **argv)
     }
     if (records < 1 || rate <= 0)
         return 2;
+    bench_cluster_init ("bench_gossip");
     if (sodium_init () < 0)
         return BENCH_EXIT_INTERNAL;
     signal (SIGPIPE, SIG_IGN);

@@ -29,26 +29,20 @@
  * block at every height.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_cluster.h"
 #include "bench_support.h"
 #include "node_agree.h"
 #include "node_mesh.h"
@@ -58,17 +52,13 @@
 
 #define NODES_MAX  64
 #define PARAMS_MAX 16
-#define TIMEOUT_MS 10000
 #define ID_LEN     32
 
 typedef struct {
-    char dir[PATH_MAX];
-    pid_t pid;
-    int port;
-    wd_chan_t *chan; /* synchronous requests */
-    wd_chan_t *pub;  /* pipelined publish requests */
-    int outstanding; /* publish requests without a reply */
-    sqlite3 *db;     /* ledger.db, read-only */
+    bench_cluster_node_t *cn; /* dir, pid, port, chan (synchronous requests) */
+    wd_chan_t *pub;           /* pipelined publish requests */
+    int outstanding;          /* publish requests without a reply */
+    sqlite3 *db;              /* ledger.db, read-only */
     sqlite3_stmt *tip_stmt;
     uint64_t tip;      /* last tip seen */
     double *commit_at; /* [height]: when this node was seen to hold it */
@@ -89,151 +79,27 @@ static const char *s_params[PARAMS_MAX];
 static int s_param_count;
 static int s_refused;                        /* publish requests refused, sent again */
 static char s_refusal[WD_MSG_ERROR_MAX + 1]; /* the first refusal */
-static s_node_t *s_running;                  /* the cluster s_die stops */
-static int s_running_n;
-
-static void __attribute__ ((format (printf, 1, 2), noreturn)) s_die (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "bench_ledger: ");
-    vfprintf (stderr, fmt, ap);
-    fputc ('\n', stderr);
-    va_end (ap);
-    for (int i = 0; i < s_running_n; i++)
-        if (s_running[i].pid > 0)
-            kill (-s_running[i].pid, SIGKILL);
-    exit (BENCH_EXIT_INTERNAL);
-}
-
-/* Runs argv to completion with standard output discarded; its status. */
-static int
-s_run (char *const argv[])
-{
-    pid_t pid = fork ();
-    if (pid < 0)
-        s_die ("fork: %s", strerror (errno));
-    if (pid == 0) {
-        int null = open ("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2 (null, STDOUT_FILENO);
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    int status;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128;
-}
-
-static bool
-s_port_free (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    bool ok = fd >= 0 && bind (fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close (fd);
-    return ok;
-}
-
-static int
-s_port_base (int n)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int base = 20000 + (int)randombytes_uniform (12000 - (uint32_t)n); /* below 32768 */
-        bool ok = true;
-        for (int i = 0; i < n && ok; i++)
-            ok = s_port_free (base + i);
-        if (ok)
-            return base;
-    }
-    s_die ("%s", "no free ports");
-}
-
-static void
-s_copy_file (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb"), *out = fopen (to, "wb");
-    if (!in || !out)
-        s_die ("cannot copy %s", from);
-    char buf[8192];
-    size_t n;
-    while ((n = fread (buf, 1, sizeof buf, in)) > 0)
-        fwrite (buf, 1, n, out);
-    fclose (in);
-    if (fclose (out) != 0)
-        s_die ("cannot write %s", to);
-}
-
-static wd_chan_t *
-s_connect (const s_node_t *node)
-{
-    char path[PATH_MAX + 16];
-    snprintf (path, sizeof path, "%s/control.sock", node->dir);
-    return wd_chan_connect (path);
-}
-
-/* One request to node and its reply of want_type; false on any failure. */
-static bool
-s_request (s_node_t *node, uint32_t type, const uint8_t *body, size_t len, uint32_t want_type,
-           wd_chan_msg_t *reply)
-{
-    if (!node->chan && !(node->chan = s_connect (node)))
-        return false;
-    struct pollfd pfd = { .fd = wd_chan_fd (node->chan), .events = POLLIN };
-    wd_err_t err = wd_chan_send (node->chan, type, 1, body, len, NULL, 0);
-    if (err == WD_OK)
-        err = poll (&pfd, 1, TIMEOUT_MS) == 1 ? wd_chan_recv (node->chan, reply) : WD_ERR_TIMEOUT;
-    if (err != WD_OK) {
-        wd_chan_destroy (&node->chan);
-        return false;
-    }
-    if (reply->type != want_type) {
-        wd_chan_msg_clear (reply);
-        return false;
-    }
-    return true;
-}
 
 static bool
 s_agree_status (s_node_t *node, node_agree_status_t *st)
 {
     wd_chan_msg_t reply;
-    if (!s_request (node, WD_MSG_CTL_AGREE_STATUS, NULL, 0, WD_MSG_CTL_AGREE_STATUS_REPLY, &reply))
+    if (!bench_cluster_request (node->cn, WD_MSG_CTL_AGREE_STATUS, NULL, 0,
+                                WD_MSG_CTL_AGREE_STATUS_REPLY, &reply))
         return false;
     wd_err_t err = node_agree_decode_status (reply.body, reply.body_len, st);
     wd_chan_msg_clear (&reply);
     return err == WD_OK;
 }
 
-/* The summary and the sum of msgs_out over every peer. */
+/* The summary, the sum of msgs_out over every peer and how many are alive. */
 static bool
 s_peers (s_node_t *node, node_mesh_summary_t *summary, uint64_t *msgs_out, size_t *alive)
 {
-    node_mesh_peer_t *peers = NULL;
-    size_t count = 0;
-    bool more = true;
-    while (more) {
-        size_t len;
-        uint8_t *body = node_mesh_encode_start (count, &len);
-        wd_chan_msg_t reply;
-        bool ok =
-            s_request (node, WD_MSG_CTL_MESH_PEERS, body, len, WD_MSG_CTL_MESH_PEERS_REPLY, &reply);
-        free (body);
-        if (!ok) {
-            free (peers);
-            return false;
-        }
-        wd_err_t err =
-            node_mesh_decode_peers (reply.body, reply.body_len, summary, &peers, &count, &more);
-        wd_chan_msg_clear (&reply);
-        if (err != WD_OK) {
-            free (peers);
-            return false;
-        }
-    }
+    node_mesh_peer_t *peers;
+    size_t count;
+    if (!bench_cluster_peers (node->cn, summary, &peers, &count))
+        return false;
     *msgs_out = 0;
     *alive = 0;
     for (size_t k = 0; k < count; k++) {
@@ -257,7 +123,7 @@ s_counts (s_node_t *nodes, int n)
         uint64_t out;
         size_t alive;
         if (!s_peers (&nodes[i], &s, &out, &alive))
-            s_die ("node %s does not answer", nodes[i].dir);
+            bench_cluster_die ("node %s does not answer", nodes[i].cn->dir);
         c.transport_out += out;
         c.gossip_out += s.gossip_msgs_out;
     }
@@ -270,13 +136,13 @@ static void
 s_db_open (s_node_t *node)
 {
     char uri[PATH_MAX + 64];
-    snprintf (uri, sizeof uri, "file:%s/ledger.db?mode=ro", node->dir);
+    snprintf (uri, sizeof uri, "file:%s/ledger.db?mode=ro", node->cn->dir);
     if (sqlite3_open_v2 (uri, &node->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
-        s_die ("cannot open %s/ledger.db", node->dir);
+        bench_cluster_die ("cannot open %s/ledger.db", node->cn->dir);
     sqlite3_busy_timeout (node->db, 5000);
     if (sqlite3_prepare_v2 (node->db, "SELECT coalesce(max(height), 0) FROM blocks", -1,
                             &node->tip_stmt, NULL) != SQLITE_OK)
-        s_die ("%s/ledger.db: %s", node->dir, sqlite3_errmsg (node->db));
+        bench_cluster_die ("%s/ledger.db: %s", node->cn->dir, sqlite3_errmsg (node->db));
 }
 
 static uint64_t
@@ -300,7 +166,7 @@ s_poll_tip (s_node_t *node)
         size_t cap = (tip + 1) * 2;
         node->commit_at = realloc (node->commit_at, cap * sizeof *node->commit_at);
         if (!node->commit_at)
-            s_die ("%s", "out of memory");
+            bench_cluster_die ("%s", "out of memory");
         node->commit_cap = cap;
     }
     double now = bench_now ();
@@ -322,7 +188,7 @@ s_db_heights (s_node_t *node, const s_record_t *recs, int count, uint64_t *heigh
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (node->db, "SELECT id, height FROM records WHERE type = 'notice'", -1,
                             &st, NULL) != SQLITE_OK)
-        s_die ("%s/ledger.db: %s", node->dir, sqlite3_errmsg (node->db));
+        bench_cluster_die ("%s/ledger.db: %s", node->cn->dir, sqlite3_errmsg (node->db));
     size_t cap = 1024, used = 0;
     uint8_t *rows = bench_alloc (cap * (ID_LEN + 8));
     while (sqlite3_step (st) == SQLITE_ROW) {
@@ -332,7 +198,7 @@ s_db_heights (s_node_t *node, const s_record_t *recs, int count, uint64_t *heigh
             cap *= 2;
             rows = realloc (rows, cap * (ID_LEN + 8));
             if (!rows)
-                s_die ("%s", "out of memory");
+                bench_cluster_die ("%s", "out of memory");
         }
         memcpy (rows + used * (ID_LEN + 8), sqlite3_column_blob (st, 0), ID_LEN);
         uint64_t h = (uint64_t)sqlite3_column_int64 (st, 1);
@@ -368,7 +234,7 @@ s_same_ledgers (s_node_t *nodes, int n, uint64_t *common)
         if (sqlite3_prepare_v2 (nodes[i].db,
                                 "SELECT height, id FROM blocks WHERE height <= ? ORDER BY height",
                                 -1, &st, NULL) != SQLITE_OK)
-            s_die ("%s/ledger.db: %s", nodes[i].dir, sqlite3_errmsg (nodes[i].db));
+            bench_cluster_die ("%s/ledger.db: %s", nodes[i].cn->dir, sqlite3_errmsg (nodes[i].db));
         sqlite3_bind_int64 (st, 1, (sqlite3_int64)low);
         uint64_t expect = 1;
         while (same && sqlite3_step (st) == SQLITE_ROW) {
@@ -385,7 +251,7 @@ s_same_ledgers (s_node_t *nodes, int n, uint64_t *common)
         if (same && expect != low + 1)
             same = false;
         if (!same)
-            printf ("ledger of %s differs (at height %llu)\n", nodes[i].dir,
+            printf ("ledger of %s differs (at height %llu)\n", nodes[i].cn->dir,
                     (unsigned long long)(expect - 1));
     }
     free (ids);
@@ -397,15 +263,15 @@ s_same_ledgers (s_node_t *nodes, int n, uint64_t *common)
 static void
 s_publish_send (s_node_t *node, int r, s_record_t *rec)
 {
-    if (!node->pub && !(node->pub = s_connect (node)))
-        s_die ("cannot connect to %s", node->dir);
+    if (!node->pub && !(node->pub = bench_cluster_connect (node->cn)))
+        bench_cluster_die ("cannot connect to %s", node->cn->dir);
     char text[32];
     snprintf (text, sizeof text, "bench-%d", r);
     size_t len;
     uint8_t *body = node_mesh_encode_publish (text, &len);
     rec->sent = bench_now ();
     if (wd_chan_send (node->pub, WD_MSG_CTL_MESH_PUBLISH, (uint32_t)r, body, len, NULL, 0) != WD_OK)
-        s_die ("publish at %s failed", node->dir);
+        bench_cluster_die ("publish at %s failed", node->cn->dir);
     free (body);
     node->outstanding++;
 }
@@ -420,7 +286,7 @@ s_publish_drain (s_node_t *node, s_record_t *recs, int count)
             return;
         wd_chan_msg_t reply;
         if (wd_chan_recv (node->pub, &reply) != WD_OK)
-            s_die ("publish reply from %s", node->dir);
+            bench_cluster_die ("publish reply from %s", node->cn->dir);
         int r = (int)reply.peer;
         int code;
         char why[WD_MSG_ERROR_MAX + 1];
@@ -440,7 +306,8 @@ s_publish_drain (s_node_t *node, s_record_t *recs, int count)
             !wd_read_map (&rd, &fields) || fields != 1 || !wd_read_key (&rd, "id") ||
             !wd_read_bin_fixed (&rd, recs[r].id, ID_LEN) || !wd_read_end (&rd) ||
             wd_reader_finish (&rd) != WD_OK)
-            s_die ("bad publish reply (%s) from %s", wd_msg_name (reply.type), node->dir);
+            bench_cluster_die ("bad publish reply (%s) from %s", wd_msg_name (reply.type),
+                               node->cn->dir);
         recs[r].acked = true;
         recs[r].acked_at = bench_now ();
         node->outstanding--;
@@ -591,87 +458,6 @@ s_latency (s_node_t *nodes, int n, const s_record_t *recs, int count)
 
 /* ---- one cluster -------------------------------------------------------- */
 
-static void
-s_cluster_make (s_node_t *nodes, int n, const char *root, int keep)
-{
-    int base = s_port_base (n);
-    char genesis[PATH_MAX];
-    snprintf (genesis, sizeof genesis, "%s/genesis", root);
-    char **gargv = bench_alloc ((size_t)(2 * n + 2 * PARAMS_MAX + 8) * sizeof *gargv);
-    char (*certs)[PATH_MAX] = bench_alloc ((size_t)n * PATH_MAX);
-    int ga = 0;
-    gargv[ga++] = (char *)s_wardenctl;
-    gargv[ga++] = "genesis";
-    gargv[ga++] = "create";
-    gargv[ga++] = "--name";
-    gargv[ga++] = "bench";
-    for (int i = 0; i < n; i++) {
-        s_node_t *node = &nodes[i];
-        node->port = base + i;
-        snprintf (node->dir, sizeof node->dir, "%s/n%d", root, i);
-        char name[16];
-        snprintf (name, sizeof name, "n%d", i);
-        char *argv[] = { (char *)s_wardenctl, "init", "--state", node->dir, "--name", name, NULL };
-        if (s_run (argv) != 0)
-            s_die ("wardenctl init %s failed", node->dir);
-        snprintf (certs[i], PATH_MAX, "%s/node.cert", node->dir);
-        gargv[ga++] = "--node";
-        gargv[ga++] = certs[i];
-    }
-    for (int k = 0; k < s_param_count; k++) {
-        gargv[ga++] = "--param";
-        gargv[ga++] = (char *)s_params[k];
-    }
-    gargv[ga++] = "--out";
-    gargv[ga++] = genesis;
-    gargv[ga] = NULL;
-    if (s_run (gargv) != 0)
-        s_die ("%s", "wardenctl genesis create failed");
-    char peers[4096] = "";
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen (peers);
-        snprintf (peers + used, sizeof peers - used, "%sn%d=tcp://127.0.0.1:%d", i ? " " : "", i,
-                  nodes[i].port);
-    }
-    for (int i = 0; i < n; i++) {
-        char path[PATH_MAX + 64];
-        snprintf (path, sizeof path, "%s/genesis", nodes[i].dir);
-        s_copy_file (genesis, path);
-        snprintf (path, sizeof path, "%s/conf.d", nodes[i].dir);
-        mkdir (path, 0700);
-        snprintf (path, sizeof path, "%s/conf.d/50-mesh.conf", nodes[i].dir);
-        FILE *f = fopen (path, "w");
-        if (!f)
-            s_die ("cannot write %s", path);
-        fprintf (f,
-                 "mesh\n    listen = \"tcp://127.0.0.1:%d\"\n    peers = \"%s\"\n"
-                 "    records_keep = \"%d\"\n",
-                 nodes[i].port, peers, keep);
-        fclose (f);
-    }
-    for (int i = 0; i < n; i++) {
-        pid_t pid = fork ();
-        if (pid < 0)
-            s_die ("fork: %s", strerror (errno));
-        if (pid == 0) {
-            setsid ();
-            char conf[PATH_MAX + 16], log[PATH_MAX + 16];
-            snprintf (conf, sizeof conf, "%s/warden.conf", nodes[i].dir);
-            snprintf (log, sizeof log, "%s/wardend.log", nodes[i].dir);
-            int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (fd >= 0)
-                dup2 (fd, STDERR_FILENO);
-            execl (s_wardend, s_wardend, "-c", conf, "-l", "warning", (char *)NULL);
-            _exit (127);
-        }
-        nodes[i].pid = pid;
-        s_running = nodes;
-        s_running_n = i + 1;
-    }
-    free (gargv);
-    free (certs);
-}
-
 /* Every node answers, sees all n alive and runs its agreement as a
    validator. */
 static bool
@@ -691,34 +477,17 @@ s_cluster_ready (s_node_t *nodes, int n)
 }
 
 static void
-s_cluster_stop (s_node_t *nodes, int n)
+s_cluster_stop (s_node_t *nodes, bench_cluster_node_t *cluster, int n)
 {
-    s_running_n = 0;
     for (int i = 0; i < n; i++) {
-        wd_chan_destroy (&nodes[i].chan);
         wd_chan_destroy (&nodes[i].pub);
         if (nodes[i].tip_stmt)
             sqlite3_finalize (nodes[i].tip_stmt);
         if (nodes[i].db)
             sqlite3_close (nodes[i].db);
         free (nodes[i].commit_at);
-        if (nodes[i].pid > 0)
-            kill (-nodes[i].pid, SIGTERM);
     }
-    for (int i = 0; i < n; i++) {
-        if (nodes[i].pid <= 0)
-            continue;
-        int status;
-        double k0 = bench_now ();
-        while (waitpid (nodes[i].pid, &status, WNOHANG) == 0) {
-            if (bench_now () - k0 > 5) {
-                kill (-nodes[i].pid, SIGKILL);
-                waitpid (nodes[i].pid, &status, 0);
-                break;
-            }
-            usleep (20 * 1000);
-        }
-    }
+    bench_cluster_stop (cluster, n);
 }
 
 /* One cluster of n nodes: returns 0 when every record is in every ledger
@@ -728,13 +497,22 @@ s_bench (int n, int lat_records, double lat_rate, int records, int window)
 {
     char root[] = "/tmp/warden-bench-ledger-XXXXXX";
     if (!mkdtemp (root))
-        s_die ("mkdtemp: %s", strerror (errno));
+        bench_cluster_die ("mkdtemp: %s", strerror (errno));
+    bench_cluster_node_t *cluster = bench_alloc ((size_t)n * sizeof *cluster);
     s_node_t *nodes = bench_alloc ((size_t)n * sizeof *nodes);
-    s_cluster_make (nodes, n, root, lat_records + records + 64);
+    for (int i = 0; i < n; i++)
+        nodes[i].cn = &cluster[i];
+    bench_cluster_config_t config = { .wardend = s_wardend,
+                                      .wardenctl = s_wardenctl,
+                                      .params = s_params,
+                                      .param_count = s_param_count,
+                                      .records_keep = lat_records + records + 64 };
+    bench_cluster_start (cluster, n, root, &config);
     double t0 = bench_now ();
     while (!s_cluster_ready (nodes, n)) {
         if (bench_now () - t0 > 60)
-            s_die ("the cluster of %d did not come up within 60 s (logs in %s)", n, root);
+            bench_cluster_die ("the cluster of %d did not come up within 60 s (logs in %s)", n,
+                               root);
         usleep (100 * 1000);
     }
     for (int i = 0; i < n; i++) {
@@ -827,13 +605,14 @@ s_bench (int n, int lat_records, double lat_rate, int records, int window)
             transport - gossip, bound, !failed);
     fflush (stdout);
 
-    s_cluster_stop (nodes, n);
+    s_cluster_stop (nodes, cluster, n);
     if (!failed) {
         char *rm[] = { "/bin/rm", "-rf", root, NULL };
-        s_run (rm);
+        bench_cluster_run (rm);
     } else
         printf ("N=%-3d logs kept in %s\n", n, root);
     free (nodes);
+    free (cluster);
     free (lrecs);
     free (recs);
     return failed;
@@ -899,6 +678,7 @@ main (int argc, char **argv)
     }
     if (lat_records < 0 || records < 0 || lat_records + records < 1 || lat_rate <= 0 || window < 1)
         return 2;
+    bench_cluster_init ("bench_ledger");
     if (sodium_init () < 0)
         return BENCH_EXIT_INTERNAL;
     signal (SIGPIPE, SIG_IGN);

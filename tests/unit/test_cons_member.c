@@ -1150,6 +1150,55 @@ s_script (uint64_t seed, uint8_t *log, size_t *log_len, size_t cap)
     cons_member_destroy (&m);
 }
 
+/* Start-up grace: a failed probe of a member not heard from yet accuses no
+   one until grace_ms after the first tick; a member that has spoken is
+   accused as usual, and after the grace everyone is. */
+static int
+s_first_suspicion_at (bool hear_everyone)
+{
+    s_ids_init ();
+    cons_member_config_t cfg = { 0 };
+    cfg.self = s_id (0);
+    cfg.members = &s_ids[0][0];
+    cfg.count = S_N;
+    cfg.seed = 5;
+    cfg.probe_ms = 1000;
+    cfg.probe_timeout_ms = 500;
+    cfg.grace_ms = 5000;
+    cons_member_t *m = NULL;
+    assert_int_equal (cons_member_new (&cfg, &m), WD_OK);
+    s_outs_t outs;
+    cons_member_tick (m, 0); /* the grace runs until 5000 */
+    s_drain (m, &outs);
+    if (hear_everyone) {
+        cons_member_msg_t push = { 0 };
+        push.type = CONS_MEMBER_PUSH;
+        for (int i = 1; i < S_N; i++)
+            assert_int_equal (s_feed (m, 1, i, &push), WD_OK);
+    }
+    int at = -1;
+    for (uint64_t now = 0; now < 100000 && at < 0;) {
+        now = cons_member_next_deadline (m);
+        cons_member_tick (m, now);
+        s_drain (m, &outs);
+        for (size_t i = 0; i < outs.count && at < 0; i++)
+            if (outs.o[i].kind == CONS_MEMBER_OUT_EVENT && outs.o[i].state == CONS_MEMBER_SUSPECT)
+                at = (int)now;
+    }
+    cons_member_destroy (&m);
+    return at;
+}
+
+static void
+test_start_up_grace (void **state)
+{
+    (void)state;
+    int silent = s_first_suspicion_at (false);
+    int heard = s_first_suspicion_at (true);
+    assert_true (silent >= 5000);
+    assert_true (heard >= 0 && heard < 5000);
+}
+
 static void
 test_deterministic (void **state)
 {
@@ -1219,6 +1268,7 @@ main (void)
         cmocka_unit_test (test_piggyback_limit),
         cmocka_unit_test (test_buddy_update_to_suspect),
         cmocka_unit_test (test_leave),
+        cmocka_unit_test (test_start_up_grace),
         cmocka_unit_test (test_deterministic),
         cmocka_unit_test (test_new_rejections),
     };
