@@ -66,7 +66,13 @@ inns ip link set br0 up
 step "kernel from Debian's package (cache: $CACHE)"
 mkdir -p "$CACHE"
 if ! ls "$CACHE"/vmlinuz-* >/dev/null 2>&1; then
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1)
+    kernel_pkg() {
+        apt-cache depends linux-image-amd64 2>/dev/null |
+            sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1
+    }
+    pkg=$(kernel_pkg)
+    # A machine whose packages were all preinstalled may have no package lists.
+    [ -n "$pkg" ] || { apt-get update -qq > /dev/null 2>&1 || true; pkg=$(kernel_pkg); }
     [ -n "$pkg" ] || fail "apt-cache names no linux-image-*-amd64 package"
     (cd "$CACHE" && apt-get download "$pkg" > "$tmp/download.log" 2>&1) \
         || fail "apt-get download $pkg: $(cat "$tmp/download.log")"
