@@ -711,7 +711,7 @@ s_record (cons_gossip_t *self, int pi, const uint8_t *bytes, size_t len, uint64_
         rc = WD_ERR_WRONG_CHAIN;
     if (rc == WD_OK)
         rc = self->cfg.verify ? self->cfg.verify (self->cfg.ctx, &env)
-                              : wd_envelope_verify (&env, self->cfg.chain, NULL);
+                              : cons_vcache_verify (self->cfg.vcache, id, &env, self->cfg.chain);
     if (rc == WD_OK) {
         permanent = false;
         rc = self->cfg.accept (self->cfg.ctx, &env, bytes, len);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "cons_err.h"
+#include "cons_vcache.h"
 #include "wd_envelope.h"
 
 typedef struct cons_gossip cons_gossip_t;
@@ -150,7 +151,8 @@ typedef struct {
     uint64_t start_ms;                  /* the first heartbeat is at start_ms + heartbeat_ms */
     cons_gossip_accept_fn accept;       /* required */
     cons_gossip_verify_fn verify;       /* NULL: wd_envelope_verify */
-    void *ctx;                          /* passed to both callbacks */
+    cons_vcache_t *vcache; /* NULL, or ids verified before (borrowed; used when verify is NULL) */
+    void *ctx;             /* passed to both callbacks */
     /* Mesh and gossip; 0 takes the default in brackets. */
     unsigned d;                 /* mesh degree [6] */
     unsigned d_lo;              /* graft below [4] */

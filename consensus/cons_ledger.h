@@ -36,6 +36,7 @@
 
 #include "cons_block.h"
 #include "cons_reputation.h"
+#include "cons_vcache.h"
 #include "cons_vote.h"
 #include "wd_genesis.h"
 
@@ -99,6 +100,14 @@ bool
 cons_ledger_seen (cons_ledger_t *self, const uint8_t id[32]);
 
 /* ---- building, checking and appending blocks ------------------------- */
+
+/* Lets cons_ledger_check_block, cons_ledger_valid_cb and cons_ledger_append
+   skip the signature check of a record envelope whose id is in cache
+   (borrowed; NULL: verify every time), and remember the ones they verify.
+   The answers are unchanged: a cached id is the hash of bytes that
+   verified. cons_ledger_verify_all and the replay at open never use it. */
+void
+cons_ledger_set_vcache (cons_ledger_t *self, cons_vcache_t *cache);
 
 /* Builds the block for height tip + 1 from records (signed envelopes, in
    the order given): fills prev, seed, last_cert (the stored certificate of

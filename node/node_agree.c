@@ -1288,6 +1288,8 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
         }
     }
     if (err == WD_OK)
+        cons_ledger_set_vcache (self->ledger, node_mesh_vcache (mesh));
+    if (err == WD_OK)
         err = s_state_read (self, why, why_len);
     if (err != WD_OK) {
         node_agree_destroy (&self);

@@ -60,7 +60,8 @@ struct node_mesh {
     cons_transport_t *transport;
     cons_member_t *member;
     cons_gossip_t *gossip;
-    size_t n; /* genesis nodes, self included */
+    cons_vcache_t *vcache; /* ids whose signature verified (gossip, agree's ledger) */
+    size_t n;              /* genesis nodes, self included */
     s_peer_t *peers;
     uint8_t (*alive)[WD_PUBKEY_LEN]; /* gossip's peer set, scratch */
     bool peers_dirty;
@@ -360,6 +361,12 @@ node_mesh_genesis (const node_mesh_t *self)
     return self->genesis;
 }
 
+cons_vcache_t *
+node_mesh_vcache (node_mesh_t *self)
+{
+    return self->vcache;
+}
+
 /* ---- start-up ------------------------------------------------------------------ */
 
 /* mesh/peers: "NAME=ENDPOINT NAME=ENDPOINT ..."; own name is skipped so
@@ -543,9 +550,15 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         node_mesh_destroy (&self);
         return WD_ERR_CONFIG_VALUE;
     }
+    self->vcache = cons_vcache_new (self->chain);
+    if (!self->vcache) {
+        node_mesh_destroy (&self);
+        return WD_ERR_NOMEM;
+    }
     cons_gossip_config_t gc = {
         .start_ms = now,
         .accept = s_accept,
+        .vcache = self->vcache,
         .ctx = self,
         .heartbeat_ms = (uint32_t)wd_config_uint (cfg, "mesh/heartbeat"),
     };
@@ -589,6 +602,7 @@ node_mesh_destroy (node_mesh_t **self_p)
     cons_transport_destroy (&self->transport);
     cons_member_destroy (&self->member);
     cons_gossip_destroy (&self->gossip);
+    cons_vcache_destroy (&self->vcache);
     wd_genesis_destroy (&self->genesis);
     free (self->peers);
     free (self->alive);

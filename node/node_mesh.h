@@ -108,6 +108,12 @@ node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len
 const struct wd_genesis *
 node_mesh_genesis (const node_mesh_t *self);
 
+/* The mesh's cache of envelope ids whose signature verified (borrowed,
+   lives as long as the mesh): gossip fills it, node_agree hands it to its
+   ledger so that a record is verified once per process. */
+struct cons_vcache *
+node_mesh_vcache (node_mesh_t *self);
+
 /* ---- control bodies (wardenctl <-> engine) ------------------------------ */
 
 /* One member as `wardenctl peers` shows it. */

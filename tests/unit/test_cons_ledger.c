@@ -334,6 +334,52 @@ test_rules (void **state)
     cons_ledger_destroy (&l);
 }
 
+/* With a verified-id cache: a good record is verified once for check and
+   append, a forged one (its id is another hash) is still refused by both
+   and not remembered, and verify_all re-checks from scratch. */
+static void
+test_vcache (void **state)
+{
+    (void)state;
+    cons_ledger_t *l = s_open ();
+    cons_vcache_t *cache = cons_vcache_new (s_t.chain);
+    assert_non_null (cache);
+    cons_ledger_set_vcache (l, cache);
+    uint64_t hits, misses;
+    assert_int_equal (s_try (l, NULL, NULL), WD_OK);
+    cons_vcache_stats (cache, &hits, &misses);
+    assert_int_equal (misses, 1); /* check_block */
+    assert_int_equal (hits, 1);   /* append */
+
+    size_t len;
+    uint8_t *rec = tchain_note (&s_t, 1, "note", 90, &len), good[32], bad[32];
+    wd_envelope_id (good, rec, len);
+    wd_envelope_t env;
+    assert_int_equal (wd_envelope_decode (rec, len, &env), WD_OK);
+    assert_int_equal (cons_vcache_verify (cache, good, &env, s_t.chain), WD_OK);
+    env.sig[0] ^= 1;
+    uint8_t *forged;
+    size_t forged_len;
+    wd_envelope_encode (&env, &forged, &forged_len);
+    wd_envelope_id (bad, forged, forged_len);
+    assert_memory_not_equal (good, bad, 32);
+    cons_bytes_t r = { forged, forged_len };
+    assert_int_equal (s_try (l, m_records, &r), WD_ERR_BAD_SIGNATURE);
+    assert_true (cons_vcache_has (cache, good));
+    assert_false (cons_vcache_has (cache, bad));
+    r = (cons_bytes_t){ rec, len };
+    assert_int_equal (s_try (l, m_records, &r), WD_OK);
+    assert_int_equal (cons_ledger_height (l), 2);
+
+    uint64_t bad_height = 99;
+    char why[256];
+    assert_int_equal (cons_ledger_verify_all (l, &bad_height, why, sizeof why), WD_OK);
+    free (forged);
+    free (rec);
+    cons_ledger_destroy (&l);
+    cons_vcache_destroy (&cache);
+}
+
 static void
 test_certificates (void **state)
 {
@@ -563,7 +609,7 @@ main (void)
         cmocka_unit_test (test_vectors),         cmocka_unit_test (test_rules),
         cmocka_unit_test (test_certificates),    cmocka_unit_test (test_append_only_and_verify),
         cmocka_unit_test (test_verify_tampered), cmocka_unit_test (test_open_errors),
-        cmocka_unit_test (test_export),
+        cmocka_unit_test (test_export),          cmocka_unit_test (test_vcache),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -1,0 +1,49 @@
+/*
+ * cons_vcache: a bounded, process-local cache of envelope ids whose
+ * signature already verified, so that a node checks each record's Ed25519
+ * signature once although gossip, proposal validation and the append all
+ * check it (node_mesh owns one; cons_gossip and a live cons_ledger consult
+ * it). The id is the envelope id (SHA-256 of the envelope's bytes), so a
+ * hit stands for exactly the bytes that verified: the answer is the one a
+ * new verification would give. Only successes are stored. From-scratch
+ * checks (cons_ledger_verify_all, warden-verify) never use it.
+ */
+#ifndef CONS_VCACHE_H
+#define CONS_VCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wd_envelope.h"
+
+typedef struct cons_vcache cons_vcache_t;
+
+/* How many ids a cache holds at most. */
+#define CONS_VCACHE_IDS 4096
+
+/* A cache for envelopes of chain; NULL when out of memory. */
+cons_vcache_t *
+cons_vcache_new (const uint8_t chain[WD_CHAIN_ID_LEN]);
+
+/* Safe on NULL. */
+void
+cons_vcache_destroy (cons_vcache_t **self_p);
+
+/* wd_envelope_verify (env, chain, NULL), skipped when id verified before
+   with this cache; on WD_OK id is remembered. id must be wd_envelope_id of
+   the bytes env was decoded from (the caller's own computation). self
+   NULL: always verifies. */
+int __attribute__ ((warn_unused_result))
+cons_vcache_verify (cons_vcache_t *self, const uint8_t id[32], const wd_envelope_t *env,
+                    const uint8_t chain[WD_CHAIN_ID_LEN]);
+
+/* True when id is remembered as verified. */
+bool
+cons_vcache_has (const cons_vcache_t *self, const uint8_t id[32]);
+
+/* Verifications skipped so far (hits) and done (misses). */
+void
+cons_vcache_stats (const cons_vcache_t *self, uint64_t *hits, uint64_t *misses);
+
+#endif
