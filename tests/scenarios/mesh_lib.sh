@@ -193,8 +193,11 @@ mesh_check_logs() {
             grep -E -A20 "Sanitizer|runtime error:" "$log" | head -40 >&2
             mesh_fail "sanitizer report in $log"
         fi
-        if grep -q -E "engine .*(exited|killed)|keys .*(exited|killed)" "$log"; then
-            grep -E "exited|killed" "$log" >&2
+        # The parent's report of a child's death (node_parent.c), not the
+        # engine noting that the keys process went first at shutdown.
+        local died='\[wardend\] (engine|keys|pxe) \(pid [0-9]+\) (exited|killed)'
+        if grep -q -E "$died" "$log"; then
+            grep -E "$died" "$log" >&2
             mesh_fail "a wardend child died in $log"
         fi
     done
