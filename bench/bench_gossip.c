@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -81,22 +80,6 @@ s_all_alive (bench_cluster_node_t *nodes, int n)
             return false;
     }
     return true;
-}
-
-static int
-s_cmp_u64 (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_pct (const uint64_t *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)ceil (p * (double)n) - 1;
-    return (double)sorted[i < n ? i : n - 1];
 }
 
 typedef struct {
@@ -161,8 +144,8 @@ s_bench (int n, int records, double rate)
     }
     /* Wait until every node holds every record (or 30 s). */
     size_t pairs = (size_t)records * (size_t)(n - 1), got = 0;
-    uint64_t *lat = bench_alloc (pairs * sizeof *lat);
-    uint64_t *last = bench_alloc ((size_t)records * sizeof *last);
+    double *lat = bench_alloc (pairs * sizeof *lat);
+    double *last = bench_alloc ((size_t)records * sizeof *last);
     int complete = 0;
     double wait0 = bench_now ();
     while (bench_now () - wait0 < 30) {
@@ -196,8 +179,9 @@ s_bench (int n, int records, double rate)
             origin_time[r] = recs[k].time_ms;
             if (recs[k].own)
                 continue;
-            uint64_t l =
-                recs[k].received_ms > recs[k].time_ms ? recs[k].received_ms - recs[k].time_ms : 0;
+            double l = recs[k].received_ms > recs[k].time_ms
+                           ? (double)(recs[k].received_ms - recs[k].time_ms)
+                           : 0;
             if (got < pairs)
                 lat[got++] = l;
             if (l > last[r])
@@ -208,17 +192,18 @@ s_bench (int n, int records, double rate)
     int missing = 0;
     for (int r = 0; r < records; r++)
         missing += reached[r] != (size_t)n;
-    qsort (lat, got, sizeof *lat, s_cmp_u64);
-    qsort (last, (size_t)records, sizeof *last, s_cmp_u64);
+    bench_sort (lat, got);
+    bench_sort (last, (size_t)records);
     int d = n - 1 <= 11 ? n - 1 : 6;
     double copies = (double)(after.records_out - before.records_out) / records;
     double msgs = (double)(after.msgs_out - before.msgs_out) / records;
     printf ("N=%-3d records %d at %.0f/s: latency p50 %.0f ms, p99 %.0f ms (last node: p50 %.0f, "
             "p99 %.0f ms); per record %.1f copies sent, N*D = %d, ratio %.2f; %.1f gossip "
             "messages (control included)%s\n",
-            n, records, rate, s_pct (lat, got, 0.50), s_pct (lat, got, 0.99),
-            s_pct (last, (size_t)records, 0.50), s_pct (last, (size_t)records, 0.99), copies, n * d,
-            copies / (n * d), msgs, missing ? "" : "; every record reached every node");
+            n, records, rate, bench_quantile (lat, got, 0.50), bench_quantile (lat, got, 0.99),
+            bench_quantile (last, (size_t)records, 0.50),
+            bench_quantile (last, (size_t)records, 0.99), copies, n * d, copies / (n * d), msgs,
+            missing ? "" : "; every record reached every node");
     if (missing)
         printf ("N=%-3d FAIL: %d of %d records did not reach every node\n", n, missing, records);
     fflush (stdout);

@@ -293,13 +293,6 @@ s_start_peer (const char **name, uint16_t *port)
     return -1;
 }
 
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double
 s_median (double *v, unsigned n)
 {
@@ -308,7 +301,7 @@ s_median (double *v, unsigned n)
         if (v[i] < 0)
             return -1;
     memcpy (tmp, v, n * sizeof *v);
-    qsort (tmp, n, sizeof *tmp, s_cmp_double);
+    bench_sort (tmp, n);
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 

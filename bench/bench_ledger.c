@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -400,23 +399,6 @@ s_phase (s_node_t *nodes, int n, s_record_t *recs, int count, double rate, int w
 
 /* ---- figures ------------------------------------------------------------ */
 
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_pct (const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)ceil (p * (double)n);
-    i = i ? i - 1 : 0;
-    return sorted[i < n ? i : n - 1];
-}
-
 typedef struct {
     double origin_p50, origin_p99, last_p50, last_p99, all_done;
 } s_latency_t;
@@ -444,12 +426,12 @@ s_latency (s_node_t *nodes, int n, const s_record_t *recs, int count)
             l.all_done = at > l.all_done ? at : l.all_done;
         }
     }
-    qsort (origin, (size_t)count, sizeof *origin, s_cmp_double);
-    qsort (last, (size_t)count, sizeof *last, s_cmp_double);
-    l.origin_p50 = s_pct (origin, (size_t)count, 0.50);
-    l.origin_p99 = s_pct (origin, (size_t)count, 0.99);
-    l.last_p50 = s_pct (last, (size_t)count, 0.50);
-    l.last_p99 = s_pct (last, (size_t)count, 0.99);
+    bench_sort (origin, (size_t)count);
+    bench_sort (last, (size_t)count);
+    l.origin_p50 = bench_quantile (origin, (size_t)count, 0.50);
+    l.origin_p99 = bench_quantile (origin, (size_t)count, 0.99);
+    l.last_p50 = bench_quantile (last, (size_t)count, 0.50);
+    l.last_p99 = bench_quantile (last, (size_t)count, 0.99);
     free (origin);
     free (last);
     free (height);

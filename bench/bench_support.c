@@ -70,3 +70,28 @@ bench_file_matches (const char *path, const uint8_t want[32])
     crypto_hash_sha256_final (&st, got);
     return sodium_memcmp (got, want, 32) == 0;
 }
+
+static int
+s_cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+bench_sort (double *values, size_t n)
+{
+    qsort (values, n, sizeof *values, s_cmp_double);
+}
+
+double
+bench_quantile (const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    double rank = p * (double)n; /* rounded up, without libm */
+    size_t i = (size_t)rank;
+    i += (double)i < rank;
+    i = i ? i - 1 : 0;
+    return sorted[i < n ? i : n - 1];
+}

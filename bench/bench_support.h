@@ -31,4 +31,13 @@ bench_write_random (const char *path, size_t len, uint8_t digest[32]);
 bool
 bench_file_matches (const char *path, const uint8_t want[32]);
 
+/* Sorts n values in ascending order, in place. */
+void
+bench_sort (double *values, size_t n);
+
+/* The nearest-rank p-quantile (0 < p <= 1) of n sorted values; 0 when n is
+   0. */
+double
+bench_quantile (const double *sorted, size_t n, double p);
+
 #endif
