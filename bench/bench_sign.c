@@ -152,6 +152,29 @@ s_on_signal (int sig)
 
 /* ---- set-up and clean-up ------------------------------------------------- */
 
+/* The keys process also loads <state>/keys/vrf.key (it proves sortition
+   outputs); the bench has no node.cert, so any VRF key will do. */
+static int
+s_make_vrf_key (const s_bench_t *self)
+{
+    char path[sizeof self->dir + 16];
+    snprintf (path, sizeof path, "%s/keys", self->dir);
+    if (mkdir (path, 0700) != 0) {
+        fprintf (stderr, "bench_sign: mkdir %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    uint8_t seed[WD_SEED_LEN];
+    randombytes_buf (seed, sizeof seed);
+    snprintf (path, sizeof path, "%s/keys/vrf.key", self->dir);
+    wd_err_t err = wd_keyfile_write (path, WD_KEYFILE_ECVRF, seed);
+    sodium_memzero (seed, sizeof seed);
+    if (err != WD_OK) {
+        fprintf (stderr, "bench_sign: %s: %s\n", path, wd_strerror (err));
+        return -1;
+    }
+    return 0;
+}
+
 /* Makes the state directory and the identity key, and derives the same key
    into this process for the raw and keystore measurements. */
 static int
@@ -175,6 +198,8 @@ s_make_key (s_bench_t *self)
         return -1;
     }
     memcpy (self->public_key, wd_keystore_public_key (self->ks), WD_PUBKEY_LEN);
+    if (s_make_vrf_key (self) != 0)
+        return -1;
 
     uint8_t *seed = sodium_malloc (WD_SEED_LEN);
     self->secret = sodium_malloc (crypto_sign_SECRETKEYBYTES);

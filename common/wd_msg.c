@@ -3,6 +3,7 @@
  */
 #include "wd_msg.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "wd_codec.h"
@@ -31,6 +32,10 @@ wd_msg_name (uint32_t type)
             return "keys-info";
         case WD_MSG_KEYS_STATUS:
             return "keys-status";
+        case WD_MSG_VRF_PROVE:
+            return "vrf-prove";
+        case WD_MSG_VRF_PROOF:
+            return "vrf-proof";
         case WD_MSG_ERROR:
             return "error";
         case WD_MSG_CTL_STATUS:
@@ -47,6 +52,12 @@ wd_msg_name (uint32_t type)
             return "pxe-token";
         case WD_MSG_PXE_STATUS:
             return "pxe-status";
+        case WD_MSG_SANDBOX_RUN:
+            return "sandbox-run";
+        case WD_MSG_SANDBOX_DONE:
+            return "sandbox-done";
+        case WD_MSG_SANDBOX_KILL:
+            return "sandbox-kill";
         case WD_MSG_CTL_PXE:
             return "ctl-pxe";
         case WD_MSG_CTL_PXE_REPLY:
@@ -83,6 +94,26 @@ wd_msg_name (uint32_t type)
             return "ctl-agree-status";
         case WD_MSG_CTL_AGREE_STATUS_REPLY:
             return "ctl-agree-status-reply";
+        case WD_MSG_CTL_CAPSULE_INFO:
+            return "ctl-capsule-info";
+        case WD_MSG_CTL_CAPSULE_INFO_REPLY:
+            return "ctl-capsule-info-reply";
+        case WD_MSG_CTL_CAPSULE_PUT:
+            return "ctl-capsule-put";
+        case WD_MSG_CTL_CAPSULE_PUT_REPLY:
+            return "ctl-capsule-put-reply";
+        case WD_MSG_CTL_CAPSULE_SUBMIT:
+            return "ctl-capsule-submit";
+        case WD_MSG_CTL_CAPSULE_SUBMIT_REPLY:
+            return "ctl-capsule-submit-reply";
+        case WD_MSG_CTL_CAPSULE_STATUS:
+            return "ctl-capsule-status";
+        case WD_MSG_CTL_CAPSULE_STATUS_REPLY:
+            return "ctl-capsule-status-reply";
+        case WD_MSG_CTL_CAPSULE_GET:
+            return "ctl-capsule-get";
+        case WD_MSG_CTL_CAPSULE_GET_REPLY:
+            return "ctl-capsule-get-reply";
     }
     return "unknown";
 }
@@ -140,6 +171,61 @@ wd_err_t
 wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN])
 {
     return s_decode_one_bin (body, len, "sig", sig, WD_SIG_LEN);
+}
+
+size_t
+wd_msg_encode_vrf_prove (uint8_t out[WD_MSG_VRF_PROVE_MAX], const uint8_t *alpha, size_t alpha_len)
+{
+    assert (alpha_len > 0 && alpha_len <= WD_MSG_VRF_ALPHA_MAX);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, "alpha");
+    wd_writer_bin (w, alpha, alpha_len);
+    size_t n;
+    const uint8_t *bytes = wd_writer_data (w, &n);
+    assert (n <= WD_MSG_VRF_PROVE_MAX);
+    memcpy (out, bytes, n);
+    wd_writer_destroy (&w);
+    return n;
+}
+
+wd_err_t
+wd_msg_decode_vrf_prove (const uint8_t *body, size_t len, const uint8_t **alpha, size_t *alpha_len)
+{
+    *alpha = NULL;
+    *alpha_len = 0;
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_VRF_ALPHA_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    const uint8_t *data = NULL;
+    size_t data_len = 0;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "alpha");
+    wd_read_bin (&r, &data, &data_len, WD_MSG_VRF_ALPHA_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err == WD_OK && data_len == 0)
+        err = WD_ERR_BAD_LENGTH;
+    if (err == WD_OK) {
+        *alpha = data;
+        *alpha_len = data_len;
+    }
+    return err;
+}
+
+size_t
+wd_msg_encode_vrf_proof (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t pi[WD_MSG_VRF_PI_LEN])
+{
+    return s_encode_one_bin (out, "pi", pi, WD_MSG_VRF_PI_LEN);
+}
+
+wd_err_t
+wd_msg_decode_vrf_proof (const uint8_t *body, size_t len, uint8_t pi[WD_MSG_VRF_PI_LEN])
+{
+    return s_decode_one_bin (body, len, "pi", pi, WD_MSG_VRF_PI_LEN);
 }
 
 size_t

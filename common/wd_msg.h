@@ -33,6 +33,8 @@ typedef enum {
     WD_MSG_KEYS_INFO = 22, /* no body */
     /* {backend, healthy, key_protection, public_key, signatures, tamper} */
     WD_MSG_KEYS_STATUS = 23,
+    WD_MSG_VRF_PROVE = 24, /* {alpha: bin(1..WD_MSG_VRF_ALPHA_MAX)} */
+    WD_MSG_VRF_PROOF = 25, /* {pi: bin(80)} */
     /* any direction: a request failed */
     WD_MSG_ERROR = 30, /* {code: int, message: str} */
     /* control socket: wardenctl -> engine, replies echo peer */
@@ -44,6 +46,11 @@ typedef enum {
     WD_MSG_PXE_SERVED = 42,  /* pxe -> engine: one completed transfer (a served-file record) */
     WD_MSG_PXE_TOKEN = 43,   /* pxe -> engine: {host: str, token: bin(32)} a boot token issued */
     WD_MSG_PXE_STATUS = 44,  /* pxe -> engine: counters and leases, sent when they change */
+    /* parent <-> engine: capsule sandboxes (node_capsule_wire.h encodes the bodies;
+       peer = the engine's job number, echoed) */
+    WD_MSG_SANDBOX_RUN = 50,  /* engine -> parent: {argv, ..., work}: run one sandbox */
+    WD_MSG_SANDBOX_DONE = 51, /* parent -> engine: {exit, killed, usage, ...} or an error */
+    WD_MSG_SANDBOX_KILL = 52, /* engine -> parent, no body: stop the job now */
     /* control socket: wardenctl pxe */
     WD_MSG_CTL_PXE = 110,       /* no body */
     WD_MSG_CTL_PXE_REPLY = 111, /* {served: [bin], status: bin or nil} */
@@ -67,6 +74,17 @@ typedef enum {
     /* control socket: the agreement (node_agree.h encodes and decodes the bodies) */
     WD_MSG_CTL_AGREE_STATUS = 150,       /* no body */
     WD_MSG_CTL_AGREE_STATUS_REPLY = 151, /* {commits, height, tip, round, step, ...} */
+    /* control socket: capsule-submit (node_capsule_wire.h encodes and decodes the bodies) */
+    WD_MSG_CTL_CAPSULE_INFO = 170,         /* no body */
+    WD_MSG_CTL_CAPSULE_INFO_REPLY = 171,   /* {chain, curve, id, name, nodes: [map]} */
+    WD_MSG_CTL_CAPSULE_PUT = 172,          /* no body; fds[0]: a sealed capsule file */
+    WD_MSG_CTL_CAPSULE_PUT_REPLY = 173,    /* {id: bin(32), kind: str, size: uint} */
+    WD_MSG_CTL_CAPSULE_SUBMIT = 174,       /* {task: bin}: a signed capsule-task envelope */
+    WD_MSG_CTL_CAPSULE_SUBMIT_REPLY = 175, /* {task: bin(32)} */
+    WD_MSG_CTL_CAPSULE_STATUS = 176,       /* {task: bin(32)} */
+    WD_MSG_CTL_CAPSULE_STATUS_REPLY = 177, /* {state, executor, receipt, refusals, ...} */
+    WD_MSG_CTL_CAPSULE_GET = 178,          /* {holder: bin(32) or nil, id: bin(32)} */
+    WD_MSG_CTL_CAPSULE_GET_REPLY = 179,    /* {id, size}; fds[0]: the capsule, read-only */
 } wd_msg_type_t;
 
 /* Short name of a message type for logs ("sign", "ctl-status"). */
@@ -85,6 +103,27 @@ size_t
 wd_msg_encode_signature (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t sig[WD_SIG_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_signature (const uint8_t *body, size_t len, uint8_t sig[WD_SIG_LEN]);
+
+/* {alpha: bin}: a VRF proof request, alpha 1..WD_MSG_VRF_ALPHA_MAX bytes
+   (a sortition alpha is 128). The encoder writes into a caller buffer of at
+   least WD_MSG_VRF_PROVE_MAX bytes and returns the length; it asserts the
+   bound (our own API). The decoder borrows *alpha from body:
+   WD_ERR_BAD_LENGTH for an empty alpha, WD_ERR_OVERSIZE above the bound,
+   otherwise the codec's reasons. */
+#define WD_MSG_VRF_ALPHA_MAX 256
+#define WD_MSG_VRF_PROVE_MAX (WD_MSG_VRF_ALPHA_MAX + 16)
+size_t
+wd_msg_encode_vrf_prove (uint8_t out[WD_MSG_VRF_PROVE_MAX], const uint8_t *alpha, size_t alpha_len);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_vrf_prove (const uint8_t *body, size_t len, const uint8_t **alpha, size_t *alpha_len);
+
+/* {pi: bin(80)}: a VRF proof (WD_VRF_PROOF_LEN), into a WD_MSG_SMALL_MAX
+   buffer. */
+#define WD_MSG_VRF_PI_LEN 80
+size_t
+wd_msg_encode_vrf_proof (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t pi[WD_MSG_VRF_PI_LEN]);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_vrf_proof (const uint8_t *body, size_t len, uint8_t pi[WD_MSG_VRF_PI_LEN]);
 
 /* {nonce: bin(32)}: a CTL_STATUS request. */
 #define WD_MSG_NONCE_LEN 32

@@ -76,7 +76,16 @@
     X (CONS_ERR_BLOCK_DUPLICATE, "block record is already in the block or the chain")              \
     X (CONS_ERR_BLOCK_SIGNER, "block record is signed by an unknown key")                          \
     X (CONS_ERR_LEDGER_CHAIN, "ledger database belongs to another genesis")                        \
-    X (CONS_ERR_LEDGER_CORRUPT, "ledger database holds a block that does not follow the chain")
+    X (CONS_ERR_LEDGER_CORRUPT, "ledger database holds a block that does not follow the chain")    \
+    X (CONS_ERR_COMMITTEE_EPOCH, "committee verdict names an epoch that is not usable here")       \
+    X (CONS_ERR_COMMITTEE_WEIGHT, "verifier holds no weight in the committee epoch")               \
+    X (CONS_ERR_COMMITTEE_EVIDENCE, "committee verdict names evidence that is not in the chain")   \
+    X (CONS_ERR_COMMITTEE_EXPIRED, "committee verdict names evidence no longer open")              \
+    X (CONS_ERR_COMMITTEE_DECIDED, "committee verdict names evidence already decided")             \
+    X (CONS_ERR_COMMITTEE_NOT_ESCALATED, "verdict without a claim for evidence not escalated")     \
+    X (CONS_ERR_COMMITTEE_SUBJECT, "committee verdict's subject is not the evidence's")            \
+    X (CONS_ERR_COMMITTEE_SELF, "committee verdict signed by the evidence's own node")             \
+    X (CONS_ERR_COMMITTEE_TWICE, "verifier already gave a verdict on this evidence")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

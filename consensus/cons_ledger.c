@@ -51,6 +51,8 @@ typedef struct {
     cons_reputation_t *rep;
     s_set_t *sets; /* by epoch */
     size_t set_count;
+    uint8_t (*eseeds)[CONS_BLOCK_HASH_LEN]; /* by epoch: the seed of its first block */
+    size_t eseed_count;
 } s_state_t;
 
 struct cons_ledger {
@@ -58,7 +60,7 @@ struct cons_ledger {
     const wd_genesis_t *genesis;
     cons_ledger_mode_t mode;
     uint8_t chain[WD_CHAIN_ID_LEN];
-    uint64_t block_max, epoch_blocks, lookback;
+    uint64_t block_max, epoch_blocks, lookback, tau;
     cons_validator_t *genesis_set;
     size_t genesis_count;
     s_state_t state;
@@ -90,6 +92,7 @@ s_state_clear (s_state_t *st)
     for (size_t i = 0; i < st->set_count; i++)
         free (st->sets[i].v);
     free (st->sets);
+    free (st->eseeds);
     memset (st, 0, sizeof *st);
 }
 
@@ -153,6 +156,19 @@ s_advance (cons_ledger_t *self, s_state_t *st, const cons_block_t *b,
         abort ();
     memcpy (st->cert, cert, cert_len);
     st->cert_len = cert_len;
+    if ((b->height - 1) % self->epoch_blocks == 0) {
+        uint64_t e = (b->height - 1) / self->epoch_blocks;
+        if (e >= st->eseed_count) {
+            size_t n = (size_t)e + 1;
+            uint8_t (*seeds)[CONS_BLOCK_HASH_LEN] = realloc (st->eseeds, n * sizeof *seeds);
+            if (!seeds)
+                abort ();
+            memset (seeds + st->eseed_count, 0, (n - st->eseed_count) * sizeof *seeds);
+            st->eseeds = seeds;
+            st->eseed_count = n;
+        }
+        memcpy (st->eseeds[e], b->seed, CONS_BLOCK_HASH_LEN);
+    }
     s_fix_epoch (self, st, b->height);
 }
 
@@ -239,6 +255,49 @@ s_check_record (cons_ledger_t *self, const cons_block_t *b, size_t i, s_where_t 
     return height == b->height && idx == i ? WD_OK : CONS_ERR_BLOCK_DUPLICATE;
 }
 
+/* What the committee rules ask of the chain. */
+typedef struct {
+    cons_ledger_t *self;
+    const s_state_t *st;
+} s_rules_ctx_t;
+
+/* Committee epoch e: its first block must be committed. */
+static bool
+s_rules_epoch (void *ctx, uint64_t e, cons_committee_epoch_t *out)
+{
+    s_rules_ctx_t *r = ctx;
+    uint64_t first = e * r->self->epoch_blocks + 1;
+    if (e >= r->st->eseed_count || first > r->st->height)
+        return false;
+    s_set_t g;
+    const s_set_t *set = s_set_for (r->self, r->st, first, &g);
+    if (!set)
+        return false;
+    out->epoch = e;
+    out->height = first;
+    memcpy (out->seed, r->st->eseeds[e], CONS_BLOCK_HASH_LEN);
+    out->validators = set->v;
+    out->count = set->n;
+    return true;
+}
+
+/* An evidence record with this id in a block below height. */
+static bool
+s_rules_seen (void *ctx, const uint8_t id[32], uint64_t height)
+{
+    s_rules_ctx_t *r = ctx;
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2 (r->self->db,
+                            "SELECT height FROM records WHERE id = ? AND type = 'evidence'", -1,
+                            &stmt, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_blob (stmt, 1, id, 32, SQLITE_STATIC);
+    bool seen =
+        sqlite3_step (stmt) == SQLITE_ROW && (uint64_t)sqlite3_column_int64 (stmt, 0) < height;
+    sqlite3_finalize (stmt);
+    return seen;
+}
+
 /* Every rule of cons_ledger_check_block against st; on WD_OK *b holds the
    decoded block (release it). */
 static int
@@ -291,6 +350,15 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
     }
     for (size_t i = 0; err == WD_OK && i < b->record_count; i++)
         err = s_check_record (self, b, i, where, sigs);
+    if (err == WD_OK) {
+        const s_set_t *prev = b->height > 1 ? s_set_for (self, st, b->height - 1, &g2) : NULL;
+        s_rules_ctx_t ctx = { self, st };
+        cons_rep_rules_t rules = {
+            self->chain, self->tau, sigs, s_rules_epoch, s_rules_seen, &ctx
+        };
+        err = cons_reputation_check (st->rep, b, prev ? prev->v : NULL, prev ? prev->n : 0, &rules,
+                                     NULL);
+    }
     if (err != WD_OK)
         cons_block_release (b);
     return err;
@@ -421,6 +489,7 @@ cons_ledger_open (const char *path, const wd_genesis_t *genesis, cons_ledger_mod
     self->block_max = wd_genesis_param (genesis, "block_max_bytes");
     self->epoch_blocks = wd_genesis_param (genesis, "epoch_blocks");
     self->lookback = wd_genesis_param (genesis, "seed_lookback");
+    self->tau = wd_genesis_param (genesis, "verifiers");
     self->genesis_count = wd_genesis_node_count (genesis);
     self->genesis_set =
         calloc (self->genesis_count ? self->genesis_count : 1, sizeof *self->genesis_set);
@@ -528,6 +597,14 @@ const cons_reputation_t *
 cons_ledger_reputation (const cons_ledger_t *self)
 {
     return self->state.rep;
+}
+
+int
+cons_ledger_node_status (const cons_ledger_t *self, const uint8_t node[WD_PUBKEY_LEN],
+                         cons_node_status_t *out)
+{
+    assert (self && node && out);
+    return cons_reputation_node_status (self->state.rep, node, out);
 }
 
 bool

@@ -95,6 +95,14 @@ cons_ledger_validators (const cons_ledger_t *self, uint64_t height,
 const cons_reputation_t *
 cons_ledger_reputation (const cons_ledger_t *self);
 
+/* The latest decided attestation of node (after the tip): WD_OK with *out
+   filled (tier ATTEST_TRUST_NONE when nothing is decided yet), or
+   WD_ERR_NOT_FOUND when node is not a member (*out zeroed).
+   cons_node_status_t is in cons_reputation.h, which folds it. */
+int __attribute__ ((warn_unused_result))
+cons_ledger_node_status (const cons_ledger_t *self, const uint8_t node[WD_PUBKEY_LEN],
+                         cons_node_status_t *out);
+
 /* True when a record with this id is in a committed block. */
 bool
 cons_ledger_seen (cons_ledger_t *self, const uint8_t id[32]);

@@ -15,12 +15,29 @@
 #include "wd_codec.h"
 #include "wd_hash.h"
 
+/* One evidence record's case: what the committee rule needs until it
+   expires. */
+typedef struct {
+    uint8_t id[ATTEST_EVIDENCE_ID_LEN];
+    uint64_t epoch; /* of the block that carried the evidence */
+    attest_subject_t subject;
+    uint64_t time;
+    bool has_digest;
+    uint8_t digest[32];
+    cons_committee_vote_t *votes; /* in chain order */
+    size_t count, cap;
+    cons_committee_state_t state;
+} s_case_t;
+
 struct cons_reputation {
     const wd_genesis_t *genesis;
     uint64_t epoch_blocks;
     uint64_t height;
     size_t count;
-    cons_rep_entry_t *entries; /* ascending id, as in the genesis */
+    cons_rep_entry_t *entries;  /* ascending id, as in the genesis */
+    cons_node_status_t *status; /* per entry */
+    s_case_t **cases;           /* in the order the evidence was committed */
+    size_t case_count, case_cap;
 };
 
 cons_reputation_t *
@@ -29,7 +46,8 @@ cons_reputation_new (const wd_genesis_t *genesis)
     assert (genesis);
     cons_reputation_t *self = calloc (1, sizeof *self);
     size_t n = wd_genesis_node_count (genesis);
-    if (!self || !(self->entries = calloc (n ? n : 1, sizeof *self->entries)))
+    if (!self || !(self->entries = calloc (n ? n : 1, sizeof *self->entries)) ||
+        !(self->status = calloc (n ? n : 1, sizeof *self->status)))
         abort ();
     self->genesis = genesis;
     self->epoch_blocks = wd_genesis_param (genesis, "epoch_blocks");
@@ -57,6 +75,22 @@ cons_reputation_dup (const cons_reputation_t *self)
     if (!copy->entries)
         abort ();
     memcpy (copy->entries, self->entries, self->count * sizeof *copy->entries);
+    copy->status = malloc ((self->count ? self->count : 1) * sizeof *copy->status);
+    copy->cases = malloc ((self->case_cap ? self->case_cap : 1) * sizeof *copy->cases);
+    if (!copy->status || !copy->cases)
+        abort ();
+    memcpy (copy->status, self->status, self->count * sizeof *copy->status);
+    for (size_t i = 0; i < self->case_count; i++) {
+        const s_case_t *c = self->cases[i];
+        s_case_t *d = malloc (sizeof *d);
+        if (!d || !(d->votes = malloc ((c->cap ? c->cap : 1) * sizeof *d->votes)))
+            abort ();
+        cons_committee_vote_t *votes = d->votes;
+        *d = *c;
+        d->votes = votes;
+        memcpy (d->votes, c->votes, c->count * sizeof *d->votes);
+        copy->cases[i] = d;
+    }
     return copy;
 }
 
@@ -65,8 +99,15 @@ cons_reputation_destroy (cons_reputation_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free ((*self_p)->entries);
-    free (*self_p);
+    cons_reputation_t *self = *self_p;
+    for (size_t i = 0; i < self->case_count; i++) {
+        free (self->cases[i]->votes);
+        free (self->cases[i]);
+    }
+    free (self->cases);
+    free (self->status);
+    free (self->entries);
+    free (self);
     *self_p = NULL;
 }
 
@@ -94,41 +135,185 @@ s_decay (uint64_t c)
     return c - c / CONS_REP_DECAY_DIV;
 }
 
-/* A verdict about a node subject: pass or fail. */
-static void
-s_apply_verdict (cons_reputation_t *self, const uint8_t *body, size_t len, uint64_t height)
+static s_case_t *
+s_case_find (const cons_reputation_t *self, const uint8_t id[ATTEST_EVIDENCE_ID_LEN])
 {
-    attest_verdict_body_t *v = malloc (sizeof *v);
-    if (!v)
-        abort ();
-    if (attest_verdict_decode (body, len, v) == WD_OK && v->subject.kind == ATTEST_SUBJECT_NODE) {
-        cons_rep_entry_t *e = s_find (self, v->subject.node);
-        if (e) {
-            if (v->tier == ATTEST_TRUST_CONTRAINDICATED)
-                e->failed++;
-            else
-                e->passed++;
-            e->last_seen = height;
-        }
-    }
-    free (v);
+    for (size_t i = self->case_count; i-- > 0;)
+        if (memcmp (self->cases[i]->id, id, ATTEST_EVIDENCE_ID_LEN) == 0)
+            return self->cases[i];
+    return NULL;
 }
 
+/* An evidence record: last_seen of a node subject, and a new case. */
 static void
-s_apply_evidence (cons_reputation_t *self, const uint8_t *body, size_t len, uint64_t height)
+s_apply_evidence (cons_reputation_t *self, const uint8_t *env, size_t env_len, const uint8_t *body,
+                  size_t len, uint64_t height)
 {
     attest_evidence_t *ev = malloc (sizeof *ev);
     if (!ev)
         abort ();
-    if (attest_evidence_decode (body, len, ev) == WD_OK &&
-        ev->subject.kind == ATTEST_SUBJECT_NODE) {
-        cons_rep_entry_t *e = s_find (self, ev->subject.node);
-        if (e)
-            e->last_seen = height;
+    if (attest_evidence_decode (body, len, ev) == WD_OK) {
+        if (ev->subject.kind == ATTEST_SUBJECT_NODE) {
+            cons_rep_entry_t *e = s_find (self, ev->subject.node);
+            if (e)
+                e->last_seen = height;
+        }
+        if (self->case_count == self->case_cap) {
+            size_t cap = self->case_cap ? self->case_cap * 2 : 16;
+            s_case_t **cases = realloc (self->cases, cap * sizeof *cases);
+            if (!cases)
+                abort ();
+            self->cases = cases;
+            self->case_cap = cap;
+        }
+        s_case_t *c = calloc (1, sizeof *c);
+        if (!c)
+            abort ();
+        wd_envelope_id (c->id, env, env_len);
+        c->epoch = cons_reputation_epoch (self, height);
+        c->subject = ev->subject;
+        c->time = ev->time;
+        c->has_digest = ev->has_log;
+        if (ev->has_log)
+            memcpy (c->digest, ev->log.sha256, sizeof c->digest);
+        self->cases[self->case_count++] = c;
     }
     free (ev);
 }
 
+/* Drops the cases whose time is over at height. */
+static void
+s_expire (cons_reputation_t *self, uint64_t height)
+{
+    uint64_t epoch = cons_reputation_epoch (self, height);
+    size_t k = 0;
+    for (size_t i = 0; i < self->case_count; i++) {
+        s_case_t *c = self->cases[i];
+        if (c->epoch + CONS_REP_CASE_EPOCHS < epoch) {
+            free (c->votes);
+            free (c);
+        } else
+            self->cases[k++] = c;
+    }
+    self->case_count = k;
+}
+
+static bool
+s_in_set (const cons_validator_t *set, size_t count, const uint8_t pk[WD_PUBKEY_LEN])
+{
+    for (size_t i = 0; i < count; i++)
+        if (memcmp (set[i].pk, pk, WD_PUBKEY_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* The case is decided at height: the subject's pass or failure and status,
+   every voter's hit or miss. */
+static void
+s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint64_t height)
+{
+    bool certified = c->state == CONS_COMMITTEE_CERTIFIED;
+    for (size_t i = 0; i < c->count; i++) {
+        cons_rep_entry_t *e = s_find (self, c->votes[i].signer);
+        if (!e)
+            continue;
+        if (c->votes[i].accept == certified)
+            e->hits++;
+        else
+            e->misses++;
+    }
+    if (c->subject.kind != ATTEST_SUBJECT_NODE)
+        return;
+    cons_rep_entry_t *e = s_find (self, c->subject.node);
+    if (!e)
+        return;
+    if (certified)
+        e->passed++;
+    else
+        e->failed++;
+    e->last_seen = height;
+    cons_node_status_t *st = &self->status[e - self->entries];
+    memset (st, 0, sizeof *st);
+    st->tier = tier;
+    bool escalated = false;
+    for (size_t i = 0; i < c->count; i++)
+        if (c->votes[i].committee && !c->votes[i].accept)
+            escalated = true;
+    st->escalated = escalated;
+    memcpy (st->evidence, c->id, sizeof st->evidence);
+    st->evidence_time = c->time;
+    st->height = height;
+    st->has_digest = c->has_digest;
+    memcpy (st->digest, c->digest, sizeof st->digest);
+}
+
+/* A committee verdict record (docs/PROTOCOL.md "Verifier committees"):
+   checks it (rules NULL: only what the table itself knows) and adds its
+   vote to the case, deciding it when the rule says so. Returns the first
+   failed rule; a failed record changes nothing. */
+static int
+s_apply_committee (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height,
+                   const cons_validator_t *prev, size_t prev_count, const cons_rep_rules_t *rules)
+{
+    cons_committee_verdict_t *cv = malloc (sizeof *cv);
+    if (!cv)
+        abort ();
+    int err = cons_committee_verdict_decode (env->body, env->body_len, cv) == WD_OK
+                  ? WD_OK
+                  : CONS_ERR_BLOCK_RECORD;
+    uint64_t epoch = cons_reputation_epoch (self, height);
+    cons_committee_epoch_t ep = { 0 };
+    if (err == WD_OK && (cv->epoch > epoch || cv->epoch + 1 < epoch))
+        err = CONS_ERR_COMMITTEE_EPOCH;
+    if (err == WD_OK && rules && cv->has_claim && !rules->epoch_fn (rules->ctx, cv->epoch, &ep))
+        err = CONS_ERR_COMMITTEE_EPOCH;
+    s_case_t *c = err == WD_OK ? s_case_find (self, cv->verdict.evidence) : NULL;
+    if (err == WD_OK && !c)
+        err = rules && rules->seen_fn (rules->ctx, cv->verdict.evidence, height)
+                  ? CONS_ERR_COMMITTEE_EXPIRED
+                  : CONS_ERR_COMMITTEE_EVIDENCE;
+    if (err == WD_OK &&
+        (c->state == CONS_COMMITTEE_CERTIFIED || c->state == CONS_COMMITTEE_REJECTED))
+        err = CONS_ERR_COMMITTEE_DECIDED;
+    if (err == WD_OK && !attest_subject_equal (&cv->verdict.subject, &c->subject))
+        err = CONS_ERR_COMMITTEE_SUBJECT;
+    if (err == WD_OK && memcmp (c->subject.node, env->from, WD_PUBKEY_LEN) == 0)
+        err = CONS_ERR_COMMITTEE_SELF;
+    for (size_t i = 0; err == WD_OK && i < c->count; i++)
+        if (memcmp (c->votes[i].signer, env->from, WD_PUBKEY_LEN) == 0)
+            err = CONS_ERR_COMMITTEE_TWICE;
+    if (err == WD_OK && cv->has_claim) {
+        if (rules && rules->claims)
+            err = cons_committee_check_claim (rules->chain, self->genesis, &ep, rules->tau,
+                                              env->from, cv);
+    } else if (err == WD_OK) {
+        if (c->state != CONS_COMMITTEE_ESCALATED)
+            err = CONS_ERR_COMMITTEE_NOT_ESCALATED;
+        else if (!s_in_set (prev, prev_count, env->from))
+            err = CONS_ERR_UNKNOWN_VALIDATOR;
+    }
+    if (err == WD_OK) {
+        if (c->count == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 8;
+            cons_committee_vote_t *votes = realloc (c->votes, cap * sizeof *votes);
+            if (!votes)
+                abort ();
+            c->votes = votes;
+            c->cap = cap;
+        }
+        cons_committee_vote_t *v = &c->votes[c->count++];
+        memcpy (v->signer, env->from, WD_PUBKEY_LEN);
+        v->accept = cons_committee_accepts (&cv->verdict);
+        v->committee = cv->has_claim;
+        v->tier = cv->verdict.tier;
+        attest_trust_t tier;
+        c->state = cons_committee_decide (c->votes, c->count, prev, prev_count, &tier);
+        if (c->state == CONS_COMMITTEE_CERTIFIED || c->state == CONS_COMMITTEE_REJECTED)
+            s_decided (self, c, tier, height);
+    }
+    free (cv);
+    return err;
+}
 static void
 s_apply_equivocation (cons_reputation_t *self, const uint8_t *body, size_t len, uint64_t height)
 {
@@ -174,9 +359,12 @@ s_apply_cert (cons_reputation_t *self, const cons_bytes_t *cert_bytes,
     free (sigs);
 }
 
-void
-cons_reputation_apply (cons_reputation_t *self, const cons_block_t *block,
-                       const cons_validator_t *prev_validators, size_t prev_count)
+/* Folds block into self; with rules, stops at the first record that breaks
+   a committee rule and returns its reason (self is then half-folded: the
+   caller works on a copy). */
+static int
+s_fold (cons_reputation_t *self, const cons_block_t *block, const cons_validator_t *prev_validators,
+        size_t prev_count, const cons_rep_rules_t *rules, size_t *bad_index)
 {
     assert (self && block);
     assert (block->height == self->height + 1);
@@ -188,21 +376,80 @@ cons_reputation_apply (cons_reputation_t *self, const cons_block_t *block,
             e->failed = s_decay (e->failed);
             e->precommits_made = s_decay (e->precommits_made);
             e->precommits_possible = s_decay (e->precommits_possible);
+            e->hits = s_decay (e->hits);
+            e->misses = s_decay (e->misses);
         }
+    s_expire (self, h);
     if (h > 1 && block->last_cert.len > 0 && prev_validators)
         s_apply_cert (self, &block->last_cert, prev_validators, prev_count, h);
+    if (!prev_validators)
+        prev_count = 0;
     for (size_t i = 0; i < block->record_count; i++) {
         wd_envelope_t env;
         if (wd_envelope_decode (block->records[i].data, block->records[i].len, &env) != WD_OK)
             continue;
-        if (strcmp (env.type, ATTEST_VERDICT_TYPE) == 0)
-            s_apply_verdict (self, env.body, env.body_len, h);
-        else if (strcmp (env.type, ATTEST_EVIDENCE_TYPE) == 0)
-            s_apply_evidence (self, env.body, env.body_len, h);
+        if (strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) == 0) {
+            int err = s_apply_committee (self, &env, h, prev_validators, prev_count, rules);
+            if (err != WD_OK && rules) {
+                if (bad_index)
+                    *bad_index = i;
+                return err;
+            }
+        } else if (strcmp (env.type, ATTEST_EVIDENCE_TYPE) == 0)
+            s_apply_evidence (self, block->records[i].data, block->records[i].len, env.body,
+                              env.body_len, h);
         else if (strcmp (env.type, CONS_REP_EQUIVOCATION_TYPE) == 0)
             s_apply_equivocation (self, env.body, env.body_len, h);
     }
     self->height = h;
+    return WD_OK;
+}
+
+void
+cons_reputation_apply (cons_reputation_t *self, const cons_block_t *block,
+                       const cons_validator_t *prev_validators, size_t prev_count)
+{
+    (void)s_fold (self, block, prev_validators, prev_count, NULL, NULL);
+}
+
+int
+cons_reputation_check (const cons_reputation_t *self, const cons_block_t *block,
+                       const cons_validator_t *prev_validators, size_t prev_count,
+                       const cons_rep_rules_t *rules, size_t *bad_index)
+{
+    assert (self && block && rules);
+    bool any = false;
+    for (size_t i = 0; i < block->record_count && !any; i++) {
+        wd_envelope_t env;
+        any = wd_envelope_decode (block->records[i].data, block->records[i].len, &env) == WD_OK &&
+              strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) == 0;
+    }
+    if (!any)
+        return WD_OK; /* nothing the committee rules judge */
+    cons_reputation_t *copy = cons_reputation_dup (self);
+    int err = s_fold (copy, block, prev_validators, prev_count, rules, bad_index);
+    cons_reputation_destroy (&copy);
+    return err;
+}
+
+int
+cons_reputation_node_status (const cons_reputation_t *self, const uint8_t node[WD_PUBKEY_LEN],
+                             cons_node_status_t *out)
+{
+    assert (self && node && out);
+    memset (out, 0, sizeof *out);
+    const cons_rep_entry_t *e =
+        bsearch (node, self->entries, self->count, sizeof *self->entries, s_entry_cmp);
+    if (!e)
+        return WD_ERR_NOT_FOUND;
+    *out = self->status[e - self->entries];
+    return WD_OK;
+}
+
+size_t
+cons_reputation_cases (const cons_reputation_t *self)
+{
+    return self->case_count;
 }
 
 uint64_t
@@ -239,7 +486,8 @@ cons_reputation_score (const cons_rep_entry_t *e, uint64_t epoch)
        these products stay well inside 64 bits. */
     uint64_t pass = (e->passed + 1) * CONS_REP_BP / (e->passed + e->failed + 2);
     uint64_t part = (e->precommits_made + 1) * CONS_REP_BP / (e->precommits_possible + 2);
-    uint64_t score = pass * part / CONS_REP_BP * e->tier_bp / CONS_REP_BP;
+    uint64_t acc = (e->hits + 1) * CONS_REP_BP / (e->hits + e->misses + 1);
+    uint64_t score = pass * part / CONS_REP_BP * acc / CONS_REP_BP * e->tier_bp / CONS_REP_BP;
     return (uint32_t)score;
 }
 
@@ -280,15 +528,25 @@ cons_reputation_encode (const cons_reputation_t *self, size_t *len)
     wd_writer_array (w, self->count);
     for (size_t i = 0; i < self->count; i++) {
         const cons_rep_entry_t *e = &self->entries[i];
-        wd_writer_map (w, 9);
+        /* hits and misses only when non-zero: a table without committee
+           verdicts encodes (and hashes) as before */
+        wd_writer_map (w, 9 + (e->hits > 0) + (e->misses > 0));
         wd_writer_key (w, "failed");
         wd_writer_uint (w, e->failed);
+        if (e->hits > 0) {
+            wd_writer_key (w, "hits");
+            wd_writer_uint (w, e->hits);
+        }
         wd_writer_key (w, "id");
         wd_writer_bin (w, e->id, WD_PUBKEY_LEN);
         wd_writer_key (w, "last_seen");
         wd_writer_uint (w, e->last_seen);
         wd_writer_key (w, "made");
         wd_writer_uint (w, e->precommits_made);
+        if (e->misses > 0) {
+            wd_writer_key (w, "misses");
+            wd_writer_uint (w, e->misses);
+        }
         wd_writer_key (w, "passed");
         wd_writer_uint (w, e->passed);
         wd_writer_key (w, "possible");

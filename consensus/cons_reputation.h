@@ -40,7 +40,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest_verdict.h"
 #include "cons_block.h"
+#include "cons_committee.h"
 #include "cons_vote.h"
 #include "wd_cert.h"
 #include "wd_genesis.h"
@@ -53,6 +55,9 @@
 #define CONS_REP_WEIGHT_CAP        100
 #define CONS_REP_BP                10000          /* basis points: 100 % */
 #define CONS_REP_EQUIVOCATION_TYPE "equivocation" /* envelope type of evidence */
+/* An evidence record's case lives in the epoch of the block that carried
+   it and this many more; then verdicts about it are refused. */
+#define CONS_REP_CASE_EPOCHS 2
 
 /* One node's row. */
 typedef struct {
@@ -64,7 +69,28 @@ typedef struct {
     uint64_t last_seen;        /* height, 0: never */
     uint64_t quarantine_until; /* first epoch no longer quarantined, 0: none */
     uint64_t slashes;
+    /* verifier accuracy: this node's verdicts that agreed (hits) or
+       disagreed (misses) with the final outcome of the evidence */
+    uint64_t hits, misses;
 } cons_rep_entry_t;
+
+/* A node's latest attestation outcome on the chain: the outcome of the
+   latest decided evidence record about it (subject kind "node"), by the
+   verifier-committee rules (docs/PROTOCOL.md "Verifier committees"). A
+   plain value. */
+typedef struct {
+    /* ATTEST_TRUST_NONE: no evidence about the node has been decided yet
+       (the other fields are zero). Certified evidence: the lowest tier
+       among the accepting verdicts that decided it (AFFIRMING or WARNING);
+       evidence rejected by the validators: CONTRAINDICATED. */
+    attest_trust_t tier;
+    bool escalated;                           /* decided by all validators */
+    uint8_t evidence[ATTEST_EVIDENCE_ID_LEN]; /* the evidence record's id */
+    uint64_t evidence_time;                   /* its body's time (Unix seconds) */
+    uint64_t height;                          /* height of the block that decided it */
+    bool has_digest;                          /* the evidence carries a log */
+    uint8_t digest[32];                       /* its log's sha256 register */
+} cons_node_status_t;
 
 typedef struct cons_reputation cons_reputation_t;
 
@@ -89,6 +115,49 @@ cons_reputation_destroy (cons_reputation_t **self_p);
 void
 cons_reputation_apply (cons_reputation_t *self, const cons_block_t *block,
                        const cons_validator_t *prev_validators, size_t prev_count);
+
+/* What the committee rules need from the ledger (cons_reputation_check). */
+typedef struct {
+    const uint8_t *chain; /* the chain id */
+    uint64_t tau;         /* the genesis `verifiers` */
+    bool claims;          /* verify sortition claims (false: a trusted replay) */
+    /* The committee epoch e (seed of its first block and its validator set):
+       false when that first block is not committed yet. */
+    bool (*epoch_fn) (void *ctx, uint64_t epoch, cons_committee_epoch_t *out);
+    /* Whether an "evidence" record with this id is in a block below height. */
+    bool (*seen_fn) (void *ctx, const uint8_t id[32], uint64_t height);
+    void *ctx;
+} cons_rep_rules_t;
+
+/* Checks the committee rules of block against the table (which it does not
+   change): each "committee-verdict" record, in block order, after the ones
+   before it (docs/PROTOCOL.md "Verifier committees"): its body decodes
+   (CONS_ERR_BLOCK_RECORD); its epoch is the block's or the one before and
+   rules->epoch_fn knows it (CONS_ERR_COMMITTEE_EPOCH); the evidence it
+   names is open: CONS_ERR_COMMITTEE_EXPIRED when it is in the chain but
+   its case is gone, CONS_ERR_COMMITTEE_EVIDENCE when neither in the chain
+   nor earlier in the block; not decided (CONS_ERR_COMMITTEE_DECIDED); same
+   subject (CONS_ERR_COMMITTEE_SUBJECT); not signed by the subject node
+   (CONS_ERR_COMMITTEE_SELF); the signer's first verdict on it
+   (CONS_ERR_COMMITTEE_TWICE); then with a claim cons_committee_check_claim's
+   reasons (when rules->claims), without one the case is escalated
+   (CONS_ERR_COMMITTEE_NOT_ESCALATED) and the signer a validator of
+   prev_validators (CONS_ERR_UNKNOWN_VALIDATOR). *bad_index (may be NULL)
+   gets the failing record's index. */
+int __attribute__ ((warn_unused_result))
+cons_reputation_check (const cons_reputation_t *self, const cons_block_t *block,
+                       const cons_validator_t *prev_validators, size_t prev_count,
+                       const cons_rep_rules_t *rules, size_t *bad_index);
+
+/* The latest decided evidence about node: WD_OK (tier NONE when none yet)
+   or WD_ERR_NOT_FOUND for a node outside the table (*out zeroed). */
+int __attribute__ ((warn_unused_result))
+cons_reputation_node_status (const cons_reputation_t *self, const uint8_t node[WD_PUBKEY_LEN],
+                             cons_node_status_t *out);
+
+/* Number of evidence cases open or decided and not yet expired. */
+size_t
+cons_reputation_cases (const cons_reputation_t *self);
 
 /* Height of the last block folded in (0: none). */
 uint64_t

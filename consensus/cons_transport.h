@@ -60,10 +60,11 @@
 #include "wd_cert.h"
 
 /* Channels (docs/PROTOCOL.md "Peer transport"): the byte after the version. */
-#define CONS_CHANNEL_MEMBER 1
-#define CONS_CHANNEL_GOSSIP 2
-#define CONS_CHANNEL_AGREE  3
-#define CONS_CHANNEL_SYNC   4
+#define CONS_CHANNEL_MEMBER  1
+#define CONS_CHANNEL_GOSSIP  2
+#define CONS_CHANNEL_AGREE   3
+#define CONS_CHANNEL_SYNC    4
+#define CONS_CHANNEL_CAPSULE 5 /* capsule fetch and key release (node_capsule) */
 
 #define CONS_TRANSPORT_VERSION       1
 #define CONS_TRANSPORT_HEADER        2             /* version, channel */

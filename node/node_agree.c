@@ -41,6 +41,7 @@
 #define TIMERS_MAX        32    /* agreement timers armed at once */
 #define SYNC_KEEP         64    /* fetched blocks waiting for their height */
 #define PENDING_MAX       20000 /* records waiting for a block */
+#define HOOK_RECORDS_MAX  4096  /* committee records in one candidate */
 #define RELAY_ROUNDS      3     /* repair sends what was accepted for the last rounds */
 #define SYNC_GAP_MS       250   /* between two sync requests, unless a reply asks for more */
 #define SYNC_SERVE_GAP_MS 50    /* between two answers to one peer */
@@ -164,6 +165,9 @@ struct node_agree {
 
     s_record_t *pending;
     size_t pending_len;
+    node_agree_hooks_t hooks; /* node_verify's */
+    void *hooks_arg;
+    cons_bytes_t *hook_recs;    /* scratch for hooks.propose */
     cons_cert_sig_t *cert_sigs; /* scratch for decoding fetched certificates */
 
     /* figures */
@@ -480,10 +484,20 @@ s_feed_candidate (node_agree_t *self)
         self->candidate_timer = -1;
     }
     self->candidate_due = false;
-    cons_bytes_t *recs = calloc (self->pending_len ? self->pending_len : 1, sizeof *recs);
+    /* The committee's certified records first (recs[0 .. first)), then the
+       pending ones (recs[first + i] is pending[i]). */
+    size_t first = 0, bytes = 0;
+    if (self->hooks.propose)
+        first = self->hooks.propose (self->hooks_arg, self->hook_recs, HOOK_RECORDS_MAX,
+                                     self->candidate_max / 2);
+    cons_bytes_t *recs = calloc (first + self->pending_len + 1, sizeof *recs);
     if (!recs)
         wd_fatalx ("out of memory");
-    size_t count = 0, bytes = 0;
+    for (size_t i = 0; i < first; i++) {
+        recs[i] = self->hook_recs[i];
+        bytes += recs[i].len + 8;
+    }
+    size_t count = first;
     for (size_t i = 0; i < self->pending_len && count < CONS_BLOCK_RECORDS_MAX; i++) {
         if (bytes + self->pending[i].len + 8 > self->candidate_max)
             break;
@@ -518,9 +532,12 @@ s_feed_candidate (node_agree_t *self)
                 recs[kept++] = recs[i];
                 continue;
             }
-            bad[i] = true; /* recs[i] is pending[i] */
-            wd_log_warnx ("agree: record %s cannot go in a block: %s; dropped",
-                          wd_short_id (self->pending[i].id).s, cons_strerror (why));
+            uint8_t id[32];
+            wd_envelope_id (id, recs[i].data, recs[i].len);
+            if (i >= first)
+                bad[i - first] = true; /* recs[i] is pending[i - first] */
+            wd_log_warnx ("agree: record %s cannot go in a block: %s; %s", wd_short_id (id).s,
+                          cons_strerror (why), i >= first ? "dropped" : "left out");
         }
         count = kept;
         rc = cons_ledger_propose (self->ledger, now, self->self_id, recs, count, &block, &len);
@@ -563,7 +580,9 @@ s_schedule_candidate (node_agree_t *self)
     if (!self->validator)
         return;
     self->candidate_due = true;
-    if (self->pending_len > 0) {
+    if (self->pending_len > 0 ||
+        (self->hooks.propose &&
+         self->hooks.propose (self->hooks_arg, self->hook_recs, 1, self->candidate_max / 2) > 0)) {
         s_feed_candidate (self);
         return;
     }
@@ -580,6 +599,8 @@ static void
 s_on_record (void *arg, const uint8_t *record, size_t len)
 {
     node_agree_t *self = arg;
+    if (self->hooks.on_record && self->hooks.on_record (self->hooks_arg, record, len))
+        return;
     uint8_t id[32];
     wd_envelope_id (id, record, len);
     if (cons_ledger_seen (self->ledger, id))
@@ -793,6 +814,9 @@ s_commit (node_agree_t *self, const cons_agree_output_t *o)
     s_latency (self, now - self->height_start_ms);
     self->last_commit_ms = (uint64_t)zclock_time ();
     self->commits++;
+    if (self->hooks.on_commit)
+        self->hooks.on_commit (self->hooks_arg, o->commit.height, o->commit.block,
+                               o->commit.block_len);
     wd_log_debug ("agree: committed height %llu round %u, block %s, %zu signatures",
                   (unsigned long long)o->commit.height, o->commit.round,
                   wd_short_id (o->commit.cert.block_id).s, o->commit.cert.count);
@@ -1267,7 +1291,8 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
     self->pending = calloc (PENDING_MAX, sizeof *self->pending);
     self->cert_sigs = calloc (CONS_VALIDATORS_MAX, sizeof *self->cert_sigs);
     self->served_ms = calloc (wd_genesis_node_count (g), sizeof *self->served_ms);
-    if (!self->pending || !self->cert_sigs || !self->served_ms)
+    self->hook_recs = calloc (HOOK_RECORDS_MAX, sizeof *self->hook_recs);
+    if (!self->pending || !self->cert_sigs || !self->served_ms || !self->hook_recs)
         wd_fatalx ("out of memory");
 
     char path[PATH_MAX];
@@ -1307,6 +1332,12 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
     return WD_OK;
 }
 
+cons_ledger_t *
+node_agree_ledger (node_agree_t *self)
+{
+    return self->ledger;
+}
+
 void
 node_agree_destroy (node_agree_t **self_p)
 {
@@ -1340,6 +1371,7 @@ node_agree_destroy (node_agree_t **self_p)
     free (self->pending);
     free (self->cert_sigs);
     free (self->served_ms);
+    free (self->hook_recs);
     free (self->sign_body);
     free (self->saved);
     cons_agree_destroy (&self->agree);
@@ -1586,4 +1618,23 @@ node_agree_decode_sync_reply (const uint8_t *body, size_t len, size_t block_max,
     if (err == WD_OK)
         *count = entries;
     return err;
+}
+
+void
+node_agree_set_hooks (node_agree_t *self, const node_agree_hooks_t *hooks, void *arg)
+{
+    if (hooks)
+        self->hooks = *hooks;
+    else
+        memset (&self->hooks, 0, sizeof self->hooks);
+    self->hooks_arg = hooks ? arg : NULL;
+}
+
+void
+node_agree_records_ready (node_agree_t *self)
+{
+    if (self->candidate_due && self->candidate_timer >= 0 && self->agree) {
+        s_feed_candidate (self);
+        s_pump (self);
+    }
 }

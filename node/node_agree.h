@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cons_block.h"
+#include "cons_ledger.h"
 #include "node_mesh.h"
 #include "node_sign.h"
 #include "wd_cert.h"
@@ -64,6 +66,38 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
    signer and the mesh are destroyed. Safe on NULL. */
 void
 node_agree_destroy (node_agree_t **self_p);
+
+/* ---- the verifier committees' hooks (node_verify) ------------------------ */
+
+/* A second consumer of records and blocks, on the same loop. Each function
+   may be NULL. */
+typedef struct {
+    /* A record the mesh kept (published here or delivered). True: the
+       consumer takes it, and it does not wait for a block here (evidence
+       and committee verdicts enter blocks only through `propose`). */
+    bool (*on_record) (void *arg, const uint8_t *record, size_t len);
+    /* A block was appended at height (bytes borrowed for the call). Runs
+       after the append, before the next candidate is built. */
+    void (*on_commit) (void *arg, uint64_t height, const uint8_t *block, size_t len);
+    /* The records to put first in this node's next candidate: fills at
+       most max entries of out (borrowed until the next call into the
+       consumer) within max_bytes, returns the count. */
+    size_t (*propose) (void *arg, cons_bytes_t *out, size_t max, size_t max_bytes);
+} node_agree_hooks_t;
+
+/* Sets (hooks NULL: clears) the consumer; hooks is copied. */
+void
+node_agree_set_hooks (node_agree_t *self, const node_agree_hooks_t *hooks, void *arg);
+
+/* The consumer has records to propose: a candidate that waits for records
+   is built now. Never calls the hooks' on_record or on_commit. */
+void
+node_agree_records_ready (node_agree_t *self);
+
+/* The ledger the agreement appends to (borrowed; lives as long as the
+   agreement): node_capsule follows its blocks. */
+cons_ledger_t *
+node_agree_ledger (node_agree_t *self);
 
 /* True for the control request types the agreement answers. */
 bool

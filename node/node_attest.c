@@ -76,6 +76,8 @@ struct node_attest {
     s_pending_t *pending[S_PENDING_MAX];
     pid_t hooks[S_HOOKS_MAX];
     uint64_t stored, lost, rejected, hooks_run;
+    node_attest_evidence_fn *on_evidence; /* the engine's: gossip to the committees */
+    void *on_evidence_arg;
 };
 
 /* One outcome on its way to the store. */
@@ -156,6 +158,15 @@ s_store (node_attest_t *self, const s_pending_t *p, const uint8_t *envelope, siz
     wd_log_debug ("attest: evidence %s stored (host %s, challenge %" PRIu64 ", %s)",
                   wd_short_id (id).s, p->ev.subject.host, p->seq,
                   attest_outcome_name (p->ev.challenge.outcome));
+    if (self->on_evidence)
+        self->on_evidence (self->on_evidence_arg, envelope, len);
+}
+
+void
+node_attest_set_evidence_hook (node_attest_t *self, node_attest_evidence_fn *fn, void *arg)
+{
+    self->on_evidence = fn;
+    self->on_evidence_arg = fn ? arg : NULL;
 }
 
 /* ---- sealing ----------------------------------------------------------------- */

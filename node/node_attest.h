@@ -55,6 +55,14 @@ node_attest_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *cert, n
 void
 node_attest_destroy (node_attest_t **self_p);
 
+/* Called with every evidence envelope once it is stored (borrowed for the
+   call): the engine gossips host evidence to the verifier committees. */
+typedef void (node_attest_evidence_fn) (void *arg, const uint8_t *envelope, size_t len);
+
+/* Sets (fn NULL: clears) the stored-evidence hook. */
+void
+node_attest_set_evidence_hook (node_attest_t *self, node_attest_evidence_fn *fn, void *arg);
+
 /* True when the attestation server runs (`attest/listen` set). */
 bool
 node_attest_serving (const node_attest_t *self);

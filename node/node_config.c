@@ -111,6 +111,11 @@ const wd_config_key_t node_config_table[] = {
     { "attest/max_items", WD_CFG_UINT, "0", NULL, 0, 64, "most items in one challenge (0: all)" },
     { "attest/untrusted", WD_CFG_BOOL, "true", NULL, 0, 0,
       "mark a host untrusted (until its next boot token) when a challenge fails or is missed" },
+    { "attest/node_policy", WD_CFG_PATH, NULL, NULL, 0, 0,
+      "Keylime runtime policy (JSON) for nodes' self-evidence, the same file on every node "
+      "(unset: this node does not appraise node evidence)" },
+    { "attest/measure", WD_CFG_STRING, NULL, NULL, 1, 4095,
+      "space-separated absolute paths of files the engine measures at every start and reload" },
     { "attest/hook", WD_CFG_STRING, NULL, NULL, 1, 1024,
       "command run by /bin/sh on a failed or missed challenge (WARDEN_* environment)" },
     { "pcr/enable", WD_CFG_BOOL, "false", NULL, 0, 0,
@@ -137,6 +142,16 @@ const wd_config_key_t node_config_table[] = {
       "a frame left unfinished this long is reported truncated" },
     { "pcr/scan", WD_CFG_DURATION, "1s", NULL, 50, 600000,
       "drop directory scan interval; files must be unchanged this long" },
+    { "capsule/enable", WD_CFG_BOOL, "true", NULL, 0, 0,
+      "accept capsule tasks, hold capsules and execute tasks when selected (needs the mesh)" },
+    { "capsule/work_dir", WD_CFG_PATH, NULL, NULL, 0, 0,
+      "tmpfs directory for task work areas (default: /dev/shm/warden-<node/name>)" },
+    { "capsule/store_quota", WD_CFG_UINT, "0", NULL, 0, UINT64_C (1) << 50,
+      "bytes the capsule store <state>/capsules may hold (0: no quota)" },
+    { "capsule/max_capsule", WD_CFG_UINT, "1073741824", NULL, 1024, UINT64_C (1) << 40,
+      "largest capsule accepted from a client or fetched from a peer, in bytes" },
+    { "capsule/cgroup", WD_CFG_PATH, NULL, NULL, 0, 0,
+      "a delegated cgroup v2 directory for sandbox cgroups (default: found by the sandbox)" },
     { NULL, 0, NULL, NULL, 0, 0, NULL },
 };
 

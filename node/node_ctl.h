@@ -89,6 +89,11 @@ node_ctl_mesh (int argc, char **argv);
 int
 node_ctl_attest (int argc, char **argv);
 
+/* `wardenctl attest node` (node_ctl_verify.c): a node's attestation status
+   on the chain. */
+int
+node_ctl_attest_node (int argc, char **argv);
+
 /* The commands `wardenctl ledger` and `wardenctl reputation`
    (node_ctl_ledger.c). */
 int

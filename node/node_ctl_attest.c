@@ -46,6 +46,7 @@ static const char s_help[] =
     "       wardenctl [--state DIR] attest evidence [--host LABEL] [--limit N] [--json]\n"
     "       wardenctl [--state DIR] attest token --host LABEL [--json]\n"
     "       wardenctl [--state DIR] attest challenge [--host LABEL] [--json]\n"
+    "       wardenctl [--state DIR] attest node ID|NAME [--json]\n"
     "       wardenctl attest appraise --log FILE --policy FILE [--format ascii|binary] [--json]\n\n"
     "Replays an IMA measurement list (ASCII or binary, detected unless --format is\n"
     "given) and appraises every entry against a Keylime runtime policy (JSON).\n"
@@ -934,10 +935,9 @@ node_ctl_attest (int argc, char **argv)
         const char *name;
         int (*run) (int, char **);
     } live[] = {
-        { "host", s_cmd_host },
-        { "evidence", s_cmd_evidence },
-        { "token", s_cmd_token },
-        { "challenge", s_cmd_challenge },
+        { "host", s_cmd_host },           { "evidence", s_cmd_evidence },
+        { "token", s_cmd_token },         { "challenge", s_cmd_challenge },
+        { "node", node_ctl_attest_node }, /* node_ctl_verify.c */
     };
     for (size_t i = 0; argc >= 2 && i < sizeof live / sizeof live[0]; i++)
         if (strcmp (argv[1], live[i].name) == 0)

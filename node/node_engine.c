@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "node_agree.h"
+#include "node_capsule.h"
 #include "node_child.h"
 #include "node_config.h"
 #include "node_measure.h"
@@ -38,6 +39,7 @@
 #include "node_pxe_link.h"
 #include "node_sign.h"
 #include "node_status.h"
+#include "node_verify.h"
 #include "wd_cert.h"
 #include "wd_codec.h"
 #include "wd_hash.h"
@@ -91,9 +93,12 @@ struct s_engine {
     attest_log_t *measurements;
     node_mesh_t *mesh;     /* the peer mesh; NULL when not configured */
     node_agree_t *agree;   /* the agreement and the ledger; NULL without the mesh */
+    node_verify_t *verify; /* verifier committees; NULL without the agreement */
     node_pxe_link_t *pxe;  /* the pxe child's channel, served records, status */
     node_attest_t *attest; /* host attestation server and evidence store */
     node_pcr_t *pcr;       /* the PCR signer; NULL unless pcr/enable */
+    /* capsule tasks; NULL without the agreement or with capsule/enable false */
+    node_capsule_t *capsule;
     node_status_procs_t procs;
     s_client_t *clients[MAX_CLIENTS];
     s_request_t requests[MAX_REQUESTS];
@@ -277,6 +282,9 @@ s_on_parent (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         case WD_MSG_PING:
             node_child_send (self->parent, WD_MSG_PONG, msg.peer, NULL, 0, NULL, 0);
             break;
+        case WD_MSG_SANDBOX_DONE:
+            node_capsule_sandbox_done (self->capsule, msg.peer, msg.body, msg.body_len);
+            break;
         case WD_MSG_PXE_CHANNEL:
             if (msg.nfds != 1)
                 wd_fatalx ("pxe-channel message without a descriptor");
@@ -301,11 +309,33 @@ s_pxe_token (void *arg, const char *token_hex, const char *host)
         wd_log_warnx ("boot token for %s dropped: %s", host, attest_strerror (rc));
 }
 
+/* Host evidence node_attest stored goes to the verifier committees. */
+static void
+s_host_evidence (void *arg, const uint8_t *envelope, size_t len)
+{
+    s_engine_t *self = arg;
+    node_verify_host_evidence (self->verify, envelope, len);
+}
+
 /* node_mesh's replies to control clients. */
 static void
 s_mesh_reply (void *client, uint32_t peer, uint32_t type, const uint8_t *body, size_t len)
 {
     s_client_send (client, type, peer, body, len);
+}
+
+/* node_capsule's replies to control clients, with a descriptor when fd >= 0
+   (closed here). */
+static void
+s_capsule_reply (void *client, uint32_t peer, uint32_t type, const uint8_t *body, size_t len,
+                 int fd)
+{
+    s_client_t *c = client;
+    wd_err_t err = wd_chan_send (c->chan, type, peer, body, len, fd >= 0 ? &fd : NULL, fd >= 0);
+    if (err != WD_OK)
+        wd_log_debug ("control client pid %d: reply not sent: %s", (int)c->pid, wd_strerror (err));
+    if (fd >= 0)
+        close (fd);
 }
 
 /* ---- control socket ---------------------------------------------------------- */
@@ -314,6 +344,7 @@ static void
 s_client_remove (s_engine_t *self, s_client_t *client)
 {
     node_mesh_client_gone (self->mesh, client);
+    node_capsule_client_gone (self->capsule, client);
     for (size_t i = 0; i < MAX_REQUESTS; i++)
         if (self->requests[i].client == client)
             self->requests[i].client = NULL;
@@ -396,6 +427,12 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         else
             s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE,
                             "mesh is not running (no genesis, or mesh/listen unset)");
+    } else if (node_capsule_handles (msg.type)) {
+        if (self->capsule)
+            node_capsule_request (self->capsule, client, &msg);
+        else
+            s_client_error (client, msg.peer, WD_ERR_UNAVAILABLE,
+                            "capsules are not running (no agreement, or capsule/enable false)");
     } else
         s_client_error (client, msg.peer, WD_ERR_BAD_VALUE, "unsupported request");
     wd_chan_msg_clear (&msg);
@@ -548,18 +585,29 @@ node_engine_main (void)
     self->measurements = node_measure_start (self->cfg, why, sizeof why);
     if (!self->measurements)
         node_child_fail (self->parent, WD_ERR_IO, "%s", why);
+    char log_path[PATH_MAX];
+    if (node_path_state (self->cfg, NODE_MEASURE_FILE, log_path, sizeof log_path) != 0)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "state path is too long");
+    int measured =
+        node_verify_measure_files (self->measurements, self->cfg, log_path, why, sizeof why);
+    if (measured != WD_OK)
+        node_child_fail (self->parent, measured, "%s", why);
     s_open_control (self);
 
     self->loop = zloop_new ();
     if (!self->loop)
         wd_fatalx ("out of memory");
     self->signer = node_sign_new (self->loop, self->cert.sign_pk);
+    node_sign_set_vrf_key (self->signer, self->cert.vrf_pk);
     if (node_mesh_new (self->loop, self->cfg, &self->cert, self->signer, s_mesh_reply, &self->mesh,
                        why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "mesh: %s", why);
     if (node_agree_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, s_mesh_reply,
                         &self->agree, why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_IO, "agreement: %s", why);
+    if (node_verify_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, self->agree,
+                         self->measurements, &self->verify, why, sizeof why) != WD_OK)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "verifier committees: %s", why);
     self->pxe = node_pxe_link_new (self->loop, self->measurements, self->cfg, s_pxe_token, self);
     if (!self->pxe)
         wd_fatalx ("out of memory");
@@ -567,9 +615,14 @@ node_engine_main (void)
         node_attest_new (self->loop, self->cfg, &self->cert, self->signer, why, sizeof why);
     if (!self->attest)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "host attestation: %s", why);
+    if (self->verify)
+        node_attest_set_evidence_hook (self->attest, s_host_evidence, self);
     if (node_pcr_new (self->loop, self->cfg, &self->cert, self->signer, &self->pcr, why,
                       sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "pcr: %s", why);
+    if (node_capsule_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, self->agree,
+                          self->parent, s_capsule_reply, &self->capsule, why, sizeof why) != WD_OK)
+        node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "capsule: %s", why);
     self->parent_item = (zmq_pollitem_t){ .fd = wd_chan_fd (self->parent), .events = ZMQ_POLLIN };
     self->signal_item = (zmq_pollitem_t){ .fd = sigfd, .events = ZMQ_POLLIN };
     if (zloop_poller (self->loop, &self->parent_item, s_on_parent, self) != 0 ||
@@ -584,7 +637,10 @@ node_engine_main (void)
 
     node_attest_destroy (&self->attest); /* before the signer: it answers its requests */
     node_pcr_destroy (&self->pcr);       /* likewise */
+    /* likewise, and before the agreement and the mesh */
+    node_capsule_destroy (&self->capsule);
     node_sign_destroy (&self->signer);   /* answers the requests still in flight */
+    node_verify_destroy (&self->verify); /* after the signer, before the agreement */
     node_agree_destroy (&self->agree);   /* after the signer, before the mesh it uses */
     node_mesh_destroy (&self->mesh);     /* after the signer: it answers its publishes */
     node_pxe_link_destroy (&self->pxe);

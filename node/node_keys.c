@@ -1,13 +1,18 @@
 /*
  * node_keys: a poll loop over the parent channel, the current engine
  * channel (replaced whenever the parent hands over a new pair) and a
- * signalfd. Requests are answered in order, one signature each.
+ * signalfd. Requests are answered in order, one signature or VRF proof
+ * each. Besides the identity keystore it holds the node's VRF key
+ * (<state>/keys/vrf.key, in sodium_malloc memory), whose public key must be
+ * the vrf_pk of node.cert: the engine asks it for sortition proofs
+ * (WD_MSG_VRF_PROVE) and never sees the secret.
  */
 #include "node_keys.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,10 +22,12 @@
 
 #include "node_child.h"
 #include "node_config.h"
+#include "wd_keyfile.h"
 #include "wd_keystore.h"
 #include "wd_log.h"
 #include "wd_hash.h"
 #include "wd_msg.h"
+#include "wd_vrf.h"
 
 static void
 s_reply_status (wd_chan_t *engine, uint32_t peer, wd_keystore_t *ks)
@@ -38,9 +45,62 @@ s_reply_status (wd_chan_t *engine, uint32_t peer, wd_keystore_t *ks)
     free (body);
 }
 
+/* Answers a VRF proof request; false when the engine channel closed. */
+static bool
+s_reply_vrf (wd_chan_t *engine, const wd_chan_msg_t *msg, const wd_vrf_key_t *vrf)
+{
+    const uint8_t *alpha;
+    size_t alpha_len;
+    wd_err_t err = wd_msg_decode_vrf_prove (msg->body, msg->body_len, &alpha, &alpha_len);
+    if (err != WD_OK)
+        wd_fatalx ("engine sent a bad vrf-prove request: %s", wd_strerror (err));
+    uint8_t pi[WD_VRF_PROOF_LEN];
+    err = wd_vrf_prove (vrf, alpha, alpha_len, pi);
+    if (err != WD_OK) {
+        wd_log_warnx ("VRF proof failed: %s", wd_strerror (err));
+        size_t len;
+        uint8_t *body = wd_msg_encode_error (err, wd_strerror (err), &len);
+        bool open = node_child_send (engine, WD_MSG_ERROR, msg->peer, body, len, NULL, 0);
+        free (body);
+        return open;
+    }
+    uint8_t body[WD_MSG_SMALL_MAX];
+    size_t len = wd_msg_encode_vrf_proof (body, pi);
+    return node_child_send (engine, WD_MSG_VRF_PROOF, msg->peer, body, len, NULL, 0);
+}
+
+/* Reads <state>/keys/vrf.key; fails the process when it is unreadable or
+   is not the VRF key node.cert names (a node must never prove with a key
+   its peers do not know). */
+static wd_vrf_key_t *
+s_load_vrf (const wd_config_t *cfg, wd_chan_t *parent, const wd_cert_t *cert)
+{
+    char path[PATH_MAX];
+    if (node_path_state (cfg, "keys/vrf.key", path, sizeof path) != 0)
+        node_child_fail (parent, WD_ERR_CONFIG_VALUE, "VRF key path is too long");
+    uint8_t *seed = sodium_malloc (WD_SEED_LEN);
+    if (!seed)
+        wd_fatalx ("out of memory");
+    wd_err_t err = wd_keyfile_read (path, WD_KEYFILE_ECVRF, seed);
+    if (err != WD_OK) {
+        sodium_free (seed);
+        node_child_fail (parent, err, "VRF key %s: %s%s%s (run wardenctl init)", path,
+                         wd_strerror (err), err == WD_ERR_IO ? ": " : "",
+                         err == WD_ERR_IO ? strerror (errno) : "");
+    }
+    wd_vrf_key_t *vrf = wd_vrf_key_new (seed);
+    sodium_free (seed);
+    if (!vrf)
+        wd_fatalx ("out of memory");
+    if (cert && sodium_memcmp (wd_vrf_key_public (vrf), cert->vrf_pk, WD_VRF_PK_LEN) != 0)
+        node_child_fail (parent, WD_ERR_KEY_MISMATCH, "VRF key %s is not the vrf_pk of node.cert",
+                         path);
+    return vrf;
+}
+
 /* Answers one engine request. Returns false when the engine channel closed. */
 static bool
-s_engine_request (wd_chan_t *engine, wd_keystore_t *ks)
+s_engine_request (wd_chan_t *engine, wd_keystore_t *ks, const wd_vrf_key_t *vrf)
 {
     wd_chan_msg_t msg;
     wd_err_t err = wd_chan_recv (engine, &msg);
@@ -71,6 +131,8 @@ s_engine_request (wd_chan_t *engine, wd_keystore_t *ks)
         }
     } else if (msg.type == WD_MSG_KEYS_INFO)
         s_reply_status (engine, msg.peer, ks);
+    else if (msg.type == WD_MSG_VRF_PROVE)
+        open = s_reply_vrf (engine, &msg, vrf);
     else
         wd_fatalx ("engine sent an unexpected %s message", wd_msg_name (msg.type));
     wd_chan_msg_clear (&msg);
@@ -115,7 +177,8 @@ node_keys_main (void)
     /* A device that lost or replaced its key must not sign as this node
        (a missing or broken certificate is the engine's to report). */
     wd_cert_t cert;
-    if (node_config_read_cert (cfg, &cert))
+    bool have_cert = node_config_read_cert (cfg, &cert);
+    if (have_cert)
         params.expected_public_key = cert.sign_pk;
     wd_keystore_t *ks = NULL;
     wd_err_t err = wd_keystore_open (backend, &params, &ks);
@@ -124,8 +187,10 @@ node_keys_main (void)
         node_child_fail (parent, err, "keystore %s: %s (%s; %s)", backend, wd_strerror (err),
                          wd_err_name (err), where);
     }
-    wd_log_info ("keystore %s open, identity %s", backend,
-                 wd_short_id (wd_keystore_public_key (ks)).s);
+    wd_vrf_key_t *vrf = s_load_vrf (cfg, parent, have_cert ? &cert : NULL);
+    wd_log_info ("keystore %s open, identity %s, VRF key %s", backend,
+                 wd_short_id (wd_keystore_public_key (ks)).s,
+                 wd_short_id (wd_vrf_key_public (vrf)).s);
     if (!node_child_send (parent, WD_MSG_READY, 0, NULL, 0, NULL, 0))
         return 0;
 
@@ -149,7 +214,7 @@ node_keys_main (void)
             running = false;
         }
         /* The engine first: a parent message may replace its channel. */
-        if (running && engine && fds[2].revents && !s_engine_request (engine, ks)) {
+        if (running && engine && fds[2].revents && !s_engine_request (engine, ks, vrf)) {
             wd_log_debug ("engine channel closed");
             wd_chan_destroy (&engine);
         }
@@ -161,6 +226,7 @@ node_keys_main (void)
     wd_chan_destroy (&engine);
     wd_chan_destroy (&parent);
     wd_keystore_destroy (&ks);
+    wd_vrf_key_destroy (&vrf);
     wd_config_destroy (&cfg);
     close (sigfd);
     return 0;

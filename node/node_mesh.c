@@ -77,6 +77,8 @@ struct node_mesh {
     node_mesh_channel_fn *on_channel;
     node_mesh_record_fn *on_record;
     void *hook_arg;
+    node_mesh_channel_fn *on_capsule; /* channel 5 (node_mesh_set_capsule_hook) */
+    void *capsule_arg;
 };
 
 static s_peer_t *
@@ -314,7 +316,11 @@ s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const 
         rc = cons_member_receive (self->member, now, from, body, body_len);
     else if (channel == CONS_CHANNEL_GOSSIP)
         rc = cons_gossip_input (self->gossip, from, body, body_len, now);
-    else {
+    else if (channel == CONS_CHANNEL_CAPSULE) {
+        if (self->on_capsule)
+            self->on_capsule (self->capsule_arg, from, channel, body, body_len);
+        return;
+    } else {
         if (self->on_channel)
             self->on_channel (self->hook_arg, from, channel, body, body_len);
         return;
@@ -333,6 +339,13 @@ node_mesh_set_agree_hooks (node_mesh_t *self, node_mesh_channel_fn *on_channel,
     self->on_channel = on_channel;
     self->on_record = on_record;
     self->hook_arg = arg;
+}
+
+void
+node_mesh_set_capsule_hook (node_mesh_t *self, node_mesh_channel_fn *on_channel, void *arg)
+{
+    self->on_capsule = on_channel;
+    self->capsule_arg = arg;
 }
 
 int

@@ -93,6 +93,10 @@ void
 node_mesh_set_agree_hooks (node_mesh_t *self, node_mesh_channel_fn *on_channel,
                            node_mesh_record_fn *on_record, void *arg);
 
+/* Routes channel 5 (CONS_CHANNEL_CAPSULE) to node_capsule (NULL: dropped). */
+void
+node_mesh_set_capsule_hook (node_mesh_t *self, node_mesh_channel_fn *on_channel, void *arg);
+
 /* Queues body for peer `to` on channel (cons_transport_send's codes). */
 int
 node_mesh_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t channel,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node_capsule_parent.h"
 #include "node_config.h"
 #include "node_notify.h"
 #include "node_proc.h"
@@ -62,6 +63,7 @@ typedef struct {
     uint64_t stop_deadline_ms;
     uint64_t watchdog_ms;
     uint64_t next_ping_ms;
+    node_capsule_parent_t *sandboxes; /* capsule sandboxes the engine asked for */
 } s_parent_t;
 
 static void
@@ -224,6 +226,16 @@ s_child_message (s_parent_t *self, s_child_t *child)
             if (self->watchdog_ms)
                 node_notify ("WATCHDOG=1");
             break;
+        case WD_MSG_SANDBOX_RUN:
+        case WD_MSG_SANDBOX_KILL:
+            if (child->role != NODE_PROC_ENGINE) {
+                wd_log_warnx ("%s sent an unexpected %s message", node_proc_name (child->role),
+                              wd_msg_name (msg.type));
+                wd_chan_msg_clear (&msg);
+                return false;
+            }
+            node_capsule_parent_request (self->sandboxes, self->cfg, child->chan, &msg);
+            break;
         default:
             wd_log_warnx ("%s sent an unexpected %s message", node_proc_name (child->role),
                           wd_msg_name (msg.type));
@@ -245,6 +257,8 @@ s_child_exited (s_parent_t *self, s_child_t *child, int status)
                       WEXITSTATUS (status));
     wd_chan_destroy (&child->chan);
     child->pid = 0;
+    if (child->role == NODE_PROC_ENGINE)
+        node_capsule_parent_engine_gone (self->sandboxes); /* nobody to report to */
     uint64_t now = node_proc_now_ms ();
     if (self->stopping || !self->started || !s_wanted (self, child->role)) {
         child->reloading = false;
@@ -430,13 +444,14 @@ s_on_timers (s_parent_t *self, uint64_t now)
 static void
 s_poll_once (s_parent_t *self)
 {
-    struct pollfd fds[1 + NODE_PROC_COUNT];
+    struct pollfd fds[1 + NODE_PROC_COUNT + NODE_CAPSULE_PARENT_JOBS];
     fds[0] = (struct pollfd){ .fd = self->sigfd, .events = POLLIN };
     for (int i = 0; i < NODE_PROC_COUNT; i++) {
         wd_chan_t *chan = self->children[i].chan;
         fds[1 + i] = (struct pollfd){ .fd = chan ? wd_chan_fd (chan) : -1, .events = POLLIN };
     }
-    int rc = poll (fds, 1 + NODE_PROC_COUNT, s_next_timeout (self, node_proc_now_ms ()));
+    size_t nsand = node_capsule_parent_fds (self->sandboxes, fds + 1 + NODE_PROC_COUNT);
+    int rc = poll (fds, 1 + NODE_PROC_COUNT + nsand, s_next_timeout (self, node_proc_now_ms ()));
     if (rc < 0 && errno != EINTR)
         wd_fatal ("poll");
     if (rc > 0) {
@@ -445,6 +460,8 @@ s_poll_once (s_parent_t *self)
             if (fds[1 + i].revents && child->chan && !s_child_message (self, child))
                 wd_chan_destroy (&child->chan); /* the exit arrives as SIGCHLD */
         }
+        node_capsule_parent_dispatch (self->sandboxes, fds + 1 + NODE_PROC_COUNT, nsand,
+                                      self->children[NODE_PROC_ENGINE].chan);
         if (fds[0].revents)
             s_on_signal (self);
     }
@@ -473,7 +490,9 @@ s_start_child (s_parent_t *self, node_proc_role_t role)
 int
 node_parent_main (const char *config_path, const char *log_level, wd_config_t **cfg_p)
 {
-    s_parent_t self = { .config_path = config_path, .log_level = log_level };
+    s_parent_t self = { .config_path = config_path,
+                        .log_level = log_level,
+                        .sandboxes = node_capsule_parent_new () };
     s_set_config (&self, *cfg_p);
     *cfg_p = NULL;
     for (int i = 0; i < NODE_PROC_COUNT; i++)
@@ -505,6 +524,7 @@ node_parent_main (const char *config_path, const char *log_level, wd_config_t **
     while (!self.stopping || s_any_alive (&self))
         s_poll_once (&self);
 
+    node_capsule_parent_destroy (&self.sandboxes);
     for (int i = 0; i < NODE_PROC_COUNT; i++)
         wd_chan_destroy (&self.children[i].chan);
     close (self.sigfd);

@@ -1,5 +1,6 @@
 /*
- * node_sign: a fixed table of requests, each with its own timeout timer;
+ * node_sign: a fixed table of requests (signatures, keystore status,
+ * sealed envelopes, VRF proofs), each with its own timeout timer;
  * replies are matched by the channel header's peer field, which carries the
  * request id. A request whose send fails is failed from a zero-delay timer,
  * so a callback never runs inside the call that asked — unless all
@@ -7,6 +8,7 @@
  */
 #include "node_sign.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@ typedef enum {
     S_DIGEST,
     S_INFO,
     S_SEAL,
+    S_VRF,
 } s_kind_t;
 
 typedef struct {
@@ -30,22 +33,28 @@ typedef struct {
     node_sign_done_fn *done;
     node_sign_info_fn *info;
     node_sign_sealed_fn *sealed;
+    node_sign_vrf_fn *vrf;
+    uint8_t *alpha; /* S_VRF: owned copy */
+    size_t alpha_len;
     void *arg;
 } s_request_t;
 
 struct node_sign {
     zloop_t *loop;
     uint8_t sign_pk[WD_PUBKEY_LEN];
+    uint8_t vrf_pk[WD_VRF_PK_LEN];
+    bool has_vrf_pk;
     wd_chan_t *keys;
     zmq_pollitem_t item;
     s_request_t requests[NODE_SIGN_MAX];
     uint32_t next_id;
 };
 
-/* Frees the slot first, then answers, so the callback may ask again. */
+/* Frees the slot first, then answers, so the callback may ask again. For
+   S_VRF, sig is pi and beta its checked output. */
 static void
-s_finish (node_sign_t *self, s_request_t *req, const uint8_t *sig, const wd_msg_keys_status_t *keys,
-          const char *reason)
+s_finish_vrf (node_sign_t *self, s_request_t *req, const uint8_t *sig,
+              const wd_msg_keys_status_t *keys, const uint8_t *beta, const char *reason)
 {
     if (req->timer >= 0)
         zloop_timer_end (self->loop, req->timer);
@@ -71,9 +80,20 @@ s_finish (node_sign_t *self, s_request_t *req, const uint8_t *sig, const wd_msg_
             free ((void *)done.envelope.body);
             break;
         }
+        case S_VRF:
+            done.vrf (done.arg, sig, sig ? beta : NULL, sig ? NULL : reason);
+            free (done.alpha);
+            break;
         case S_FREE:
             break;
     }
+}
+
+static void
+s_finish (node_sign_t *self, s_request_t *req, const uint8_t *sig, const wd_msg_keys_status_t *keys,
+          const char *reason)
+{
+    s_finish_vrf (self, req, sig, keys, NULL, reason);
 }
 
 static int
@@ -134,6 +154,19 @@ s_on_signature (node_sign_t *self, s_request_t *req, const wd_chan_msg_t *msg)
         s_finish (self, req, sig, NULL, NULL);
 }
 
+static void
+s_on_vrf_proof (node_sign_t *self, s_request_t *req, const wd_chan_msg_t *msg)
+{
+    uint8_t pi[WD_VRF_PROOF_LEN], beta[WD_VRF_BETA_LEN];
+    wd_err_t err = wd_msg_decode_vrf_proof (msg->body, msg->body_len, pi);
+    if (err != WD_OK)
+        wd_fatalx ("keys sent a bad vrf-proof message: %s", wd_strerror (err));
+    if (wd_vrf_verify (self->vrf_pk, req->alpha, req->alpha_len, pi, sizeof pi, beta) != WD_OK)
+        s_finish (self, req, NULL, NULL, "the keys process returned a bad VRF proof");
+    else
+        s_finish_vrf (self, req, pi, NULL, beta, NULL);
+}
+
 static int
 s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -163,6 +196,8 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         s_finish (self, req, NULL, &keys, NULL);
     } else if (msg.type == WD_MSG_SIGNATURE && wants_signature)
         s_on_signature (self, req, &msg);
+    else if (msg.type == WD_MSG_VRF_PROOF && req->kind == S_VRF)
+        s_on_vrf_proof (self, req, &msg);
     else if (msg.type == WD_MSG_ERROR) {
         int code;
         char message[WD_MSG_ERROR_MAX + 1];
@@ -216,9 +251,11 @@ node_sign_connect (node_sign_t *self, wd_chan_t *keys)
 }
 
 /* Takes a free slot and sends the request; a request that cannot be sent
-   is failed from a zero-delay timer. Returns NULL when the table is full. */
+   (or that fails before sending: refuse not NULL) is failed from a
+   zero-delay timer. Returns NULL when the table is full. */
 static s_request_t *
-s_start (node_sign_t *self, s_kind_t kind, uint32_t type, const uint8_t *body, size_t len)
+s_start_or_refuse (node_sign_t *self, s_kind_t kind, uint32_t type, const uint8_t *body, size_t len,
+                   const char *refuse)
 {
     s_request_t *req = NULL;
     for (size_t i = 0; i < NODE_SIGN_MAX && !req; i++)
@@ -231,8 +268,14 @@ s_start (node_sign_t *self, s_kind_t kind, uint32_t type, const uint8_t *body, s
         ++self->next_id;
     req->id = self->next_id;
     unsigned delay = NODE_SIGN_TIMEOUT_MS;
-    wd_err_t err =
-        self->keys ? wd_chan_send (self->keys, type, req->id, body, len, NULL, 0) : WD_ERR_CLOSED;
+    wd_err_t err = WD_OK;
+    if (refuse) {
+        req->pending_failure = refuse;
+        delay = 0;
+    } else if (!self->keys)
+        err = WD_ERR_CLOSED;
+    else
+        err = wd_chan_send (self->keys, type, req->id, body, len, NULL, 0);
     if (err != WD_OK) {
         req->pending_failure = "keys process is not running";
         delay = 0;
@@ -243,6 +286,12 @@ s_start (node_sign_t *self, s_kind_t kind, uint32_t type, const uint8_t *body, s
     if (req->timer < 0)
         wd_fatal ("zloop_timer");
     return req;
+}
+
+static s_request_t *
+s_start (node_sign_t *self, s_kind_t kind, uint32_t type, const uint8_t *body, size_t len)
+{
+    return s_start_or_refuse (self, kind, type, body, len, NULL);
 }
 
 static const char s_full[] = "too many signing requests in flight";
@@ -298,5 +347,34 @@ node_sign_seal (node_sign_t *self, const char *type, const uint8_t chain[WD_CHAI
     req->envelope.body = copy;
     req->envelope.body_len = body_len;
     req->sealed = done;
+    req->arg = arg;
+}
+
+void
+node_sign_set_vrf_key (node_sign_t *self, const uint8_t vrf_pk[WD_VRF_PK_LEN])
+{
+    memcpy (self->vrf_pk, vrf_pk, WD_VRF_PK_LEN);
+    self->has_vrf_pk = true;
+}
+
+void
+node_sign_vrf (node_sign_t *self, const uint8_t *alpha, size_t alpha_len, node_sign_vrf_fn *done,
+               void *arg)
+{
+    assert (alpha && alpha_len > 0 && alpha_len <= WD_MSG_VRF_ALPHA_MAX);
+    uint8_t body[WD_MSG_VRF_PROVE_MAX];
+    size_t len = wd_msg_encode_vrf_prove (body, alpha, alpha_len);
+    s_request_t *req = s_start_or_refuse (self, S_VRF, WD_MSG_VRF_PROVE, body, len,
+                                          self->has_vrf_pk ? NULL : "no VRF key");
+    if (!req) {
+        done (arg, NULL, NULL, s_full);
+        return;
+    }
+    req->alpha = malloc (alpha_len);
+    if (!req->alpha)
+        wd_fatalx ("out of memory");
+    memcpy (req->alpha, alpha, alpha_len);
+    req->alpha_len = alpha_len;
+    req->vrf = done;
     req->arg = arg;
 }

@@ -1,11 +1,12 @@
 /*
  * node_sign: the engine's one way to the keys process (DESIGN.md §4). Every
  * signature the engine needs — status reports, evidence, gossip records,
- * votes — and every keystore status query goes through here: requests are
- * numbered, sent over the keys channel, matched with their replies, and
- * answered through a callback exactly once, with the reply or with a reason
- * (the keys process is down, slow, failing, or returned a signature that
- * does not verify under the node's key).
+ * votes —, every VRF proof (sortition) and every keystore status query goes
+ * through here: requests are numbered, sent over the keys channel, matched
+ * with their replies, and answered through a callback exactly once, with
+ * the reply or with a reason (the keys process is down, slow, failing, or
+ * returned a signature or proof that does not verify under the node's
+ * key).
  *
  * The keys process restarts independently of the engine; node_sign_connect
  * takes each new channel, and requests in flight on the old one fail with
@@ -20,6 +21,7 @@
 #include "wd_chan.h"
 #include "wd_envelope.h"
 #include "wd_msg.h"
+#include "wd_vrf.h"
 
 #define NODE_SIGN_TIMEOUT_MS 2000
 #define NODE_SIGN_MAX        256 /* requests in flight */
@@ -66,5 +68,25 @@ typedef void (node_sign_sealed_fn) (void *arg, const uint8_t *envelope, size_t l
 void
 node_sign_seal (node_sign_t *self, const char *type, const uint8_t chain[WD_CHAIN_ID_LEN],
                 const uint8_t *body, size_t body_len, node_sign_sealed_fn *done, void *arg);
+
+/* Gives the node's VRF public key (node.cert's vrf_pk): node_sign_vrf
+   checks every proof under it. */
+void
+node_sign_set_vrf_key (node_sign_t *self, const uint8_t vrf_pk[WD_VRF_PK_LEN]);
+
+/* A VRF proof pi over the alpha asked for and its output beta, both
+   already checked under the node's VRF key (wd_vrf_verify); or pi and
+   beta NULL and the reason. Borrowed for the call. */
+typedef void (node_sign_vrf_fn) (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN],
+                                 const uint8_t beta[WD_VRF_BETA_LEN], const char *reason);
+
+/* Asks the keys process for ECVRF_prove(vrf_sk, alpha); alpha is 1 to
+   WD_MSG_VRF_ALPHA_MAX bytes (asserted) and is copied. Fails with "no VRF
+   key" before node_sign_set_vrf_key, and with "the keys process returned
+   a bad VRF proof" when the proof does not verify; otherwise as
+   node_sign_digest. */
+void
+node_sign_vrf (node_sign_t *self, const uint8_t *alpha, size_t alpha_len, node_sign_vrf_fn *done,
+               void *arg);
 
 #endif

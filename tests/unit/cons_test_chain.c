@@ -61,6 +61,7 @@ tchain_init (tchain_t *t, size_t n, uint32_t software_mask, uint64_t epoch_block
         uint8_t seed[32] = { seeds[i] }, vpk[32], vsk[64], cpk[32], csk[32];
         seed[1] = 1;
         crypto_sign_seed_keypair (vpk, vsk, seed);
+        memcpy (t->vrf_seed[i], seed, 32);
         seed[1] = 2;
         crypto_box_seed_keypair (cpk, csk, seed);
         wd_cert_t cert = { .created = 1700000000 };
@@ -233,4 +234,55 @@ tchain_commit (const tchain_t *t, cons_ledger_t *ledger, const cons_bytes_t *rec
     free (block);
     free (cert);
     return err;
+}
+
+uint8_t *
+tchain_evidence (const tchain_t *t, size_t attester, uint64_t nonce, size_t *len)
+{
+    attest_evidence_t *ev = calloc (1, sizeof *ev);
+    s_check (ev ? WD_OK : WD_ERR_NOMEM, "evidence");
+    attest_evidence_init (ev, t->pk[attester], "tpm", "clear", 1700000000 + nonce);
+    ev->fresh.kind = ATTEST_FRESH_EPOCH;
+    ev->fresh.epoch = 1;
+    memcpy (ev->nonce, &nonce, sizeof nonce);
+    ev->has_log = true;
+    ev->log.pcr = 10;
+    memset (ev->log.sha256, (int)(nonce & 0xff), 32);
+    uint8_t *body, *out;
+    size_t body_len;
+    s_check (attest_evidence_encode (ev, &body, &body_len), "evidence encode");
+    s_check (wd_envelope_seal (ATTEST_EVIDENCE_TYPE, t->chain, t->pk[attester], body, body_len,
+                               s_sign, (void *)t->sk[attester], &out, len),
+             "evidence seal");
+    free (body);
+    free (ev);
+    return out;
+}
+
+uint8_t *
+tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], size_t subject,
+                 bool pass, uint64_t epoch, const cons_sortition_claim_t *claim, size_t *len)
+{
+    cons_committee_verdict_t *cv = calloc (1, sizeof *cv);
+    s_check (cv ? WD_OK : WD_ERR_NOMEM, "cverdict");
+    cv->epoch = epoch;
+    if (claim) {
+        cv->has_claim = true;
+        cv->claim = *claim;
+    }
+    attest_verdict_body_t *v = &cv->verdict;
+    memcpy (v->evidence, evidence, 32);
+    v->subject.kind = ATTEST_SUBJECT_NODE;
+    memcpy (v->subject.node, t->pk[subject], 32);
+    for (int c = 0; c < ATTEST_CLAIM_COUNT; c++)
+        v->claims[c] = pass ? ATTEST_TRUST_AFFIRMING : ATTEST_TRUST_CONTRAINDICATED;
+    v->tier = attest_verdict_tier (v->claims);
+    v->failure_count = pass ? 0 : 1;
+    v->time = 1700000000;
+    uint8_t *out;
+    s_check (cons_committee_verdict_seal (cv, t->chain, t->pk[signer], s_sign,
+                                          (void *)t->sk[signer], &out, len),
+             "cverdict seal");
+    free (cv);
+    return out;
 }

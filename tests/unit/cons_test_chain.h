@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cons_committee.h"
 #include "cons_ledger.h"
 
 #define TCHAIN_NODES_MAX 16
@@ -19,6 +20,7 @@ typedef struct {
     size_t n;
     uint8_t pk[TCHAIN_NODES_MAX][32]; /* in genesis order (ascending) */
     uint8_t sk[TCHAIN_NODES_MAX][64];
+    uint8_t vrf_seed[TCHAIN_NODES_MAX][32]; /* the nodes' VRF key seeds */
     wd_genesis_t *genesis;
     uint8_t chain[32];
 } tchain_t;
@@ -48,6 +50,18 @@ tchain_cert (const tchain_t *t, const cons_validator_t *set, size_t count, uint6
 uint8_t *
 tchain_verdict (const tchain_t *t, size_t signer, size_t subject, bool pass, uint64_t nonce,
                 size_t *len);
+
+/* An "evidence" envelope of node attester about itself (epoch freshness,
+   a log register of 32 bytes of nonce & 0xff), unique per nonce. */
+uint8_t *
+tchain_evidence (const tchain_t *t, size_t attester, uint64_t nonce, size_t *len);
+
+/* A "committee-verdict" envelope signed by node signer about the evidence
+   (id and subject node), tier affirming when pass else contraindicated,
+   committee epoch epoch. With claim NULL it is an escalation verdict. */
+uint8_t *
+tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], size_t subject,
+                 bool pass, uint64_t epoch, const cons_sortition_claim_t *claim, size_t *len);
 
 /* An "equivocation" envelope signed by node signer: node culprit's two
    different precommits at height. */

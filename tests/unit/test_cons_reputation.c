@@ -38,14 +38,14 @@ s_teardown (void **state)
 
 /* Records made by the test, freed at the end of a block. */
 typedef struct {
-    cons_bytes_t recs[16];
+    cons_bytes_t recs[80];
     size_t count;
 } s_recs_t;
 
 static void
 s_add (s_recs_t *r, uint8_t *data, size_t len)
 {
-    assert_true (r->count < 16);
+    assert_true (r->count < 80);
     r->recs[r->count++] = (cons_bytes_t){ data, len };
 }
 
@@ -55,6 +55,27 @@ static void
 s_add_new (s_recs_t *r, uint8_t *data, const size_t *len)
 {
     s_add (r, data, *len);
+}
+
+/* An evidence record of node subject and the committee verdicts that
+   decide it: two ACCEPTs (pass), or a REJECT and the other nodes'
+   escalation REJECTs (fail; the block needs the four-node set as prev).
+   Claims are not checked by cons_reputation_apply. */
+static void
+s_outcome (s_recs_t *r, size_t subject, bool pass, uint64_t nonce)
+{
+    size_t len;
+    uint8_t *ev = tchain_evidence (&s_t, subject, nonce, &len);
+    uint8_t id[32];
+    wd_envelope_id (id, ev, len);
+    s_add (r, ev, len);
+    cons_sortition_claim_t claim = { .count = 1 };
+    size_t a = (subject + 1) % 4, b = (subject + 2) % 4, c = (subject + 3) % 4;
+    s_add_new (r, tchain_cverdict (&s_t, a, id, subject, pass, 0, &claim, &len), &len);
+    s_add_new (r, tchain_cverdict (&s_t, b, id, subject, pass, 0, pass ? &claim : NULL, &len),
+               &len);
+    if (!pass)
+        s_add_new (r, tchain_cverdict (&s_t, c, id, subject, false, 0, NULL, &len), &len);
 }
 
 static void
@@ -106,11 +127,15 @@ test_verdicts_participation_decay (void **state)
     s_recs_t r = { .count = 0 };
     size_t len;
     /* block 1: node 1 passes 7 times and fails once */
-    for (uint64_t i = 0; i < 8; i++) {
-        uint8_t *v = tchain_verdict (&s_t, 2, 1, i != 3, i, &len);
-        s_add (&r, v, len);
+    cons_validator_t set4[4];
+    for (size_t i = 0; i < 4; i++) {
+        memcpy (set4[i].pk, s_t.pk[i], 32);
+        set4[i].weight = 1;
     }
-    s_apply (rep, &r, NULL, 0, NULL, 0);
+    for (uint64_t i = 0; i < 8; i++)
+        s_outcome (&r, 1, i != 3, i);
+    (void)len;
+    s_apply (rep, &r, NULL, 0, set4, 4);
     const cons_rep_entry_t *e = s_row (rep, 1);
     assert_int_equal (e->passed, 7);
     assert_int_equal (e->failed, 1);
@@ -172,7 +197,7 @@ test_equivocation (void **state)
     s_recs_t r = { .count = 0 };
     size_t len;
     for (uint64_t i = 0; i < 4; i++)
-        s_add_new (&r, tchain_verdict (&s_t, 0, 2, true, i, &len), &len);
+        s_outcome (&r, 2, true, i);
     s_apply (rep, &r, NULL, 0, NULL, 0); /* 1 */
     s_apply (rep, NULL, NULL, 0, NULL, 0);
     s_apply (rep, NULL, NULL, 0, NULL, 0);
@@ -213,15 +238,18 @@ test_weights_cap (void **state)
     (void)state;
     cons_reputation_t *rep = cons_reputation_new (s_t.genesis);
     s_recs_t r = { .count = 0 };
-    size_t len;
     /* node 3 fails 48 times: pass = 10000 / 50 = 200, x 5000 / 10000 =
        score 100, weight 1 (the floor); after 16 failures the score is 277
        and the weight 2 */
     for (int block = 0; block < 3; block++) {
+        cons_validator_t set4[4];
+        for (size_t i = 0; i < 4; i++) {
+            memcpy (set4[i].pk, s_t.pk[i], 32);
+            set4[i].weight = 1;
+        }
         for (uint64_t i = 0; i < 16; i++)
-            s_add_new (&r, tchain_verdict (&s_t, 0, 3, false, 100 * (uint64_t)block + i, &len),
-                       &len);
-        s_apply (rep, &r, NULL, 0, NULL, 0);
+            s_outcome (&r, 3, false, 100 * (uint64_t)block + i);
+        s_apply (rep, &r, NULL, 0, set4, 4);
         if (block == 0)
             assert_int_equal (cons_reputation_score (s_row (rep, 3), 0), 277);
     }

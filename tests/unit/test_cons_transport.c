@@ -281,7 +281,7 @@ test_frame_decode (void **state)
     frame[1] = 0;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
-    frame[1] = CONS_CHANNEL_SYNC + 1;
+    frame[1] = CONS_CHANNEL_CAPSULE + 1;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
     assert_null (body);
@@ -409,7 +409,7 @@ test_send_errors_and_state (void **state)
         cons_transport_send (t[0], s_nodes[0].cert.sign_pk, CONS_CHANNEL_GOSSIP, body, 1),
         CONS_ERR_PEER_UNKNOWN); /* ourselves */
     assert_int_equal (cons_transport_send (t[0], b, 0, body, 1), CONS_ERR_FRAME_CHANNEL);
-    assert_int_equal (cons_transport_send (t[0], b, 5, body, 1), CONS_ERR_FRAME_CHANNEL);
+    assert_int_equal (cons_transport_send (t[0], b, 6, body, 1), CONS_ERR_FRAME_CHANNEL);
     assert_int_equal (cons_transport_send (t[0], b, CONS_CHANNEL_MEMBER, body, 255),
                       CONS_ERR_FRAME_SIZE);
     assert_int_equal (cons_transport_set_endpoint (t[0], stranger, "tcp://127.0.0.1:1"),

@@ -3,8 +3,9 @@
  * the keys process from the other end in the same loop: a signature is
  * verified before it is handed on, a wrong one is refused, silence times
  * out, a closed or missing channel fails every request with its reason,
- * answers never come from inside the asking call, and a sealed envelope
- * opens under the node's key.
+ * answers never come from inside the asking call, a sealed envelope opens
+ * under the node's key, and a VRF proof is handed on only when it verifies
+ * under the node's VRF key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,9 @@ typedef struct {
     zmq_pollitem_t keys_item;
     s_behaviour_t behaviour;
     uint8_t pk[32], sk[64], other_sk[64];
+    wd_vrf_key_t *vrf, *other_vrf;
+    bool have_pi;
+    uint8_t pi[WD_VRF_PROOF_LEN], beta[WD_VRF_BETA_LEN];
     int answers;
     bool have_sig;
     uint8_t sig[WD_SIG_LEN];
@@ -53,6 +57,18 @@ s_on_keys_end (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         size_t len = wd_msg_encode_signature (body, sig);
         assert_int_equal (
             wd_chan_send (ctx->keys_end, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0), WD_OK);
+    } else if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_VRF_PROVE) {
+        const uint8_t *alpha;
+        size_t alpha_len;
+        uint8_t pi[WD_VRF_PROOF_LEN], body[WD_MSG_SMALL_MAX];
+        assert_int_equal (wd_msg_decode_vrf_prove (msg.body, msg.body_len, &alpha, &alpha_len),
+                          WD_OK);
+        assert_int_equal (wd_vrf_prove (ctx->behaviour == KEYS_SIGN ? ctx->vrf : ctx->other_vrf,
+                                        alpha, alpha_len, pi),
+                          WD_OK);
+        size_t len = wd_msg_encode_vrf_proof (body, pi);
+        assert_int_equal (
+            wd_chan_send (ctx->keys_end, WD_MSG_VRF_PROOF, msg.peer, body, len, NULL, 0), WD_OK);
     } else if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_KEYS_INFO) {
         wd_msg_keys_status_t st = { .backend = "file",
                                     .key_protection = "software",
@@ -102,6 +118,21 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
     snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
 }
 
+static void
+s_vrf_done (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t beta[WD_VRF_BETA_LEN],
+            const char *reason)
+{
+    s_ctx_t *ctx = arg;
+    ctx->answers++;
+    ctx->have_pi = pi != NULL;
+    assert_true ((pi == NULL) == (beta == NULL));
+    if (pi) {
+        memcpy (ctx->pi, pi, WD_VRF_PROOF_LEN);
+        memcpy (ctx->beta, beta, WD_VRF_BETA_LEN);
+    }
+    snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
+}
+
 static int
 s_stop (zloop_t *loop, int timer_id, void *arg)
 {
@@ -129,6 +160,11 @@ s_setup_ctx (bool connect)
     crypto_sign_keypair (ctx->pk, ctx->sk);
     uint8_t other_pk[32];
     crypto_sign_keypair (other_pk, ctx->other_sk);
+    uint8_t seed[WD_VRF_SEED_LEN];
+    randombytes_buf (seed, sizeof seed);
+    ctx->vrf = wd_vrf_key_new (seed);
+    randombytes_buf (seed, sizeof seed);
+    ctx->other_vrf = wd_vrf_key_new (seed);
     ctx->loop = zloop_new ();
     ctx->signer = node_sign_new (ctx->loop, ctx->pk);
     if (connect) {
@@ -151,6 +187,8 @@ s_free_ctx (s_ctx_t *ctx)
         wd_chan_destroy (&ctx->keys_end);
     }
     zloop_destroy (&ctx->loop);
+    wd_vrf_key_destroy (&ctx->vrf);
+    wd_vrf_key_destroy (&ctx->other_vrf);
     free (ctx->envelope);
     free (ctx);
 }
@@ -238,6 +276,53 @@ test_failures_name_their_reason (void **state)
     s_free_ctx (ctx);
 }
 
+static void
+test_vrf_proofs_are_checked (void **state)
+{
+    (void)state;
+    s_ctx_t *ctx = s_setup_ctx (true);
+    uint8_t alpha[128];
+    memset (alpha, 0x42, sizeof alpha);
+
+    /* without the node's VRF public key nothing can be checked: refused */
+    node_sign_vrf (ctx->signer, alpha, sizeof alpha, s_vrf_done, ctx);
+    assert_int_equal (ctx->answers, 0);
+    s_run_until (ctx, 1);
+    assert_false (ctx->have_pi);
+    assert_string_equal (ctx->reason, "no VRF key");
+
+    node_sign_set_vrf_key (ctx->signer, wd_vrf_key_public (ctx->vrf));
+    node_sign_vrf (ctx->signer, alpha, sizeof alpha, s_vrf_done, ctx);
+    assert_int_equal (ctx->answers, 1); /* never from inside the call */
+    s_run_until (ctx, 2);
+    assert_true (ctx->have_pi);
+    uint8_t beta[WD_VRF_BETA_LEN];
+    assert_int_equal (wd_vrf_verify (wd_vrf_key_public (ctx->vrf), alpha, sizeof alpha, ctx->pi,
+                                     WD_VRF_PROOF_LEN, beta),
+                      WD_OK);
+    assert_memory_equal (beta, ctx->beta, sizeof beta);
+
+    /* a proof under another VRF key is never handed on */
+    ctx->behaviour = KEYS_WRONG_KEY;
+    node_sign_vrf (ctx->signer, alpha, 1, s_vrf_done, ctx);
+    s_run_until (ctx, 3);
+    assert_false (ctx->have_pi);
+    assert_string_equal (ctx->reason, "the keys process returned a bad VRF proof");
+
+    /* silence times out; a lost channel fails what is in flight */
+    ctx->behaviour = KEYS_SILENT;
+    node_sign_vrf (ctx->signer, alpha, sizeof alpha, s_vrf_done, ctx);
+    s_run_until (ctx, 4);
+    assert_string_equal (ctx->reason, "keys process did not answer in time");
+    node_sign_vrf (ctx->signer, alpha, sizeof alpha, s_vrf_done, ctx);
+    zloop_poller_end (ctx->loop, &ctx->keys_item);
+    wd_chan_destroy (&ctx->keys_end);
+    s_run_until (ctx, 5);
+    assert_false (ctx->have_pi);
+    assert_string_equal (ctx->reason, "keys process exited");
+    s_free_ctx (ctx);
+}
+
 int
 main (void)
 {
@@ -247,6 +332,7 @@ main (void)
         cmocka_unit_test (test_signs_and_verifies),
         cmocka_unit_test (test_seal_opens),
         cmocka_unit_test (test_failures_name_their_reason),
+        cmocka_unit_test (test_vrf_proofs_are_checked),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

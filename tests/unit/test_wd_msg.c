@@ -111,12 +111,80 @@ test_keys_status_and_proc_state (void **state)
     wd_writer_destroy (&w);
 }
 
+/* Writes {key: bin(n)} with n bytes of 0x5a into a fresh writer. */
+static wd_writer_t *
+s_one_bin (const char *key, size_t n)
+{
+    uint8_t data[512];
+    memset (data, 0x5a, sizeof data);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, key);
+    wd_writer_bin (w, data, n);
+    return w;
+}
+
+static void
+test_vrf_prove_and_proof (void **state)
+{
+    (void)state;
+    uint8_t alpha[WD_MSG_VRF_ALPHA_MAX], body[WD_MSG_VRF_PROVE_MAX];
+    for (size_t i = 0; i < sizeof alpha; i++)
+        alpha[i] = (uint8_t)i;
+    const uint8_t *back;
+    size_t back_len;
+    /* a sortition alpha, one byte and the largest allowed */
+    const size_t sizes[] = { 128, 1, WD_MSG_VRF_ALPHA_MAX };
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = wd_msg_encode_vrf_prove (body, alpha, sizes[i]);
+        assert_true (len <= WD_MSG_VRF_PROVE_MAX);
+        assert_int_equal (wd_msg_decode_vrf_prove (body, len, &back, &back_len), WD_OK);
+        assert_int_equal (back_len, sizes[i]);
+        assert_memory_equal (back, alpha, sizes[i]);
+        assert_ptr_equal (back, body + len - sizes[i]); /* borrowed from the body */
+        assert_int_equal (wd_msg_decode_vrf_prove (body, len - 1, &back, &back_len),
+                          WD_ERR_TRUNCATED);
+        assert_null (back);
+    }
+    /* an empty alpha, one over the bound, another key */
+    size_t len;
+    wd_writer_t *w = s_one_bin ("alpha", 0);
+    const uint8_t *data = wd_writer_data (w, &len);
+    assert_int_equal (wd_msg_decode_vrf_prove (data, len, &back, &back_len), WD_ERR_BAD_LENGTH);
+    wd_writer_destroy (&w);
+    w = s_one_bin ("alpha", WD_MSG_VRF_ALPHA_MAX + 1);
+    data = wd_writer_data (w, &len);
+    assert_int_equal (wd_msg_decode_vrf_prove (data, len, &back, &back_len), WD_ERR_OVERSIZE);
+    wd_writer_destroy (&w);
+    w = s_one_bin ("alfa", 32);
+    data = wd_writer_data (w, &len);
+    assert_int_equal (wd_msg_decode_vrf_prove (data, len, &back, &back_len), WD_ERR_UNKNOWN_KEY);
+    wd_writer_destroy (&w);
+
+    uint8_t pi[WD_MSG_VRF_PI_LEN], pi_back[WD_MSG_VRF_PI_LEN], small[WD_MSG_SMALL_MAX];
+    memset (pi, 0x3c, sizeof pi);
+    len = wd_msg_encode_vrf_proof (small, pi);
+    assert_int_equal (len, 1 + 3 + 2 + 80); /* fixmap, "pi", bin8 header, bytes */
+    assert_int_equal (wd_msg_decode_vrf_proof (small, len, pi_back), WD_OK);
+    assert_memory_equal (pi_back, pi, sizeof pi);
+    /* a proof is exactly 80 bytes; a signature body is not a proof */
+    w = s_one_bin ("pi", 79);
+    data = wd_writer_data (w, &len);
+    assert_int_equal (wd_msg_decode_vrf_proof (data, len, pi_back), WD_ERR_BAD_LENGTH);
+    wd_writer_destroy (&w);
+    uint8_t sig[WD_SIG_LEN] = { 0 };
+    len = wd_msg_encode_signature (small, sig);
+    assert_int_equal (wd_msg_decode_vrf_proof (small, len, pi_back), WD_ERR_MISSING_KEY);
+}
+
 static void
 test_names (void **state)
 {
     (void)state;
     assert_string_equal (wd_msg_name (WD_MSG_SIGN), "sign");
     assert_string_equal (wd_msg_name (WD_MSG_CTL_STATUS), "ctl-status");
+    assert_string_equal (wd_msg_name (WD_MSG_VRF_PROVE), "vrf-prove");
+    assert_string_equal (wd_msg_name (WD_MSG_VRF_PROOF), "vrf-proof");
     assert_string_equal (wd_msg_name (9999), "unknown");
 }
 
@@ -127,6 +195,7 @@ main (void)
         cmocka_unit_test (test_digest_and_signature),
         cmocka_unit_test (test_error),
         cmocka_unit_test (test_keys_status_and_proc_state),
+        cmocka_unit_test (test_vrf_prove_and_proof),
         cmocka_unit_test (test_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Scenario: verifier committees in real wardend processes on loopback
+# (issue 8 items 4 and 7).
+#   4 nodes, one genesis (short epochs), every node measuring a file named
+#   in attest/measure and appraising node evidence against one shared
+#   Keylime policy (attest/node_policy) ->
+#   every node's self-evidence is certified by its committee and every
+#   ledger says "affirming" for every node (wardenctl attest node) ->
+#   the measured file of n3 changes and n3 reloads (SIGHUP: the engine
+#   measures again): its next evidence fails, its tier becomes
+#   contraindicated in every ledger, its reputation score drops below the
+#   others' (wardenctl reputation --json), and by the epoch rules its
+#   weight in the next epoch's validator set falls to the lowest (0: out of
+#   the set) ->
+#   all ledgers still agree block for block.
+# Usage: ledger_attest.sh WARDEND WARDENCTL
+set -euo pipefail
+WARDEND=$1
+WARDENCTL=$2
+N=4
+BAD=3
+HERE=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d /tmp/warden-attest-XXXXXX)
+# shellcheck source=mesh_lib.sh
+source "$HERE/mesh_lib.sh"
+trap 'mesh_cleanup; rm -rf "$tmp"' EXIT
+step() { echo "--- $* ($SECONDS s)"; }
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# status AT NODE: node NODE's tier in node AT's ledger.
+status() {
+    "$WARDENCTL" --state "$tmp/n$1" attest node "n$2" --json 2> /dev/null \
+        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tier"])' || true
+}
+
+# tier_everywhere NODE TIER: every node's ledger says TIER for NODE.
+tier_everywhere() {
+    local i
+    for ((i = 0; i < N; i++)); do [ "$(status "$i" "$1")" = "$2" ] || return 1; done
+}
+
+# all_affirming: every node affirming in every ledger.
+all_affirming() {
+    local k
+    for ((k = 0; k < N; k++)); do tier_everywhere "$k" affirming || return 1; done
+}
+
+# rep AT EXPR: evaluates EXPR over node AT's reputation table `r` (rows by name).
+rep() {
+    "$WARDENCTL" --state "$tmp/n$1" reputation --json | "$PY" -c "
+import json, sys
+j = json.load(sys.stdin)
+r = {n['name']: n for n in j['nodes']}
+print($2)"
+}
+
+# same_ledgers: every block id agrees at every height two nodes share.
+same_ledgers() {
+    "$PY" - "$tmp" "$N" <<'EOF'
+import sqlite3, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+chains = []
+for i in range(n):
+    db = sqlite3.connect("file:%s/n%d/ledger.db?mode=ro" % (tmp, i), uri=True, timeout=5)
+    chains.append(dict(db.execute("select height, id from blocks")))
+for h in set().union(*[set(c) for c in chains]):
+    if len({c[h] for c in chains if h in c}) != 1:
+        sys.exit("conflicting blocks at height %d" % h)
+EOF
+}
+
+step "$N nodes with one node policy, each measuring its own app file"
+mesh_make "$N"
+# short epochs, so self-evidence (one per epoch) and validator sets move fast
+certs=()
+for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
+"$WARDENCTL" genesis create --name attest-test "${certs[@]}" --param epoch_blocks=12 --force \
+    --out "$tmp/genesis" > /dev/null
+exe=$(readlink -f "$WARDEND")
+digests="\"$exe\": [\"$(sha256 "$exe")\"]"
+for ((i = 0; i < N; i++)); do
+    cp "$tmp/genesis" "$tmp/n$i/genesis"
+    printf 'app v1\n' > "$tmp/n$i/app.bin"
+    digests+=", \"$tmp/n$i/app.bin\": [\"$(sha256 "$tmp/n$i/app.bin")\"]"
+done
+# Per-node state (configuration, certificate, genesis, keystore) is not a
+# reference value: excluded. The binary and the app files are.
+cat > "$tmp/policy.json" <<EOF
+{"meta": {"version": 1, "generator": 0}, "release": 0,
+ "digests": {$digests},
+ "excludes": ["^warden:", ".*/node\\\\.cert\$", ".*/genesis\$"], "keyrings": {},
+ "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
+ "ima-buf": {}, "verification-keys": ""}
+EOF
+for ((i = 0; i < N; i++)); do
+    cat > "$tmp/n$i/conf.d/60-attest.conf" <<EOF
+attest
+    node_policy = "$tmp/policy.json"
+    measure = "$tmp/n$i/app.bin"
+EOF
+done
+for ((i = 0; i < N; i++)); do mesh_start "$i"; done
+for ((i = 0; i < N; i++)); do mesh_wait_up "$i"; done
+
+step "every node's self-evidence is certified into every ledger"
+mesh_wait 30 all_affirming || {
+    for ((k = 0; k < N; k++)); do echo "n$k: $(status 0 "$k")" >&2; done
+    mesh_fail "self-evidence not certified everywhere"
+}
+mesh_ctl 0 attest node "n$BAD" --json > "$tmp/before.json"
+[ "$(json "$tmp/before.json" "len([v for v in j['verdicts'] if v['tier'] == 'affirming'])")" -ge 2 ] \
+    || mesh_fail "certified without two affirming verdicts: $(cat "$tmp/before.json")"
+mesh_ctl 0 attest node "n$BAD" > /dev/null || mesh_fail "attest node exits non-zero for an affirming node"
+score_before=$(rep 0 "r['n$BAD']['score_bp']")
+echo "    n$BAD: score $score_before bp, $(rep 0 "r['n$BAD']['passed']") passed"
+
+step "n$BAD's measured file changes; it reloads"
+printf 'app v2 (tampered)\n' > "$tmp/n$BAD/app.bin"
+kill -HUP "${MESH_PIDS[BAD]}"
+mesh_wait 30 tier_everywhere "$BAD" contraindicated || {
+    for ((k = 0; k < N; k++)); do echo "n$k sees n$BAD: $(status "$k" "$BAD")" >&2; done
+    mesh_fail "n$BAD's failing evidence is not contraindicated everywhere"
+}
+set +e
+mesh_ctl 1 attest node "n$BAD" > "$tmp/after.txt"
+rc=$?
+set -e
+[ $rc = 1 ] || mesh_fail "attest node exits $rc for a contraindicated node"
+grep -q contraindicated "$tmp/after.txt" || mesh_fail "attest node: $(cat "$tmp/after.txt")"
+for ((k = 0; k < N; k++)); do
+    [ "$k" = "$BAD" ] || tier_everywhere "$k" affirming || mesh_fail "n$k is no longer affirming"
+done
+
+step "n$BAD's reputation drops and it leaves the validator set"
+score_after=$(rep 0 "r['n$BAD']['score_bp']")
+echo "    n$BAD: score $score_before -> $score_after bp, $(rep 0 "r['n$BAD']['failed']") failed"
+[ "$(rep 0 "r['n$BAD']['failed'] >= 1")" = True ] || mesh_fail "no failed attestation counted"
+[ "$(rep 0 "r['n$BAD']['score_bp'] < min(v['score_bp'] for k, v in r.items() if k != 'n$BAD')")" \
+    = True ] || mesh_fail "n$BAD's score is not the lowest"
+# The epoch rules (cons_reputation_weights) give the next epoch's weights
+# from the table; a weight of 0 is out of the set. With a weight floor of
+# CONS_REP_WEIGHT_FLOOR a failing node keeps the lowest weight instead.
+lowest() {
+    [ "$(rep 0 "r['n$BAD']['weight'] < min(v['weight'] for k, v in r.items() if k != 'n$BAD')")" \
+        = True ]
+}
+mesh_wait 30 lowest || mesh_fail "n$BAD's weight $(rep 0 "r['n$BAD']['weight']") is not the lowest"
+weight=$(rep 0 "r['n$BAD']['weight']")
+if [ "$weight" = 0 ]; then
+    echo "    n$BAD has left the validator set"
+else
+    echo "    NOTE: n$BAD keeps weight $weight (the rules' floor keeps it in the set)"
+fi
+same_ledgers || mesh_fail "ledgers differ"
+mesh_check_logs
+echo "PASS ($SECONDS s)"
