@@ -100,7 +100,13 @@
     X (ATTEST_ERR_QUOTE_EK,                                                                        \
        "endorsement key is not an RSA-2048 AES-128-CFB restricted decryption key")                 \
     X (ATTEST_ERR_QUOTE_CRYPTO, "libcrypto failed while handling a TPM structure")                 \
-    X (ATTEST_ERR_TPM_COMMAND, "a TPM command failed")
+    X (ATTEST_ERR_TPM_COMMAND, "a TPM command failed")                                             \
+    X (ATTEST_ERR_QUOTE_BINDING,                                                                   \
+       "AK-binding record's exchange is not MakeCredential for its EK, AK and node")               \
+    X (ATTEST_ERR_QUOTE_EK_CERT,                                                                   \
+       "EK certificate is missing, does not chain to the configured CA or certifies another key")  \
+    X (ATTEST_ERR_QUOTE_EK_CHANGED, "node's EK is not the one its last decided quote was bound "   \
+                                    "to")
 
 typedef enum {
     ATTEST_ERR_FIRST_ = -2000,

@@ -681,10 +681,15 @@ attest_evidence_open (const uint8_t *buf, size_t len, const attest_evidence_expe
     if (expect->quote && expect->quote->require_quote && !ev->has_quote)
         err = ATTEST_ERR_QUOTE_MISSING;
     else if (ev->has_quote) {
-        static const attest_quote_expect_t none = { 0 };
+        /* The quote's own AK-binding record is opened under this record's
+           chain and attester (attest_quote_expect_t.from_binding). */
+        attest_quote_expect_t qx = { 0 };
+        if (expect->quote)
+            qx = *expect->quote;
+        qx.chain = expect->chain;
+        qx.node = ev->attester;
         err = attest_quote_verify (&ev->quote, ev->nonce, ev->has_log ? ev->log.sha256 : NULL,
-                                   ev->has_log ? ev->log.pcr : 0,
-                                   expect->quote ? expect->quote : &none, NULL);
+                                   ev->has_log ? ev->log.pcr : 0, &qx, NULL);
     }
     if (err != WD_OK)
         goto out;

@@ -19,9 +19,14 @@
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "wd_envelope.h"
 #include "wd_hash.h"
 
 /* TPM_ALG_ID and other constants of TPM 2.0 Part 2. */
@@ -227,18 +232,22 @@ attest_quote_valid (const attest_quote_t *q)
 {
     return q->ak_len >= 1 && q->ak_len <= ATTEST_QUOTE_AK_MAX && q->attest_len >= 1 &&
            q->attest_len <= ATTEST_QUOTE_ATTEST_MAX && q->select != 0 &&
-           q->select < (1u << ATTEST_QUOTE_PCR_COUNT);
+           q->select < (1u << ATTEST_QUOTE_PCR_COUNT) && q->binding_len <= ATTEST_QUOTE_BINDING_MAX;
 }
 
 void
 attest_quote_write (wd_writer_t *w, const attest_quote_t *q)
 {
     size_t n = (size_t)__builtin_popcount (q->select);
-    wd_writer_map (w, 5);
+    wd_writer_map (w, 5 + (q->binding_len > 0));
     wd_writer_key (w, "ak");
     wd_writer_bin (w, q->ak, q->ak_len);
     wd_writer_key (w, "attest");
     wd_writer_bin (w, q->attest, q->attest_len);
+    if (q->binding_len > 0) {
+        wd_writer_key (w, "binding");
+        wd_writer_bin (w, q->binding, q->binding_len);
+    }
     wd_writer_key (w, "pcrs");
     wd_writer_array (w, n);
     for (size_t i = 0; i < n && i < ATTEST_QUOTE_PCR_COUNT; i++)
@@ -266,6 +275,14 @@ attest_quote_read (wd_reader_t *r, attest_quote_t *q, bool *ok)
     if (wd_read_bin (r, &data, &len, ATTEST_QUOTE_ATTEST_MAX)) {
         memcpy (q->attest, data, len);
         q->attest_len = len;
+    }
+    if (wd_read_key_opt (r, "binding")) {
+        if (wd_read_bin (r, &data, &len, ATTEST_QUOTE_BINDING_MAX)) {
+            memcpy (q->binding, data, len);
+            q->binding_len = len;
+            if (len == 0)
+                *ok = false; /* present means one record */
+        }
     }
     wd_read_key (r, "pcrs");
     wd_read_array (r, &n);
@@ -371,16 +388,26 @@ attest_quote_verify (const attest_quote_t *q, const uint8_t nonce[32], const uin
                      uint32_t log_pcr, const attest_quote_expect_t *x, attest_quote_clock_t *clock)
 {
     assert (q && nonce && x);
-    if (!x->ak_name)
+    uint8_t bound[ATTEST_QUOTE_NAME_LEN];
+    const uint8_t *ak_name = x->ak_name;
+    int err;
+    if (!ak_name && x->from_binding && q->binding_len > 0 && x->chain && x->node) {
+        err = attest_quote_binding_open (q->binding, q->binding_len, x->chain, x->node, x->ca,
+                                         x->ek_name, NULL, bound, NULL);
+        if (err != WD_OK)
+            return err;
+        ak_name = bound;
+    }
+    if (!ak_name)
         return ATTEST_ERR_QUOTE_AK_UNBOUND;
     if (!attest_quote_valid (q))
         return ATTEST_ERR_QUOTE_MALFORMED;
     uint8_t ax[32], ay[32], name[ATTEST_QUOTE_NAME_LEN];
-    int err = attest_quote_parse_ak (q->ak, q->ak_len, ax, ay);
+    err = attest_quote_parse_ak (q->ak, q->ak_len, ax, ay);
     if (err != WD_OK)
         return err;
     attest_quote_name (q->ak, q->ak_len, name);
-    if (sodium_memcmp (name, x->ak_name, sizeof name) != 0)
+    if (sodium_memcmp (name, ak_name, sizeof name) != 0)
         return ATTEST_ERR_QUOTE_AK_UNBOUND;
 
     attest_quote_attest_t a;
@@ -433,7 +460,7 @@ attest_quote_verify (const attest_quote_t *q, const uint8_t nonce[32], const uin
                                    a.restart_count == l->restart_count))
             return ATTEST_ERR_QUOTE_CLOCK;
     }
-    if (log_sha256) {
+    if (log_sha256 && !x->defer_pcr_log) {
         const uint8_t *v = attest_quote_pcr (q, log_pcr);
         if (v && sodium_memcmp (v, log_sha256, ATTEST_QUOTE_PCR_LEN) != 0)
             return ATTEST_ERR_QUOTE_PCR_LOG;
@@ -538,24 +565,54 @@ s_ek_key (const uint8_t *ek, size_t len)
     return key;
 }
 
-/* RSA-OAEP-SHA256 with label "IDENTITY" (its NUL included). */
+/* MGF1 with SHA-256 (RFC 8017 B.2.1): len bytes from seed into out. */
+static void
+s_mgf1 (const uint8_t *seed, size_t seed_len, uint8_t *out, size_t len)
+{
+    uint8_t in[256 + 4], block[32];
+    assert (seed_len <= 256);
+    memcpy (in, seed, seed_len);
+    for (uint32_t counter = 0, off = 0; off < len; counter++) {
+        in[seed_len] = (uint8_t)(counter >> 24);
+        in[seed_len + 1] = (uint8_t)(counter >> 16);
+        in[seed_len + 2] = (uint8_t)(counter >> 8);
+        in[seed_len + 3] = (uint8_t)counter;
+        wd_hash_sha256 (block, in, seed_len + 4);
+        size_t n = len - off < 32 ? len - off : 32;
+        memcpy (out + off, block, n);
+        off += (uint32_t)n;
+    }
+}
+
+/* RSA-OAEP-SHA256 with label "IDENTITY" (its NUL included) of the 32-byte
+   seed, the padding's random bytes given (r): EME-OAEP encoding (RFC 8017
+   7.1.1) by hand, then the raw RSA public operation, so the result is a
+   function of (key, seed, r) that a verifier can recompute. */
 static bool
-s_oaep (EVP_PKEY *key, const uint8_t seed[32], uint8_t *out, size_t *out_len)
+s_oaep (EVP_PKEY *key, const uint8_t seed[32], const uint8_t r[32], uint8_t *out, size_t *out_len)
 {
     static const char label[] = "IDENTITY";
+    enum { K = 256, H = 32, DB = K - H - 1 };
+    uint8_t em[K], db[DB], mask[DB];
+    memset (db, 0, sizeof db);
+    wd_hash_sha256 (db, label, sizeof label);
+    db[DB - 32 - 1] = 0x01;
+    memcpy (db + DB - 32, seed, 32);
+    s_mgf1 (r, H, mask, DB);
+    em[0] = 0;
+    for (size_t i = 0; i < DB; i++)
+        em[1 + H + i] = db[i] ^ mask[i];
+    s_mgf1 (em + 1 + H, DB, mask, H);
+    for (size_t i = 0; i < H; i++)
+        em[1 + i] = r[i] ^ mask[i];
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL);
-    unsigned char *l = OPENSSL_memdup (label, sizeof label);
     size_t len = ATTEST_QUOTE_SECRET_MAX;
-    bool ok = ctx && l && EVP_PKEY_encrypt_init (ctx) > 0 &&
-              EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
-              EVP_PKEY_CTX_set_rsa_oaep_md (ctx, EVP_sha256 ()) > 0 &&
-              EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, EVP_sha256 ()) > 0 &&
-              EVP_PKEY_CTX_set0_rsa_oaep_label (ctx, l, sizeof label) > 0;
-    if (ok)
-        l = NULL; /* owned by ctx now */
-    ok = ok && EVP_PKEY_encrypt (ctx, out, &len, seed, 32) > 0;
-    OPENSSL_free (l);
+    bool ok = ctx && EVP_PKEY_encrypt_init (ctx) > 0 &&
+              EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_NO_PADDING) > 0 &&
+              EVP_PKEY_encrypt (ctx, out, &len, em, sizeof em) > 0 && len == K;
     EVP_PKEY_CTX_free (ctx);
+    sodium_memzero (em, sizeof em);
+    sodium_memzero (db, sizeof db);
     *out_len = ok ? len : 0;
     return ok;
 }
@@ -566,7 +623,25 @@ attest_quote_make_credential (const uint8_t *ek, size_t ek_len,
                               size_t cred_len, uint8_t *blob, size_t *blob_len, uint8_t *secret,
                               size_t *secret_len)
 {
-    assert (ek && ak_name && cred && blob && blob_len && secret && secret_len);
+    uint8_t seed[ATTEST_QUOTE_SEED_LEN];
+    *blob_len = 0;
+    *secret_len = 0;
+    if (RAND_bytes (seed, sizeof seed) != 1)
+        return ATTEST_ERR_QUOTE_CRYPTO;
+    int err = attest_quote_make_credential_seeded (ek, ek_len, ak_name, cred, cred_len, seed, blob,
+                                                   blob_len, secret, secret_len);
+    sodium_memzero (seed, sizeof seed);
+    return err;
+}
+
+int
+attest_quote_make_credential_seeded (const uint8_t *ek, size_t ek_len,
+                                     const uint8_t ak_name[ATTEST_QUOTE_NAME_LEN],
+                                     const uint8_t *cred, size_t cred_len,
+                                     const uint8_t seed[ATTEST_QUOTE_SEED_LEN], uint8_t *blob,
+                                     size_t *blob_len, uint8_t *secret, size_t *secret_len)
+{
+    assert (ek && ak_name && cred && seed && blob && blob_len && secret && secret_len);
     assert (cred_len >= 1 && cred_len <= ATTEST_QUOTE_CRED_MAX);
     *blob_len = 0;
     *secret_len = 0;
@@ -575,7 +650,7 @@ attest_quote_make_credential (const uint8_t *ek, size_t ek_len,
         return ATTEST_ERR_QUOTE_EK;
 
     int err = ATTEST_ERR_QUOTE_CRYPTO;
-    uint8_t seed[32], sym[16], hmac_key[32];
+    uint8_t r[32], sym[16], hmac_key[32];
     uint8_t plain[2 + ATTEST_QUOTE_CRED_MAX];
     uint8_t *enc = blob + 2 + 32;
     size_t enc_len = 2 + cred_len;
@@ -584,7 +659,8 @@ attest_quote_make_credential (const uint8_t *ek, size_t ek_len,
     int n1 = 0, n2 = 0;
     unsigned mac_len = 0;
 
-    if (RAND_bytes (seed, sizeof seed) != 1 || !s_oaep (key, seed, secret, secret_len))
+    if (!s_kdfa (seed, "WARDEN-OAEP", NULL, 0, 256, r) ||
+        !s_oaep (key, seed, r, secret, secret_len))
         goto out;
     if (!s_kdfa (seed, "STORAGE", ak_name, ATTEST_QUOTE_NAME_LEN, 128, sym) ||
         !s_kdfa (seed, "INTEGRITY", NULL, 0, 256, hmac_key))
@@ -615,9 +691,287 @@ out:
         *secret_len = 0;
     EVP_CIPHER_CTX_free (cctx);
     EVP_PKEY_free (key);
-    sodium_memzero (seed, sizeof seed);
+    sodium_memzero (r, sizeof r);
     sodium_memzero (sym, sizeof sym);
     sodium_memzero (hmac_key, sizeof hmac_key);
     sodium_memzero (plain, sizeof plain);
     return err;
+}
+
+/* ---- the AK-binding record --------------------------------------------------- */
+
+void
+attest_quote_binding_credential (const uint8_t node[32],
+                                 const uint8_t ek_name[ATTEST_QUOTE_NAME_LEN],
+                                 const uint8_t ak_name[ATTEST_QUOTE_NAME_LEN], uint8_t cred[32])
+{
+    static const char domain[] = "warden-ak-binding-v1"; /* its NUL included */
+    uint8_t in[sizeof domain + 32 + 2 * ATTEST_QUOTE_NAME_LEN];
+    memcpy (in, domain, sizeof domain);
+    memcpy (in + sizeof domain, node, 32);
+    memcpy (in + sizeof domain + 32, ek_name, ATTEST_QUOTE_NAME_LEN);
+    memcpy (in + sizeof domain + 32 + ATTEST_QUOTE_NAME_LEN, ak_name, ATTEST_QUOTE_NAME_LEN);
+    wd_hash_sha256 (cred, in, sizeof in);
+}
+
+/* blob and secret as the binding's seed makes them for its node, EK and AK.
+   WD_OK, ATTEST_ERR_QUOTE_AK / _EK, or ATTEST_ERR_QUOTE_CRYPTO. */
+static int
+s_binding_exchange (const attest_quote_binding_t *b, uint8_t blob[ATTEST_QUOTE_BLOB_MAX],
+                    size_t *blob_len, uint8_t secret[ATTEST_QUOTE_SECRET_MAX], size_t *secret_len)
+{
+    if (attest_quote_parse_ak (b->ak, b->ak_len, NULL, NULL) != WD_OK)
+        return ATTEST_ERR_QUOTE_AK;
+    uint8_t ek_name[ATTEST_QUOTE_NAME_LEN], ak_name[ATTEST_QUOTE_NAME_LEN], cred[32];
+    attest_quote_name (b->ek, b->ek_len, ek_name);
+    attest_quote_name (b->ak, b->ak_len, ak_name);
+    attest_quote_binding_credential (b->node, ek_name, ak_name, cred);
+    return attest_quote_make_credential_seeded (b->ek, b->ek_len, ak_name, cred, sizeof cred,
+                                                b->seed, blob, blob_len, secret, secret_len);
+}
+
+int
+attest_quote_binding_make (attest_quote_binding_t *b)
+{
+    assert (b);
+    return s_binding_exchange (b, b->blob, &b->blob_len, b->secret, &b->secret_len);
+}
+
+static bool
+s_binding_lengths_ok (const attest_quote_binding_t *b)
+{
+    return b->ek_len >= 1 && b->ek_len <= ATTEST_QUOTE_EK_MAX && b->ak_len >= 1 &&
+           b->ak_len <= ATTEST_QUOTE_AK_MAX && b->ek_cert_len <= ATTEST_QUOTE_CERT_MAX &&
+           b->blob_len >= 1 && b->blob_len <= ATTEST_QUOTE_BLOB_MAX && b->secret_len >= 1 &&
+           b->secret_len <= ATTEST_QUOTE_SECRET_MAX;
+}
+
+int
+attest_quote_binding_encode (const attest_quote_binding_t *b, uint8_t **out, size_t *out_len)
+{
+    assert (b && out && out_len);
+    *out = NULL;
+    *out_len = 0;
+    if (!s_binding_lengths_ok (b))
+        return WD_ERR_BAD_LENGTH;
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 7 + (b->ek_cert_len > 0));
+    wd_writer_key (w, "ak");
+    wd_writer_bin (w, b->ak, b->ak_len);
+    wd_writer_key (w, "blob");
+    wd_writer_bin (w, b->blob, b->blob_len);
+    wd_writer_key (w, "ek");
+    wd_writer_bin (w, b->ek, b->ek_len);
+    if (b->ek_cert_len > 0) {
+        wd_writer_key (w, "ek_cert");
+        wd_writer_bin (w, b->ek_cert, b->ek_cert_len);
+    }
+    wd_writer_key (w, "node");
+    wd_writer_bin (w, b->node, sizeof b->node);
+    wd_writer_key (w, "secret");
+    wd_writer_bin (w, b->secret, b->secret_len);
+    wd_writer_key (w, "seed");
+    wd_writer_bin (w, b->seed, sizeof b->seed);
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, ATTEST_QUOTE_BINDING_VERSION);
+    *out = wd_writer_take (w, out_len);
+    wd_writer_destroy (&w);
+    return WD_OK;
+}
+
+/* Reads a bin of 1..max bytes into out. */
+static void
+s_read_bin_into (wd_reader_t *r, uint8_t *out, size_t *out_len, size_t max, bool *ok)
+{
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if (wd_read_bin (r, &data, &len, max)) {
+        memcpy (out, data, len);
+        *out_len = len;
+        if (len == 0)
+            *ok = false;
+    }
+}
+
+int
+attest_quote_binding_decode (const uint8_t *body, size_t len, attest_quote_binding_t *b)
+{
+    assert ((body || len == 0) && b);
+    memset (b, 0, sizeof *b);
+    int err = wd_codec_check (body, len, ATTEST_QUOTE_BINDING_MAX, NULL);
+    if (err != WD_OK)
+        goto out;
+    wd_reader_t r;
+    size_t count;
+    uint64_t version = 0;
+    bool ok = true;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "ak");
+    s_read_bin_into (&r, b->ak, &b->ak_len, ATTEST_QUOTE_AK_MAX, &ok);
+    wd_read_key (&r, "blob");
+    s_read_bin_into (&r, b->blob, &b->blob_len, ATTEST_QUOTE_BLOB_MAX, &ok);
+    wd_read_key (&r, "ek");
+    s_read_bin_into (&r, b->ek, &b->ek_len, ATTEST_QUOTE_EK_MAX, &ok);
+    if (wd_read_key_opt (&r, "ek_cert"))
+        s_read_bin_into (&r, b->ek_cert, &b->ek_cert_len, ATTEST_QUOTE_CERT_MAX, &ok);
+    wd_read_key (&r, "node");
+    wd_read_bin_fixed (&r, b->node, sizeof b->node);
+    wd_read_key (&r, "secret");
+    s_read_bin_into (&r, b->secret, &b->secret_len, ATTEST_QUOTE_SECRET_MAX, &ok);
+    wd_read_key (&r, "seed");
+    wd_read_bin_fixed (&r, b->seed, sizeof b->seed);
+    wd_read_key (&r, "v");
+    wd_read_uint (&r, &version, UINT64_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err != WD_OK)
+        goto out;
+    if (!ok) {
+        err = WD_ERR_BAD_LENGTH;
+        goto out;
+    }
+    if (version != ATTEST_QUOTE_BINDING_VERSION) {
+        err = WD_ERR_BAD_VERSION;
+        goto out;
+    }
+    uint8_t blob[ATTEST_QUOTE_BLOB_MAX], secret[ATTEST_QUOTE_SECRET_MAX];
+    size_t blob_len = 0, secret_len = 0;
+    err = s_binding_exchange (b, blob, &blob_len, secret, &secret_len);
+    if (err == WD_OK && (blob_len != b->blob_len || secret_len != b->secret_len ||
+                         sodium_memcmp (blob, b->blob, blob_len) != 0 ||
+                         sodium_memcmp (secret, b->secret, secret_len) != 0))
+        err = ATTEST_ERR_QUOTE_BINDING;
+    if (err == WD_OK)
+        return WD_OK;
+out:
+    memset (b, 0, sizeof *b);
+    return err;
+}
+
+int
+attest_quote_binding_open (const uint8_t *buf, size_t len, const uint8_t chain[32],
+                           const uint8_t node[32], const attest_quote_ca_t *ca,
+                           const uint8_t *ek_name, attest_quote_binding_t *b,
+                           uint8_t ak_name[ATTEST_QUOTE_NAME_LEN],
+                           uint8_t ek_name_out[ATTEST_QUOTE_NAME_LEN])
+{
+    assert (buf && chain && node);
+    wd_envelope_t env;
+    int err = wd_envelope_decode (buf, len, &env);
+    if (err != WD_OK)
+        return err;
+    if (sodium_memcmp (env.chain, chain, WD_CHAIN_ID_LEN) != 0)
+        return WD_ERR_WRONG_CHAIN;
+    if (strcmp (env.type, ATTEST_QUOTE_BINDING_TYPE) != 0)
+        return WD_ERR_UNEXPECTED_TYPE;
+    if (sodium_memcmp (env.from, node, WD_PUBKEY_LEN) != 0)
+        return ATTEST_ERR_QUOTE_BINDING;
+    err = wd_envelope_verify (&env, chain, ATTEST_QUOTE_BINDING_TYPE);
+    if (err != WD_OK)
+        return err;
+    attest_quote_binding_t *body = malloc (sizeof *body);
+    if (!body)
+        return WD_ERR_NOMEM;
+    err = attest_quote_binding_decode (env.body, env.body_len, body);
+    uint8_t ek[ATTEST_QUOTE_NAME_LEN];
+    if (err == WD_OK && sodium_memcmp (body->node, env.from, WD_PUBKEY_LEN) != 0)
+        err = ATTEST_ERR_QUOTE_BINDING;
+    if (err == WD_OK && ca)
+        err = attest_quote_check_ek_cert (ca, body->ek_cert, body->ek_cert_len, body->ek,
+                                          body->ek_len);
+    if (err == WD_OK) {
+        attest_quote_name (body->ek, body->ek_len, ek);
+        if (ek_name && sodium_memcmp (ek, ek_name, sizeof ek) != 0)
+            err = ATTEST_ERR_QUOTE_EK_CHANGED;
+    }
+    if (err == WD_OK) {
+        if (ak_name)
+            attest_quote_name (body->ak, body->ak_len, ak_name);
+        if (ek_name_out)
+            memcpy (ek_name_out, ek, sizeof ek);
+        if (b)
+            *b = *body;
+    }
+    free (body);
+    return err;
+}
+
+/* ---- EK certificates ----------------------------------------------------------- */
+
+struct attest_quote_ca {
+    X509_STORE *store;
+};
+
+attest_quote_ca_t *
+attest_quote_ca_new (const char *path, char *why, size_t why_len)
+{
+    assert (path);
+    attest_quote_ca_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->store = X509_STORE_new ())) {
+        wd_err_why (why, why_len, "out of memory");
+        attest_quote_ca_destroy (&self);
+        return NULL;
+    }
+    if (X509_STORE_load_file (self->store, path) != 1) {
+        wd_err_why (why, why_len, "%s: not a readable PEM file of certificates", path);
+        attest_quote_ca_destroy (&self);
+        return NULL;
+    }
+    STACK_OF (X509_OBJECT) *objs = X509_STORE_get0_objects (self->store);
+    int certs = 0;
+    for (int i = 0; objs && i < sk_X509_OBJECT_num (objs); i++)
+        certs += X509_OBJECT_get_type (sk_X509_OBJECT_value (objs, i)) == X509_LU_X509;
+    if (certs == 0) {
+        wd_err_why (why, why_len, "%s: holds no certificate", path);
+        attest_quote_ca_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+attest_quote_ca_destroy (attest_quote_ca_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        X509_STORE_free ((*self_p)->store);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+/* EK certificates carry TCG extensions OpenSSL does not know (the TPM's
+   subject directory attributes may be critical): that alone is accepted,
+   every other verification error stands. */
+static int
+s_ek_verify_cb (int ok, X509_STORE_CTX *ctx)
+{
+    if (!ok && X509_STORE_CTX_get_error (ctx) == X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION)
+        return 1;
+    return ok;
+}
+
+int
+attest_quote_check_ek_cert (const attest_quote_ca_t *ca, const uint8_t *cert, size_t cert_len,
+                            const uint8_t *ek, size_t ek_len)
+{
+    assert (ca && ek);
+    if (!cert || cert_len == 0 || cert_len > ATTEST_QUOTE_CERT_MAX)
+        return ATTEST_ERR_QUOTE_EK_CERT;
+    const unsigned char *p = cert;
+    X509 *x = d2i_X509 (NULL, &p, (long)cert_len);
+    EVP_PKEY *key = s_ek_key (ek, ek_len);
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new ();
+    bool ok = x && key && ctx && p == cert + cert_len &&
+              X509_STORE_CTX_init (ctx, ca->store, x, NULL) == 1;
+    if (ok) {
+        X509_STORE_CTX_set_verify_cb (ctx, s_ek_verify_cb);
+        ok = X509_verify_cert (ctx) == 1;
+    }
+    ok = ok && EVP_PKEY_eq (X509_get0_pubkey (x), key) == 1;
+    X509_STORE_CTX_free (ctx);
+    EVP_PKEY_free (key);
+    X509_free (x);
+    return ok ? WD_OK : ATTEST_ERR_QUOTE_EK_CERT;
 }

@@ -454,3 +454,115 @@ attest_tpm_quote (attest_tpm_t *self, const uint8_t nonce[32], uint32_t select, 
     }
     return err;
 }
+
+int
+attest_tpm_pcr_reset (attest_tpm_t *self, uint32_t pcr)
+{
+    assert (self && pcr < ATTEST_QUOTE_PCR_COUNT);
+    TSS2_RC rc = Esys_PCR_Reset (self->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                 ESYS_TR_NONE);
+    return rc == TSS2_RC_SUCCESS ? WD_OK : s_fail (self, "PCR_Reset", rc);
+}
+
+#define S_EK_CERT_NV 0x01c00002u /* TCG: RSA-2048 EK certificate */
+#define S_NV_CHUNK   512u        /* below every TPM's NV buffer limit */
+
+int
+attest_tpm_ek_cert (attest_tpm_t *self, uint8_t *cert, size_t cap, size_t *len)
+{
+    assert (self && cert && len);
+    *len = 0;
+    ESYS_TR nv = ESYS_TR_NONE;
+    TPM2B_NV_PUBLIC *pub = NULL;
+    int err = WD_OK;
+    TSS2_RC rc = Esys_TR_FromTPMPublic (self->esys, S_EK_CERT_NV, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &nv);
+    if (rc != TSS2_RC_SUCCESS) {
+        s_why (self, "no EK certificate in NV index 0x%x", S_EK_CERT_NV);
+        return WD_ERR_NOT_FOUND;
+    }
+    rc = Esys_NV_ReadPublic (self->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        err = s_fail (self, "NV_ReadPublic (EK certificate)", rc);
+        goto out;
+    }
+    size_t size = pub->nvPublic.dataSize, off = 0;
+    uint8_t *buf = calloc (1, size ? size : 1);
+    if (!buf) {
+        err = WD_ERR_NOMEM;
+        goto out;
+    }
+    while (err == WD_OK && off < size) {
+        UINT16 n = (UINT16)(size - off < S_NV_CHUNK ? size - off : S_NV_CHUNK);
+        TPM2B_MAX_NV_BUFFER *data = NULL;
+        rc = Esys_NV_Read (self->esys, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n,
+                           (UINT16)off, &data);
+        if (rc != TSS2_RC_SUCCESS || data->size != n)
+            err = s_fail (self, "NV_Read (EK certificate)", rc);
+        else
+            memcpy (buf + off, data->buffer, n);
+        Esys_Free (data);
+        off += n;
+    }
+    /* A vendor may pad the index: keep the DER SEQUENCE (long form, 2
+       length bytes, as every EK certificate is between 256 and 64 KiB). */
+    if (err == WD_OK) {
+        size_t der =
+            size >= 4 && buf[0] == 0x30 && buf[1] == 0x82 ? 4 + ((size_t)buf[2] << 8 | buf[3]) : 0;
+        if (der == 0 || der > size || der > cap) {
+            s_why (self, "EK certificate in NV is not one DER SEQUENCE of at most %zu bytes", cap);
+            err = WD_ERR_BAD_LENGTH;
+        } else {
+            memcpy (cert, buf, der);
+            *len = der;
+        }
+    }
+    free (buf);
+out:
+    Esys_Free (pub);
+    (void)Esys_TR_Close (self->esys, &nv);
+    return err;
+}
+
+int
+attest_tpm_bind (attest_tpm_t *self, const uint8_t node[32], const uint8_t *ek_cert,
+                 size_t ek_cert_len, attest_quote_binding_t *out)
+{
+    assert (self && node && out && (ek_cert || ek_cert_len == 0));
+    memset (out, 0, sizeof *out);
+    if (ek_cert_len > sizeof out->ek_cert) {
+        s_why (self, "EK certificate longer than %zu bytes", sizeof out->ek_cert);
+        return WD_ERR_BAD_LENGTH;
+    }
+    memcpy (out->node, node, sizeof out->node);
+    if (ek_cert_len)
+        memcpy (out->ek_cert, ek_cert, ek_cert_len);
+    out->ek_cert_len = ek_cert_len;
+    int err = attest_tpm_ek_public (self, out->ek, sizeof out->ek, &out->ek_len);
+    if (err == WD_OK)
+        err = attest_tpm_ak_public (self, out->ak, sizeof out->ak, &out->ak_len, NULL);
+    if (err != WD_OK)
+        return err;
+    randombytes_buf (out->seed, sizeof out->seed);
+    err = attest_quote_binding_make (out);
+    if (err != WD_OK) {
+        s_why (self, "MakeCredential for the TPM's own EK and AK: %s", attest_strerror (err));
+        return err;
+    }
+    uint8_t cred[ATTEST_QUOTE_CRED_MAX], want[32], ek_name[ATTEST_QUOTE_NAME_LEN],
+        ak_name[ATTEST_QUOTE_NAME_LEN];
+    size_t cred_len = 0;
+    err = attest_tpm_activate (self, out->blob, out->blob_len, out->secret, out->secret_len, cred,
+                               &cred_len);
+    if (err != WD_OK)
+        return err;
+    attest_quote_name (out->ek, out->ek_len, ek_name);
+    attest_quote_name (out->ak, out->ak_len, ak_name);
+    attest_quote_binding_credential (node, ek_name, ak_name, want);
+    if (cred_len != sizeof want || sodium_memcmp (cred, want, sizeof want) != 0) {
+        s_why (self, "ActivateCredential released another credential than the one made");
+        err = ATTEST_ERR_QUOTE_BINDING;
+    }
+    sodium_memzero (cred, sizeof cred);
+    return err;
+}

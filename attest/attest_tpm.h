@@ -97,4 +97,30 @@ int __attribute__ ((warn_unused_result))
 attest_tpm_pcr_extend (attest_tpm_t *self, uint32_t pcr, const uint8_t sha1[20],
                        const uint8_t sha256[32]);
 
+/* Resets PCR pcr of every bank (TPM2_PCR_Reset). Only resettable PCRs
+   allow it at locality 0 (16 and 23 on PC-client TPMs); others fail with
+   ATTEST_ERR_TPM_COMMAND. */
+int __attribute__ ((warn_unused_result)) attest_tpm_pcr_reset (attest_tpm_t *self, uint32_t pcr);
+
+/* The EK certificate the vendor (or swtpm_setup --create-ek-cert) stored
+   in NV index 0x01c00002 (RSA-2048 EK), trimmed to its DER length: WD_OK
+   and cert (cap bytes; ATTEST_QUOTE_CERT_MAX is enough), WD_ERR_NOT_FOUND
+   when the TPM has no such index, ATTEST_ERR_TPM_COMMAND when reading
+   fails, WD_ERR_BAD_LENGTH when it is not one DER SEQUENCE of at most cap
+   bytes. */
+int __attribute__ ((warn_unused_result))
+attest_tpm_ek_cert (attest_tpm_t *self, uint8_t *cert, size_t cap, size_t *len);
+
+/* The node's half of binding its AK (docs/PROTOCOL.md "AK-binding
+   record"): fills *out with node, the EK and AK public areas, ek_cert
+   (may be NULL with ek_cert_len 0), a fresh random seed and the seeded
+   MakeCredential of attest_quote_binding_credential, then has the TPM
+   activate it and checks that the credential comes back. Returns WD_OK,
+   attest_quote_binding_make's reasons, ATTEST_ERR_TPM_COMMAND (the TPM
+   refused), or ATTEST_ERR_QUOTE_BINDING (it released another credential);
+   attest_tpm_why says more. */
+int __attribute__ ((warn_unused_result))
+attest_tpm_bind (attest_tpm_t *self, const uint8_t node[32], const uint8_t *ek_cert,
+                 size_t ek_cert_len, attest_quote_binding_t *out);
+
 #endif

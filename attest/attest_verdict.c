@@ -245,6 +245,18 @@ attest_verdict_appraise (const attest_evidence_t *ev,
             out->claims[ATTEST_CLAIM_FRESHNESS] = ATTEST_TRUST_CONTRAINDICATED;
     }
 
+    /* A TPM quote anchors the log: its log PCR must be the register the
+       log replays to (attest_evidence_open leaves this comparison to the
+       verdict when asked: attest_quote_expect_t.defer_pcr_log). */
+    if (ev->has_quote && ev->has_log) {
+        const uint8_t *pcr = attest_quote_pcr (&ev->quote, ev->log.pcr);
+        if (pcr && sodium_memcmp (pcr, ev->log.sha256, ATTEST_QUOTE_PCR_LEN) != 0) {
+            char name[16];
+            snprintf (name, sizeof name, "tpm:pcr%u", (unsigned)ev->log.pcr);
+            failed[ATTEST_CLAIM_BOOT] = true;
+            s_add_failure (out, ev->log.pcr, name, "quote-pcr-log");
+        }
+    }
     static const attest_claim_t measured[] = { ATTEST_CLAIM_BOOT, ATTEST_CLAIM_CONFIGURATION,
                                                ATTEST_CLAIM_EXECUTABLES };
     for (size_t i = 0; i < S_COUNT (measured); i++) {
@@ -253,6 +265,12 @@ attest_verdict_appraise (const attest_evidence_t *ev,
             out->claims[c] = ATTEST_TRUST_CONTRAINDICATED;
         else if (c == ATTEST_CLAIM_EXECUTABLES && exec_warning)
             out->claims[c] = ATTEST_TRUST_WARNING;
+        else if (c == ATTEST_CLAIM_BOOT)
+            /* Boot rests on hardware: a verified TPM quote, or a host
+               challenge's boot items. Without either there is no boot
+               claim (lower assurance: "no TPM"). */
+            out->claims[c] =
+                ev->has_quote || ev->has_challenge ? ATTEST_TRUST_AFFIRMING : ATTEST_TRUST_NONE;
         else if (ev->has_log || ev->has_challenge)
             out->claims[c] = ATTEST_TRUST_AFFIRMING;
         else

@@ -29,7 +29,11 @@
  *   - executables / configuration / boot: contraindicated when an entry or
  *     item of that class failed; else executables is warning for
  *     violations or a template-hash algorithm that is not the policy's;
- *     else affirming when there was a log or a challenge, none otherwise;
+ *     else affirming when there was a log or a challenge, none otherwise —
+ *     except boot, which is affirming only with a (verified) TPM quote or a
+ *     challenge, none otherwise ("no TPM": lower assurance), and
+ *     contraindicated (failure "tpm:pcrN", reason "quote-pcr-log") when the
+ *     quoted log PCR is not the log's register;
  *   - key protection: contraindicated when tamper is "tampered", none for
  *     "software" (no hardware claim), else affirming;
  *   - freshness: contraindicated for a missed challenge, else affirming

@@ -120,11 +120,11 @@
     X (CAPSULE_ERR_SANDBOX_MOUNT, "sandbox file system could not be set up (root, binds, tmpfs)")  \
     X (CAPSULE_ERR_SANDBOX_CREDS, "sandbox could not drop to its unprivileged uid and no caps")    \
     X (CAPSULE_ERR_SANDBOX_SECCOMP, "sandbox seccomp filter could not be built or installed")      \
-    X (CAPSULE_ERR_SANDBOX_EXEC, "program could not be executed inside the sandbox")              \
+    X (CAPSULE_ERR_SANDBOX_EXEC, "program could not be executed inside the sandbox")               \
     X (CAPSULE_ERR_EXEC_NO_EXECUTOR,                                                               \
        "no node satisfies every capsule's release policy, or none claimed the task in time")       \
     X (CAPSULE_ERR_EXEC_PENDING, "the task's executor is not decided on this node's ledger yet")   \
-    X (CAPSULE_ERR_EXEC_NOT_SELECTED, "the requesting node is not the task's selected executor")    \
+    X (CAPSULE_ERR_EXEC_NOT_SELECTED, "the requesting node is not the task's selected executor")   \
     X (CAPSULE_ERR_EXEC_NOT_NAMED, "the task does not name this capsule with this holder")         \
     X (CAPSULE_ERR_EXEC_CURVE, "the key release request's X25519 key is not the executor's")       \
     X (CAPSULE_ERR_EXEC_QUARANTINED, "the executor is quarantined by the ledger's reputation")     \
@@ -132,9 +132,12 @@
     X (CAPSULE_ERR_EXEC_WORK, "the node's capsule work area is missing or not a tmpfs")            \
     X (CAPSULE_ERR_EXEC_FETCH, "a capsule could not be fetched from its holder")                   \
     X (CAPSULE_ERR_EXEC_RELEASE, "a holder did not answer the key release request in time")        \
-    X (CAPSULE_ERR_EXEC_SANDBOX, "the sandbox could not run the task")                            \
+    X (CAPSULE_ERR_EXEC_SANDBOX, "the sandbox could not run the task")                             \
     X (CAPSULE_ERR_EXEC_OUTPUT, "the task's outputs could not be sealed or stored")                \
-    X (CAPSULE_ERR_EXEC_UNKNOWN_TASK, "no task with this id is known to this node")
+    X (CAPSULE_ERR_EXEC_UNKNOWN_TASK, "no task with this id is known to this node")                \
+    X (CAPSULE_ERR_LOG_ANCHOR, "the ledger anchors another root for a size of this log")           \
+    X (CAPSULE_ERR_LOG_ANCHOR_AHEAD,                                                               \
+       "the ledger anchors a checkpoint over more entries than the log holds (deleted)")
 
 typedef enum {
     CAPSULE_ERR_FIRST_ = -5000,

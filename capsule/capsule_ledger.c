@@ -159,13 +159,13 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
     for (uint64_t i = 0; i < nn; i++) {
         const uint8_t *cert;
         size_t cert_len;
-        capsule_env_t env;
+        capsule_envelope_t env;
         uint8_t pk[32];
         if (!capsule_mp_next (&items, &one) || !capsule_mp_bin (one, &cert, &cert_len) ||
-            !capsule_env_decode (cert, cert_len, &env) || strcmp (env.type, "node-cert") != 0 ||
-            sodium_memcmp (env.chain, zero, 32) != 0 ||
+            !capsule_envelope_decode (cert, cert_len, &env) ||
+            strcmp (env.type, "node-cert") != 0 || sodium_memcmp (env.chain, zero, 32) != 0 ||
             !s_fixed ((capsule_mp_t){ env.body, env.body + env.body_len }, "sign_pk", pk, 32) ||
-            sodium_memcmp (pk, env.from, 32) != 0 || !capsule_env_sig_ok (&env, pk)) {
+            sodium_memcmp (pk, env.from, 32) != 0 || !capsule_envelope_sig_ok (&env, pk)) {
             s_detail (s, "node %llu is not a self-signed node-cert envelope",
                       (unsigned long long)i);
             return CAPSULE_LEDGER_GENESIS_FORMAT;
@@ -410,7 +410,7 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
         return CAPSULE_LEDGER_BLOCK_PREV;
     }
     capsule_merkle_hash_t *leaves = calloc (b.record_count ? b.record_count : 1, 32);
-    capsule_env_t *envs = calloc (b.record_count ? b.record_count : 1, sizeof *envs);
+    capsule_envelope_t *envs = calloc (b.record_count ? b.record_count : 1, sizeof *envs);
     uint8_t (*ids)[32] = calloc (b.record_count ? b.record_count : 1, 32);
     if (!leaves || !envs || !ids)
         abort ();
@@ -422,7 +422,7 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
         const uint8_t *rec;
         size_t rec_len;
         if (!capsule_mp_next (&items, &one) || !capsule_mp_bin (one, &rec, &rec_len) ||
-            !capsule_env_decode (rec, rec_len, &envs[i])) {
+            !capsule_envelope_decode (rec, rec_len, &envs[i])) {
             s_detail (s, "record %llu", (unsigned long long)i);
             r = CAPSULE_LEDGER_RECORD_FORMAT;
             break;
@@ -495,7 +495,7 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
     }
     /* 5. records: chain, signer, signature, not already in the chain */
     for (uint64_t i = 0; i < count && r == CAPSULE_LEDGER_OK; i++) {
-        const capsule_env_t *e = &envs[i];
+        const capsule_envelope_t *e = &envs[i];
         if (sodium_memcmp (e->chain, s->chain, 32) != 0) {
             s_detail (s, "record %llu", (unsigned long long)i);
             r = CAPSULE_LEDGER_RECORD_CHAIN;
@@ -503,7 +503,7 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
                    !s_listed (s->signers, s->nsigners, e->from)) {
             s_detail (s, "record %llu", (unsigned long long)i);
             r = CAPSULE_LEDGER_RECORD_SIGNER;
-        } else if (!capsule_env_sig_ok (e, e->from)) {
+        } else if (!capsule_envelope_sig_ok (e, e->from)) {
             s_detail (s, "record %llu (%s)", (unsigned long long)i, e->type);
             r = CAPSULE_LEDGER_RECORD_SIGNATURE;
         } else if (!s_id_add (s, ids[i])) {
@@ -524,6 +524,23 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
 capsule_ledger_verdict_t
 capsule_ledger_verify (const uint8_t *buf, size_t len, const uint8_t *genesis, size_t genesis_len,
                        capsule_ledger_info_t *info, char *detail, size_t detail_len)
+{
+    return capsule_ledger_verify_records (buf, len, genesis, genesis_len, info, detail, detail_len,
+                                          NULL, NULL);
+}
+
+bool
+capsule_ledger_export_genesis (const uint8_t *buf, size_t len, const uint8_t **genesis,
+                               size_t *genesis_len)
+{
+    capsule_mp_t x = { buf, buf + len };
+    return capsule_msgpack_canonical (buf, len) && s_bin (x, "genesis", genesis, genesis_len);
+}
+
+capsule_ledger_verdict_t
+capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *genesis,
+                               size_t genesis_len, capsule_ledger_info_t *info, char *detail,
+                               size_t detail_len, capsule_ledger_record_fn *fn, void *arg)
 {
     capsule_ledger_info_t scratch;
     if (!info)
@@ -606,6 +623,16 @@ capsule_ledger_verify (const uint8_t *buf, size_t len, const uint8_t *genesis, s
             goto done;
         s_block_t b;
         (void)s_block_decode (block, block_len, &b);
+        if (fn) {
+            capsule_mp_t ritems, rone;
+            uint64_t rn;
+            const uint8_t *rec;
+            size_t rec_len;
+            (void)capsule_mp_enter (b.records, &rn, &ritems);
+            for (uint64_t i = 0; i < rn; i++)
+                if (capsule_mp_next (&ritems, &rone) && capsule_mp_bin (rone, &rec, &rec_len))
+                    fn (arg, h, rec, rec_len);
+        }
         memcpy (prev_id, id, 32);
         memcpy (prev_seed, b.seed, 32);
         prev_time = b.time;
@@ -620,4 +647,43 @@ done:
     free (s->ids);
     free (s);
     return r;
+}
+
+/* ---- anchors of a PCR result log ------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *pk;
+    const char *origin;
+    capsule_anchor_t *v;
+    size_t n, cap;
+} s_anchors_t;
+
+static void
+s_anchor_one (void *arg, uint64_t height, const uint8_t *record, size_t len)
+{
+    s_anchors_t *a = arg;
+    capsule_checkpoint_t cp;
+    if (!capsule_anchor_open (record, len, a->pk, a->origin, &cp))
+        return;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        capsule_anchor_t *nv = realloc (a->v, a->cap * sizeof *nv);
+        if (!nv)
+            abort ();
+        a->v = nv;
+    }
+    a->v[a->n++] = (capsule_anchor_t){ .height = height, .cp = cp };
+}
+
+capsule_ledger_verdict_t
+capsule_ledger_anchors (const uint8_t *buf, size_t len, const uint8_t *genesis, size_t genesis_len,
+                        const uint8_t pk[32], const char *origin, capsule_anchor_t **anchors,
+                        size_t *count, capsule_ledger_info_t *info, char *detail, size_t detail_len)
+{
+    s_anchors_t a = { .pk = pk, .origin = origin };
+    capsule_ledger_verdict_t v = capsule_ledger_verify_records (
+        buf, len, genesis, genesis_len, info, detail, detail_len, s_anchor_one, &a);
+    *anchors = a.v;
+    *count = a.n;
+    return v;
 }

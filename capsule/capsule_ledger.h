@@ -96,4 +96,34 @@ capsule_ledger_verdict_t __attribute__ ((warn_unused_result))
 capsule_ledger_verify (const uint8_t *buf, size_t len, const uint8_t *genesis, size_t genesis_len,
                        capsule_ledger_info_t *info, char *detail, size_t detail_len);
 
+/* As capsule_ledger_verify, and calls fn (may be NULL) with every record
+   of each block once that block and its certificate have passed every
+   check (record borrowed for the call), heights in order. */
+typedef void (capsule_ledger_record_fn) (void *arg, uint64_t height, const uint8_t *record,
+                                         size_t len);
+capsule_ledger_verdict_t __attribute__ ((warn_unused_result))
+capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *genesis,
+                               size_t genesis_len, capsule_ledger_info_t *info, char *detail,
+                               size_t detail_len, capsule_ledger_record_fn *fn, void *arg);
+
+/* The genesis bytes an export carries (borrowed from buf), for a verifier
+   given no genesis of its own: false when buf is not an export. Trusting
+   them trusts whoever made the file; pinning a genesis does not. */
+bool __attribute__ ((warn_unused_result))
+capsule_ledger_export_genesis (const uint8_t *buf, size_t len, const uint8_t **genesis,
+                               size_t *genesis_len);
+
+struct capsule_anchor; /* capsule_verify.h */
+
+/* Verifies an export like capsule_ledger_verify and collects the anchors
+   of the PCR result log `origin` signed by pk (`pcr-checkpoint` records,
+   capsule_verify.h) into *anchors (malloc'ed, caller frees; NULL when
+   none) and *count, in ledger order. Anchors are collected only from
+   blocks that passed; on a failure the verdict says why. */
+capsule_ledger_verdict_t __attribute__ ((warn_unused_result))
+capsule_ledger_anchors (const uint8_t *buf, size_t len, const uint8_t *genesis, size_t genesis_len,
+                        const uint8_t pk[32], const char *origin, struct capsule_anchor **anchors,
+                        size_t *count, capsule_ledger_info_t *info, char *detail,
+                        size_t detail_len);
+
 #endif

@@ -51,14 +51,14 @@ typedef struct {
     uint8_t sig[64];
     const uint8_t *body;
     size_t body_len;
-} capsule_env_t;
+} capsule_envelope_t;
 
 /* Decodes a canonical envelope whose body is canonical msgpack too. */
 bool
-capsule_env_decode (const uint8_t *buf, size_t len, capsule_env_t *env);
+capsule_envelope_decode (const uint8_t *buf, size_t len, capsule_envelope_t *env);
 
 /* True when env's signature verifies under pk by the signing rule. */
 bool
-capsule_env_sig_ok (const capsule_env_t *env, const uint8_t pk[32]);
+capsule_envelope_sig_ok (const capsule_envelope_t *env, const uint8_t pk[32]);
 
 #endif

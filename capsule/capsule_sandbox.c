@@ -22,7 +22,6 @@
 #include "capsule_sandbox.h"
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -53,6 +52,9 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+
+#include "capsule_env.h"
+#include "wd_log.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -1237,33 +1239,6 @@ capsule_sandbox_export_fd (capsule_sandbox_t *self, size_t index)
     return index < CAPSULE_SANDBOX_MAX_TMPFS ? self->export_fd[index] : -1;
 }
 
-/* Removes a directory tree we created (no symlink is followed). */
-static void
-s_remove_tree (int dirfd, const char *name)
-{
-    int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *dir = fd >= 0 ? fdopendir (fd) : NULL;
-    if (dir) {
-        struct dirent *d;
-        while ((d = readdir (dir)) != NULL) {
-            if (strcmp (d->d_name, ".") == 0 || strcmp (d->d_name, "..") == 0)
-                continue;
-            struct stat st;
-            bool is_dir =
-                d->d_type == DT_DIR ||
-                (d->d_type == DT_UNKNOWN &&
-                 fstatat (fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode));
-            if (is_dir)
-                s_remove_tree (fd, d->d_name);
-            else
-                unlinkat (fd, d->d_name, 0);
-        }
-        closedir (dir);
-    } else if (fd >= 0)
-        close (fd);
-    unlinkat (dirfd, name, AT_REMOVEDIR);
-}
-
 void
 capsule_sandbox_wipe (capsule_sandbox_t *self)
 {
@@ -1286,7 +1261,9 @@ capsule_sandbox_wipe (capsule_sandbox_t *self)
         self->export_path[i][0] = '\0';
     }
     if (self->workdir) {
-        s_remove_tree (AT_FDCWD, self->workdir);
+        char why[256];
+        if (capsule_env_remove_tree (self->workdir, why, sizeof why) != WD_OK)
+            wd_log_warnx ("sandbox wipe: %s", why);
         free (self->workdir);
         self->workdir = NULL;
     }

@@ -372,7 +372,7 @@ s_str_is (s_val_t map, const char *key, const char *want)
 
 /* ---- envelopes ------------------------------------------------------------------------------- */
 
-typedef capsule_env_t s_env_t; /* capsule_mp.h */
+typedef capsule_envelope_t s_env_t; /* capsule_mp.h */
 
 /* Decodes a canonical envelope {body, chain, from, sig, type, v:1}. */
 static bool
@@ -818,13 +818,171 @@ capsule_mp_next (capsule_mp_t *items, capsule_mp_t *one)
 }
 
 bool
-capsule_env_decode (const uint8_t *buf, size_t len, capsule_env_t *env)
+capsule_envelope_decode (const uint8_t *buf, size_t len, capsule_envelope_t *env)
 {
     return s_env_decode (buf, len, env);
 }
 
 bool
-capsule_env_sig_ok (const capsule_env_t *env, const uint8_t pk[32])
+capsule_envelope_sig_ok (const capsule_envelope_t *env, const uint8_t pk[32])
 {
     return s_env_sig_ok (env, pk);
+}
+
+/* ---- ledger anchors -------------------------------------------------------------------------- */
+
+/* A canonical msgpack string header for len bytes; returns its size. */
+static size_t
+s_put_str_header (uint8_t *out, size_t len)
+{
+    if (len < 32) {
+        out[0] = (uint8_t)(0xa0 | len);
+        return 1;
+    }
+    if (len < 256) {
+        out[0] = 0xd9;
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    out[0] = 0xda;
+    out[1] = (uint8_t)(len >> 8);
+    out[2] = (uint8_t)len;
+    return 3;
+}
+
+size_t
+capsule_anchor_body (uint8_t *out, size_t size, const char *note, size_t note_len)
+{
+    /* 82 a4 "note" <str> a1 "v" 01 */
+    if (note_len > 0xffff || 1 + 5 + 3 + note_len + 3 > size)
+        return 0;
+    size_t n = 0;
+    out[n++] = 0x82;
+    out[n++] = 0xa4;
+    memcpy (out + n, "note", 4);
+    n += 4;
+    n += s_put_str_header (out + n, note_len);
+    memcpy (out + n, note, note_len);
+    n += note_len;
+    out[n++] = 0xa1;
+    out[n++] = 'v';
+    out[n++] = 0x01;
+    return n;
+}
+
+bool
+capsule_anchor_open (const uint8_t *record, size_t len, const uint8_t pk[32], const char *origin,
+                     capsule_checkpoint_t *out)
+{
+    s_env_t env;
+    if (!s_env_decode (record, len, &env) || strcmp (env.type, CAPSULE_ANCHOR_TYPE) != 0 ||
+        sodium_memcmp (env.from, pk, 32) != 0 || !s_env_sig_ok (&env, pk))
+        return false;
+    s_val_t body = { env.body, env.body + env.body_len };
+    uint64_t n, v;
+    const uint8_t *note;
+    size_t note_len;
+    if (!s_count (body, S_MAP, &n) || n != 2 || !s_get_uint (body, "v", &v) || v != 1 ||
+        !s_get_bytes (body, "note", S_STR, &note, &note_len))
+        return false;
+    return capsule_checkpoint_open ((const char *)note, note_len, pk, out) == CAPSULE_VERIFY_OK &&
+           strcmp (out->origin, origin) == 0;
+}
+
+capsule_verify_t
+capsule_anchor_check (const capsule_anchor_t *anchors, size_t n, uint64_t size,
+                      const uint8_t root[32], const uint8_t (*proof)[32], size_t count,
+                      uint64_t new_size, capsule_anchor_report_t *report, char *detail,
+                      size_t detail_len)
+{
+    capsule_anchor_report_t scratch;
+    if (!report)
+        report = &scratch;
+    memset (report, 0, sizeof *report);
+    s_detail (detail, detail_len, "%s", "");
+    report->anchors = n;
+    const capsule_anchor_t *exact = NULL, *linked = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const capsule_anchor_t *a = &anchors[i];
+        if (a->cp.size > report->newest_size ||
+            (a->cp.size == report->newest_size && a->height < report->newest_height)) {
+            report->newest_size = a->cp.size;
+            report->newest_height = a->height;
+        }
+        if (a->cp.size == size) {
+            if (sodium_memcmp (a->cp.root, root, 32) != 0) {
+                s_detail (detail, detail_len,
+                          "the anchor at height %llu holds another root for %llu entries",
+                          (unsigned long long)a->height, (unsigned long long)size);
+                return CAPSULE_VERIFY_ANCHOR_CONFLICT;
+            }
+            if (!exact || a->height < exact->height)
+                exact = a;
+        }
+        if (proof && a->cp.size == new_size && (!linked || a->height < linked->height))
+            linked = a;
+    }
+    if (exact) {
+        report->height = exact->height;
+        report->anchored_size = size;
+        report->exact = true;
+        return CAPSULE_VERIFY_OK;
+    }
+    if (proof) {
+        if (!linked) {
+            s_detail (detail, detail_len, "no anchored checkpoint of %llu entries (the proof's)",
+                      (unsigned long long)new_size);
+            return CAPSULE_VERIFY_ANCHOR_MISSING;
+        }
+        if (size == 0 || size > new_size ||
+            !capsule_merkle_consistency_verify (size, new_size, root, linked->cp.root,
+                                                (const capsule_merkle_hash_t *)proof, count)) {
+            s_detail (detail, detail_len, "from %llu to %llu entries (anchored at height %llu)",
+                      (unsigned long long)size, (unsigned long long)new_size,
+                      (unsigned long long)linked->height);
+            return CAPSULE_VERIFY_CONSISTENCY;
+        }
+        report->height = linked->height;
+        report->anchored_size = new_size;
+        return CAPSULE_VERIFY_OK;
+    }
+    if (report->newest_size > size)
+        s_detail (detail, detail_len,
+                  "a later checkpoint (%llu entries) is anchored at height %llu: link it with "
+                  "a consistency proof (wardenctl results consistency %llu %llu --output FILE)",
+                  (unsigned long long)report->newest_size,
+                  (unsigned long long)report->newest_height, (unsigned long long)size,
+                  (unsigned long long)report->newest_size);
+    else
+        s_detail (detail, detail_len, "%zu anchors of this log, none of %llu entries or more", n,
+                  (unsigned long long)size);
+    return CAPSULE_VERIFY_ANCHOR_MISSING;
+}
+
+bool
+capsule_consistency_decode (const uint8_t *buf, size_t len, uint64_t *old_size, uint64_t *new_size,
+                            uint8_t (*proof)[32], size_t max, size_t *count)
+{
+    if (!capsule_msgpack_canonical (buf, len))
+        return false;
+    s_val_t m = { buf, buf + len }, arr;
+    uint64_t n, v, items;
+    if (!s_count (m, S_MAP, &n) || n != 5 || !s_get_uint (m, "v", &v) || v != 1 ||
+        !s_str_is (m, "type", CAPSULE_CONSISTENCY_TYPE) || !s_get_uint (m, "old_size", old_size) ||
+        !s_get_uint (m, "new_size", new_size) || !s_get (m, "proof", &arr) ||
+        !s_count (arr, S_ARRAY, &items) || items > max || *old_size == 0 || *old_size > *new_size)
+        return false;
+    capsule_mp_t it, one;
+    uint64_t got;
+    if (!capsule_mp_enter ((capsule_mp_t){ arr.p, arr.end }, &got, &it))
+        return false;
+    for (uint64_t i = 0; i < got; i++) {
+        const uint8_t *h;
+        size_t hl;
+        if (!capsule_mp_next (&it, &one) || !capsule_mp_bin (one, &h, &hl) || hl != 32)
+            return false;
+        memcpy (proof[i], h, 32);
+    }
+    *count = (size_t)got;
+    return true;
 }

@@ -30,6 +30,9 @@
 #define CAPSULE_CHECKPOINT_MAX      1024 /* bytes of a checkpoint note */
 #define CAPSULE_CHECKPOINT_BODY_MAX 256
 #define CAPSULE_NOTE_SIG_ALG        0xff /* C2SP signed-note: application-defined type */
+#define CAPSULE_ANCHOR_TYPE         "pcr-checkpoint" /* envelope type of a ledger anchor */
+#define CAPSULE_CONSISTENCY_TYPE    "warden-pcr-consistency"
+#define CAPSULE_ANCHOR_BODY_MAX     (CAPSULE_CHECKPOINT_MAX + 16)
 
 /* Verdicts, in the order the checks run. Append only; never renumber. */
 #define CAPSULE_VERIFY_TABLE(X)                                                                    \
@@ -47,7 +50,13 @@
     X (CAPSULE_VERIFY_CHECKPOINT_FORMAT, "checkpoint is not a well-formed signed note")            \
     X (CAPSULE_VERIFY_CHECKPOINT_KEY, "checkpoint carries no signature by the node's key")         \
     X (CAPSULE_VERIFY_CHECKPOINT_SIGNATURE, "checkpoint signature does not verify")                \
-    X (CAPSULE_VERIFY_INCLUSION, "inclusion proof does not lead to the checkpoint's root")
+    X (CAPSULE_VERIFY_INCLUSION, "inclusion proof does not lead to the checkpoint's root")         \
+    X (CAPSULE_VERIFY_LEDGER_INVALID, "ledger export does not verify")                             \
+    X (CAPSULE_VERIFY_ANCHOR_CONFLICT,                                                             \
+       "ledger anchors a checkpoint of the same size with another root")                           \
+    X (CAPSULE_VERIFY_CONSISTENCY,                                                                 \
+       "consistency proof does not link the checkpoint to the anchored one")                       \
+    X (CAPSULE_VERIFY_ANCHOR_MISSING, "checkpoint is not anchored in the ledger")
 
 typedef enum {
 #define CAPSULE_VERIFY_ENUM(name, msg) name,
@@ -152,5 +161,61 @@ capsule_utf8_valid (const uint8_t *s, size_t len);
    wd_codec.h, at most 16 levels deep). */
 bool
 capsule_msgpack_canonical (const uint8_t *buf, size_t len);
+
+/* ---- ledger anchors (docs/PROTOCOL.md "Checkpoint anchors") ------------------------------------
+ */
+
+/* The body of a `pcr-checkpoint` ledger record: the canonical map
+   {note: str, v: 1}. Writes it to out (size bytes) and returns its length,
+   or 0 when it does not fit. */
+size_t
+capsule_anchor_body (uint8_t *out, size_t size, const char *note, size_t note_len);
+
+/* True when record (an envelope's canonical bytes) is a `pcr-checkpoint`
+   signed by pk whose body is an anchor body holding a checkpoint note of
+   the log `origin` that verifies under pk; out gets the checkpoint. Any
+   other record is simply not an anchor of that log (false). */
+bool __attribute__ ((warn_unused_result))
+capsule_anchor_open (const uint8_t *record, size_t len, const uint8_t pk[32], const char *origin,
+                     capsule_checkpoint_t *out);
+
+/* One anchor found in a ledger: its checkpoint and the block height. */
+typedef struct capsule_anchor {
+    uint64_t height;
+    capsule_checkpoint_t cp;
+} capsule_anchor_t;
+
+/* How a checkpoint relates to the anchors of its log. */
+typedef struct {
+    size_t anchors;         /* anchors of the log in the ledger */
+    uint64_t height;        /* block of the anchor that covers the checkpoint; 0: none */
+    uint64_t anchored_size; /* that anchor's tree size */
+    bool exact;             /* it is the checkpoint itself (same size and root) */
+    uint64_t newest_size;   /* the largest anchored tree of the log (0: none) */
+    uint64_t newest_height; /* and its height */
+} capsule_anchor_report_t;
+
+/* Checks the checkpoint (size, root) against anchors (n, any order), in
+   this order: an anchor of the same size with another root is
+   ANCHOR_CONFLICT (the log contradicts what the ledger holds); an anchor
+   of the same size and root makes it anchored (OK, exact); otherwise a
+   consistency proof (proof, count hashes, from size to new_size; proof
+   NULL: none) to an anchored tree of new_size must hold (CONSISTENCY when
+   it does not, OK when it does); without one the answer is ANCHOR_MISSING
+   (detail names the newest anchor a proof could link to). report (may be
+   NULL) gets the findings. */
+capsule_verify_t __attribute__ ((warn_unused_result))
+capsule_anchor_check (const capsule_anchor_t *anchors, size_t n, uint64_t size,
+                      const uint8_t root[32], const uint8_t (*proof)[32], size_t count,
+                      uint64_t new_size, capsule_anchor_report_t *report, char *detail,
+                      size_t detail_len);
+
+/* A consistency-proof file (`wardenctl results consistency ... --output`):
+   the canonical map {new_size: uint, old_size: uint, proof: [bin(32)],
+   type: "warden-pcr-consistency", v: 1}. Decodes it strictly into proof
+   (room for max hashes) and *count; false when it is not such a file. */
+bool __attribute__ ((warn_unused_result))
+capsule_consistency_decode (const uint8_t *buf, size_t len, uint64_t *old_size, uint64_t *new_size,
+                            uint8_t (*proof)[32], size_t max, size_t *count);
 
 #endif

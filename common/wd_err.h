@@ -77,7 +77,11 @@
     X (WD_ERR_PKCS11_EXPORTABLE, "the token key is extractable or not sensitive")                  \
     X (WD_ERR_PKCS11, "PKCS#11 call failed")                                                       \
     X (WD_ERR_KEYSTORE_LOST, "key store session lost (device removed?); reopened on next request") \
-    X (WD_ERR_ZYMBIT, "Zymbit call failed")
+    X (WD_ERR_ZYMBIT, "Zymbit call failed")                                                        \
+    X (WD_ERR_SIGN_CONFLICT,                                                                       \
+       "refused: another message was signed for this height, round and step")                      \
+    X (WD_ERR_SIGN_REGRESS, "refused: an earlier height, round or step than the last one signed")  \
+    X (WD_ERR_SIGN_STATE, "the double-sign guard's state file is damaged")
 
 typedef enum {
     WD_OK = 0,

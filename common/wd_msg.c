@@ -36,6 +36,8 @@ wd_msg_name (uint32_t type)
             return "vrf-prove";
         case WD_MSG_VRF_PROOF:
             return "vrf-proof";
+        case WD_MSG_SIGN_STEP:
+            return "sign-step";
         case WD_MSG_ERROR:
             return "error";
         case WD_MSG_CTL_STATUS:
@@ -226,6 +228,64 @@ wd_err_t
 wd_msg_decode_vrf_proof (const uint8_t *body, size_t len, uint8_t pi[WD_MSG_VRF_PI_LEN])
 {
     return s_decode_one_bin (body, len, "pi", pi, WD_MSG_VRF_PI_LEN);
+}
+
+size_t
+wd_msg_encode_sign_step (uint8_t out[WD_MSG_SIGN_STEP_MAX], const wd_msg_sign_step_t *req)
+{
+    assert (req->height >= 1 && req->height <= WD_MSG_SIGN_HEIGHT_MAX);
+    assert (req->round <= WD_MSG_SIGN_ROUND_MAX);
+    assert (req->step >= 1 && req->step <= WD_MSG_SIGN_STEP_LAST);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 5);
+    wd_writer_key (w, "chain");
+    wd_writer_bin (w, req->chain, WD_CHAIN_ID_LEN);
+    wd_writer_key (w, "digest");
+    wd_writer_bin (w, req->digest, WD_DIGEST_LEN);
+    wd_writer_key (w, "height");
+    wd_writer_uint (w, req->height);
+    wd_writer_key (w, "round");
+    wd_writer_uint (w, req->round);
+    wd_writer_key (w, "step");
+    wd_writer_uint (w, req->step);
+    size_t n;
+    const uint8_t *bytes = wd_writer_data (w, &n);
+    assert (n <= WD_MSG_SIGN_STEP_MAX);
+    memcpy (out, bytes, n);
+    wd_writer_destroy (&w);
+    return n;
+}
+
+wd_err_t
+wd_msg_decode_sign_step (const uint8_t *body, size_t len, wd_msg_sign_step_t *req)
+{
+    memset (req, 0, sizeof *req);
+    wd_err_t err = wd_codec_check (body, len, WD_MSG_SMALL_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t count;
+    uint64_t height = 0, round = 0, step = 0;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &count);
+    wd_read_key (&r, "chain");
+    wd_read_bin_fixed (&r, req->chain, WD_CHAIN_ID_LEN);
+    wd_read_key (&r, "digest");
+    wd_read_bin_fixed (&r, req->digest, WD_DIGEST_LEN);
+    wd_read_key (&r, "height");
+    wd_read_uint (&r, &height, WD_MSG_SIGN_HEIGHT_MAX);
+    wd_read_key (&r, "round");
+    wd_read_uint (&r, &round, WD_MSG_SIGN_ROUND_MAX);
+    wd_read_key (&r, "step");
+    wd_read_uint (&r, &step, WD_MSG_SIGN_STEP_LAST);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err == WD_OK && (height == 0 || step == 0))
+        err = WD_ERR_OUT_OF_RANGE;
+    req->height = height;
+    req->round = (uint32_t)round;
+    req->step = (uint8_t)step;
+    return err;
 }
 
 size_t

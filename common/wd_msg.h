@@ -35,6 +35,9 @@ typedef enum {
     WD_MSG_KEYS_STATUS = 23,
     WD_MSG_VRF_PROVE = 24, /* {alpha: bin(1..WD_MSG_VRF_ALPHA_MAX)} */
     WD_MSG_VRF_PROOF = 25, /* {pi: bin(80)} */
+    /* {chain: bin(32), digest: bin(32), height, round, step}: a vote or proposal to sign,
+       checked by the double-sign guard (node_guard.h); answered like WD_MSG_SIGN */
+    WD_MSG_SIGN_STEP = 26,
     /* any direction: a request failed */
     WD_MSG_ERROR = 30, /* {code: int, message: str} */
     /* control socket: wardenctl -> engine, replies echo peer */
@@ -124,6 +127,31 @@ size_t
 wd_msg_encode_vrf_proof (uint8_t out[WD_MSG_SMALL_MAX], const uint8_t pi[WD_MSG_VRF_PI_LEN]);
 wd_err_t __attribute__ ((warn_unused_result))
 wd_msg_decode_vrf_proof (const uint8_t *body, size_t len, uint8_t pi[WD_MSG_VRF_PI_LEN]);
+
+/* WD_MSG_SIGN_STEP: {chain: bin(32), digest: bin(32), height: uint, round:
+   uint, step: uint}. digest is what is signed (the signing rule's output);
+   the rest says which agreement message it is, for the keys process's
+   double-sign guard: height 1..2^63-1, round 0..2^31-1, step 1 (proposal),
+   2 (prevote) or 3 (precommit). The encoder writes into a caller buffer of
+   at least WD_MSG_SIGN_STEP_MAX bytes, returns the length, and asserts the
+   ranges (our own API); the decoder answers the codec's reasons and
+   WD_ERR_OUT_OF_RANGE. */
+#define WD_MSG_SIGN_STEP_MAX   160
+#define WD_MSG_SIGN_HEIGHT_MAX ((uint64_t)INT64_MAX)
+#define WD_MSG_SIGN_ROUND_MAX  ((uint64_t)INT32_MAX)
+#define WD_MSG_SIGN_STEP_LAST  3
+typedef struct {
+    uint8_t chain[WD_CHAIN_ID_LEN];
+    uint8_t digest[WD_DIGEST_LEN];
+    uint64_t height;
+    uint32_t round;
+    uint8_t step;
+} wd_msg_sign_step_t;
+
+size_t
+wd_msg_encode_sign_step (uint8_t out[WD_MSG_SIGN_STEP_MAX], const wd_msg_sign_step_t *req);
+wd_err_t __attribute__ ((warn_unused_result))
+wd_msg_decode_sign_step (const uint8_t *body, size_t len, wd_msg_sign_step_t *req);
 
 /* {nonce: bin(32)}: a CTL_STATUS request. */
 #define WD_MSG_NONCE_LEN 32

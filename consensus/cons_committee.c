@@ -181,7 +181,8 @@ cons_committee_state_name (cons_committee_state_t state)
 
 cons_committee_state_t
 cons_committee_decide (const cons_committee_vote_t *votes, size_t count,
-                       const cons_validator_t *set, size_t set_count, attest_trust_t *tier)
+                       const cons_validator_t *set, size_t set_count,
+                       const uint8_t subject[WD_PUBKEY_LEN], attest_trust_t *tier)
 {
     size_t accepts = 0, rejects = 0;
     for (size_t i = 0; i < count; i++)
@@ -198,8 +199,12 @@ cons_committee_decide (const cons_committee_vote_t *votes, size_t count,
     } else {
         /* Weights are at most CONS_REP_WEIGHT_CAP-sized values times at most
            CONS_VALIDATORS_MAX validators in practice; 3 * w stays far below
-           2^64 for any set cons_validators_check accepts. */
+           2^64 for any set cons_validators_check accepts. The subject may
+           not vote on its own evidence, so its weight is not in the total
+           the others need more than 2/3 of. */
         uint64_t total = s_total (set, set_count), acc = 0, rej = 0;
+        if (subject)
+            total -= s_weight_of (set, set_count, subject);
         for (size_t i = 0; i < count; i++) {
             uint64_t w = s_weight_of (set, set_count, votes[i].signer);
             if (votes[i].accept)
@@ -234,6 +239,7 @@ typedef struct {
     size_t len;
     bool committed;
     uint64_t commit_seq; /* order in the chain, when committed */
+    uint64_t epoch;      /* the verdict's committee epoch */
     cons_committee_vote_t vote;
     attest_subject_t subject;
 } s_verdict_t;
@@ -245,6 +251,7 @@ typedef struct {
     uint8_t *ev_bytes; /* NULL when the evidence was only seen committed */
     size_t ev_len;
     bool ev_committed;
+    uint64_t ev_epoch; /* when ev_committed: the epoch of its block */
     attest_subject_t subject;
     s_verdict_t *verdicts;
     size_t count, cap;
@@ -265,7 +272,8 @@ typedef struct {
 
 struct cons_committee {
     cons_committee_config_t cfg;
-    s_case_t **cases; /* oldest first */
+    uint64_t epoch_blocks; /* the genesis parameter */
+    s_case_t **cases;      /* oldest first */
     size_t case_count, case_cap;
     s_epoch_t epochs[2]; /* [0] the highest */
     cons_committee_out_t *outs;
@@ -290,6 +298,9 @@ cons_committee_new (const cons_committee_config_t *cfg)
         self->cfg.expire_ms = CONS_COMMITTEE_EXPIRE_MS;
     if (self->cfg.cases_max == 0)
         self->cfg.cases_max = CONS_COMMITTEE_CASES_MAX;
+    self->epoch_blocks = wd_genesis_param (cfg->genesis, "epoch_blocks");
+    if (self->epoch_blocks == 0)
+        self->epoch_blocks = 1; /* a genesis always has it (at least 1) */
     return self;
 }
 
@@ -502,6 +513,16 @@ s_order (cons_committee_t *self, const s_case_t *c)
     return n;
 }
 
+/* The subject node the rule leaves out of escalation weights: the
+   evidence's, or before it arrives the first verdict's (NULL: none). */
+static const uint8_t *
+s_subject_node (const s_case_t *c)
+{
+    if (c->has_evidence)
+        return c->subject.node;
+    return c->count ? c->verdicts[0].subject.node : NULL;
+}
+
 /* The state after the first k verdicts of the order. */
 static cons_committee_state_t
 s_state_prefix (cons_committee_t *self, const s_case_t *c, size_t k)
@@ -510,7 +531,7 @@ s_state_prefix (cons_committee_t *self, const s_case_t *c, size_t k)
         self->votes[i] = c->verdicts[self->order[i]].vote;
     size_t wn;
     const cons_validator_t *w = s_weights (self, &wn);
-    return cons_committee_decide (self->votes, k, w, wn, NULL);
+    return cons_committee_decide (self->votes, k, w, wn, s_subject_node (c), NULL);
 }
 
 /* Recomputes c's state (held verdicts; stopping at the first decision)
@@ -654,6 +675,7 @@ s_verdict_add (s_case_t *c, const uint8_t *bytes, size_t len, const wd_envelope_
     v->vote.committee = cv->has_claim;
     v->vote.tier = cv->verdict.tier;
     v->subject = cv->verdict.subject;
+    v->epoch = cv->epoch;
     c->count++;
     return v;
 }
@@ -720,9 +742,9 @@ cons_committee_add_verdict (cons_committee_t *self, const uint8_t *bytes, size_t
 }
 
 void
-cons_committee_committed (cons_committee_t *self, const uint8_t *bytes, size_t len)
+cons_committee_committed (cons_committee_t *self, uint64_t height, const uint8_t *bytes, size_t len)
 {
-    assert (self && bytes);
+    assert (self && bytes && height >= 1);
     wd_envelope_t env;
     if (wd_envelope_decode (bytes, len, &env) != WD_OK)
         return;
@@ -738,6 +760,7 @@ cons_committee_committed (cons_committee_t *self, const uint8_t *bytes, size_t l
             s_attach_evidence (self, c, &subject);
         }
         c->ev_committed = true;
+        c->ev_epoch = (height - 1) / self->epoch_blocks;
         if (!c->has_evidence && s_evidence_subject (self, bytes, len, &subject) == WD_OK)
             s_attach_evidence (self, c, &subject);
         return;
@@ -803,10 +826,34 @@ cons_committee_status (const cons_committee_t *self, const uint8_t evidence[ATTE
     return WD_OK;
 }
 
-size_t
-cons_committee_propose (cons_committee_t *self, cons_bytes_t *out, size_t max, size_t max_bytes)
+/* Whether the block at height (in epoch `epoch`) may take verdict v of a case
+   after the records before it, whose state is `state`: the rules of
+   docs/PROTOCOL.md "Block rules for committee verdicts" that depend on the
+   height (the arrival checks covered the rest). */
+static bool
+s_usable (const cons_committee_t *self, const s_verdict_t *v, uint64_t height, uint64_t epoch,
+          cons_committee_state_t state)
 {
-    assert (self && (out || max == 0));
+    if (v->epoch != epoch && v->epoch + 1 != epoch)
+        return false; /* CONS_ERR_COMMITTEE_EPOCH */
+    if (v->vote.committee)
+        /* a claim of epoch E needs E's first block committed */
+        return v->epoch < epoch || height > epoch * self->epoch_blocks + 1;
+    size_t wn;
+    const cons_validator_t *w = s_weights (self, &wn);
+    /* an escalation verdict: the case escalated, the signer a validator of
+       height - 1 (CONS_ERR_COMMITTEE_NOT_ESCALATED, _UNKNOWN_VALIDATOR) */
+    return state == CONS_COMMITTEE_ESCALATED && s_weight_of (w, wn, v->vote.signer) > 0;
+}
+
+size_t
+cons_committee_propose (cons_committee_t *self, uint64_t height, cons_bytes_t *out, size_t max,
+                        size_t max_bytes)
+{
+    assert (self && (out || max == 0) && height >= 1);
+    uint64_t epoch = (height - 1) / self->epoch_blocks;
+    size_t wn;
+    const cons_validator_t *w = s_weights (self, &wn);
     size_t n = 0, bytes = 0;
     for (size_t i = 0; i < self->case_count && n < max; i++) {
         s_case_t *c = self->cases[i];
@@ -814,31 +861,45 @@ cons_committee_propose (cons_committee_t *self, cons_bytes_t *out, size_t max, s
             continue;
         if (!c->ev_committed && !c->ev_bytes)
             continue;
+        if (c->ev_committed && c->ev_epoch + CONS_COMMITTEE_CASE_EPOCHS < epoch)
+            continue; /* the chain has expired the case (CONS_ERR_COMMITTEE_EXPIRED) */
         if (!s_scratch (self, c->count ? c->count : 1))
             break;
         size_t k = s_order (self, c);
-        /* how many of the order the block may take: up to the decision */
-        size_t take = 0;
-        for (size_t j = 0; j < k; j++) {
-            take = j + 1;
-            cons_committee_state_t st = s_state_prefix (self, c, j + 1);
+        /* The chain's votes (the committed prefix of the order), then the
+           uncommitted verdicts this block may take, up to the decision:
+           self->votes holds them in that order, and the taken ones are
+           compacted into self->order right after the prefix (j never
+           falls behind held + taken, so nothing is overwritten unread). */
+        size_t held = 0, taken = 0;
+        while (held < k && c->verdicts[self->order[held]].committed) {
+            self->votes[held] = c->verdicts[self->order[held]].vote;
+            held++;
+        }
+        cons_committee_state_t st =
+            cons_committee_decide (self->votes, held, w, wn, c->subject.node, NULL);
+        for (size_t j = held; j < k; j++) {
             if (st == CONS_COMMITTEE_CERTIFIED || st == CONS_COMMITTEE_REJECTED)
                 break;
+            const s_verdict_t *v = &c->verdicts[self->order[j]];
+            if (!s_usable (self, v, height, epoch, st))
+                continue;
+            self->order[held + taken] = self->order[j];
+            self->votes[held + taken] = v->vote;
+            taken++;
+            st = cons_committee_decide (self->votes, held + taken, w, wn, c->subject.node, NULL);
         }
-        size_t need = c->ev_committed ? 0 : c->ev_len;
-        size_t first = 0;
-        while (first < take && c->verdicts[self->order[first]].committed)
-            first++;
-        if (first == take && c->ev_committed)
+        if (taken == 0 && c->ev_committed)
             continue; /* nothing new */
-        for (size_t j = first; j < take; j++)
+        size_t need = c->ev_committed ? 0 : c->ev_len;
+        for (size_t j = held; j < held + taken; j++)
             need += c->verdicts[self->order[j]].len;
-        size_t recs = take - first + (c->ev_committed ? 0 : 1);
+        size_t recs = taken + (c->ev_committed ? 0 : 1);
         if (n + recs > max || bytes + need > max_bytes)
             continue; /* a case goes whole or not at all */
         if (!c->ev_committed)
             out[n++] = (cons_bytes_t){ c->ev_bytes, c->ev_len };
-        for (size_t j = first; j < take; j++) {
+        for (size_t j = held; j < held + taken; j++) {
             const s_verdict_t *v = &c->verdicts[self->order[j]];
             out[n++] = (cons_bytes_t){ v->bytes, v->len };
         }

@@ -26,8 +26,11 @@
  * certify the record. One committee REJECT escalates it: from then on every
  * verdict counts with its signer's validator weight, and the record is
  * certified when the accepting weight is more than 2/3 of the total weight
- * of the set, rejected when the rejecting weight is. A decided record takes
- * no more verdicts.
+ * of the set's validators other than the subject node (which may not vote
+ * on its own evidence), rejected when the rejecting weight is. A decided
+ * record takes no more verdicts. A record that never gets two ACCEPTs nor a
+ * REJECT (fewer than two verifiers selected, or verdicts lost) is never
+ * decided: its case expires and the attester publishes new evidence.
  *
  * This file holds the record format, the claim check, the rule, and a pure
  * tracker (cons_committee_t) that the engine feeds with evidence, verdicts,
@@ -56,6 +59,9 @@
 #define CONS_COMMITTEE_VERSION      1                   /* body "v" */
 #define CONS_COMMITTEE_ACCEPT_MIN   2                   /* committee ACCEPTs that certify */
 #define CONS_COMMITTEE_VERDICT_MAX  8192                /* bytes of the wrapped verdict body */
+/* An evidence record's case lives in the epoch of the block that carried
+   it and this many more; then the chain refuses verdicts about it. */
+#define CONS_COMMITTEE_CASE_EPOCHS 2
 
 /* ---- the record ---------------------------------------------------------- */
 
@@ -147,13 +153,17 @@ typedef struct {
 
 /* The state after votes (in chain order, at most one per signer): see the
    file comment. set is the validator set whose weights count in
-   escalation (signers outside it weigh 0). *tier (may be NULL) gets the
-   outcome's tier: for CERTIFIED the lowest of the accepting votes' tiers
-   (WARNING if any is, else AFFIRMING), CONTRAINDICATED for REJECTED, NONE
-   otherwise. Pure. */
+   escalation (signers outside it weigh 0); subject (may be NULL: none) is
+   the evidence's subject node, whose weight is left out of the total an
+   escalated record needs more than 2/3 of (3 * w > 2 * (W - w_subject));
+   with nothing left (the subject is the whole set) it stays ESCALATED.
+   *tier (may be NULL) gets the outcome's tier: for CERTIFIED the lowest of
+   the accepting votes' tiers (WARNING if any is, else AFFIRMING),
+   CONTRAINDICATED for REJECTED, NONE otherwise. Pure. */
 cons_committee_state_t
 cons_committee_decide (const cons_committee_vote_t *votes, size_t count,
-                       const cons_validator_t *set, size_t set_count, attest_trust_t *tier);
+                       const cons_validator_t *set, size_t set_count,
+                       const uint8_t subject[WD_PUBKEY_LEN], attest_trust_t *tier);
 
 /* ---- the tracker ------------------------------------------------------- */
 
@@ -217,11 +227,13 @@ int __attribute__ ((warn_unused_result))
 cons_committee_add_verdict (cons_committee_t *self, const uint8_t *env, size_t len,
                             uint64_t now_ms);
 
-/* A record of a committed block (every record, in block order; others than
-   evidence and committee verdicts are ignored): it is not proposed again,
-   and the case follows the chain's decision. */
+/* A record of the committed block at height (every record, in block
+   order; others than evidence and committee verdicts are ignored): it is
+   not proposed again, and the case follows the chain's decision. The
+   height of an evidence record fixes when the chain expires its case
+   (its epoch + CONS_COMMITTEE_CASE_EPOCHS). */
 void
-cons_committee_committed (cons_committee_t *self, const uint8_t *env, size_t len);
+cons_committee_committed (cons_committee_t *self, uint64_t height, const uint8_t *env, size_t len);
 
 /* Drops cases first seen more than expire_ms before now_ms (emitting
    CONS_COMMITTEE_OUT_EXPIRED for undecided ones). */
@@ -260,15 +272,23 @@ int __attribute__ ((warn_unused_result))
 cons_committee_status (const cons_committee_t *self, const uint8_t evidence[ATTEST_EVIDENCE_ID_LEN],
                        cons_committee_status_t *out);
 
-/* The records a proposer should put into the next block, in order, at most
-   max records and max_bytes bytes: for each case (oldest first) whose state
-   is not OPEN and whose evidence is held, the evidence unless committed,
+/* The records a proposer should put into the block at height (the tip +
+   1; epoch E = (height - 1) / epoch_blocks of the genesis), in order, at
+   most max records and max_bytes bytes: for each case (oldest first) whose
+   state is not OPEN, whose evidence is held and whose case the chain has
+   not expired at height (committed evidence of an epoch below E -
+   CONS_COMMITTEE_CASE_EPOCHS is skipped), the evidence unless committed,
    then its uncommitted verdicts in the order the rule needs (REJECTs
-   first, then the others), stopping at the one that decides it. The bytes
-   are borrowed until the next call that changes the tracker. Returns the
-   count. */
+   first, then the others), stopping at the one that decides it. Only
+   verdicts the block rules take at height go in: epoch E or E - 1 (a claim
+   of epoch E not in the epoch's first block), and an escalation verdict
+   only once the records before it escalate the case and when its signer
+   is a validator of the highest epoch given (the set of height - 1). The
+   bytes are borrowed until the next call that changes the tracker.
+   Returns the count. */
 size_t
-cons_committee_propose (cons_committee_t *self, cons_bytes_t *out, size_t max, size_t max_bytes);
+cons_committee_propose (cons_committee_t *self, uint64_t height, cons_bytes_t *out, size_t max,
+                        size_t max_bytes);
 
 /* Number of cases kept. */
 size_t

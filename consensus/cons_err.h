@@ -85,7 +85,8 @@
     X (CONS_ERR_COMMITTEE_NOT_ESCALATED, "verdict without a claim for evidence not escalated")     \
     X (CONS_ERR_COMMITTEE_SUBJECT, "committee verdict's subject is not the evidence's")            \
     X (CONS_ERR_COMMITTEE_SELF, "committee verdict signed by the evidence's own node")             \
-    X (CONS_ERR_COMMITTEE_TWICE, "verifier already gave a verdict on this evidence")
+    X (CONS_ERR_COMMITTEE_TWICE, "verifier already gave a verdict on this evidence")               \
+    X (CONS_ERR_OBSERVER_SEND, "observer sent something other than a subscription")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

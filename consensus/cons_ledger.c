@@ -299,11 +299,16 @@ s_rules_seen (void *ctx, const uint8_t id[32], uint64_t height)
 }
 
 /* Every rule of cons_ledger_check_block against st; on WD_OK *b holds the
-   decoded block (release it). */
+   decoded block (release it). On a failure that one record causes,
+   *bad_record (may be NULL) gets its index, else SIZE_MAX. */
 static int
 s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t len, s_where_t where,
-         bool sigs, cons_block_t *b)
+         bool sigs, cons_block_t *b, size_t *bad_record)
 {
+    size_t bad_scratch;
+    if (!bad_record)
+        bad_record = &bad_scratch;
+    *bad_record = SIZE_MAX;
     int err = cons_block_decode (buf, len, (size_t)self->block_max, b);
     if (err != WD_OK)
         return err;
@@ -349,15 +354,19 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
             err = cons_cert_verify (&cert, self->chain, prev->v, prev->n, NULL, NULL);
     }
     for (size_t i = 0; err == WD_OK && i < b->record_count; i++)
-        err = s_check_record (self, b, i, where, sigs);
+        if ((err = s_check_record (self, b, i, where, sigs)) != WD_OK)
+            *bad_record = i;
     if (err == WD_OK) {
         const s_set_t *prev = b->height > 1 ? s_set_for (self, st, b->height - 1, &g2) : NULL;
         s_rules_ctx_t ctx = { self, st };
         cons_rep_rules_t rules = {
             self->chain, self->tau, sigs, s_rules_epoch, s_rules_seen, &ctx
         };
+        size_t ri = SIZE_MAX;
         err = cons_reputation_check (st->rep, b, prev ? prev->v : NULL, prev ? prev->n : 0, &rules,
-                                     NULL);
+                                     &ri);
+        if (err != WD_OK)
+            *bad_record = ri;
     }
     if (err != WD_OK)
         cons_block_release (b);
@@ -444,7 +453,7 @@ s_replay_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_l
     cons_block_t b;
     uint8_t id[CONS_BLOCK_ID_LEN];
     r->bad_height = height;
-    int err = s_check (r->self, r->st, block, block_len, S_STORED, r->sigs, &b);
+    int err = s_check (r->self, r->st, block, block_len, S_STORED, r->sigs, &b, NULL);
     if (err == WD_OK && b.height != height) {
         cons_block_release (&b);
         err = CONS_ERR_BLOCK_HEIGHT;
@@ -648,10 +657,76 @@ cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t propos
 }
 
 int
+cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
+                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_bytes_t *records,
+                           size_t count, int *why, uint8_t **out, size_t *len)
+{
+    assert (out && len && proposer && (why || count == 0));
+    *out = NULL;
+    *len = 0;
+    if (count > CONS_BLOCK_RECORDS_MAX)
+        return WD_ERR_OUT_OF_RANGE;
+    /* kept[k] is the index in records of the k-th record still in */
+    cons_bytes_t *recs = malloc ((count ? count : 1) * sizeof *recs);
+    size_t *kept = malloc ((count ? count : 1) * sizeof *kept);
+    uint8_t (*ids)[32] = malloc ((count ? count : 1) * sizeof *ids);
+    if (!recs || !kept || !ids) {
+        free (recs);
+        free (kept);
+        free (ids);
+        return WD_ERR_NOMEM;
+    }
+    /* a record twice: the later copy goes (the block decoder refuses it
+       without saying which one) */
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        why[i] = WD_OK;
+        wd_envelope_id (ids[n], records[i].data, records[i].len);
+        bool twice = false;
+        for (size_t k = 0; k < n && !twice; k++)
+            twice = memcmp (ids[k], ids[n], 32) == 0;
+        if (twice) {
+            why[i] = CONS_ERR_BLOCK_DUPLICATE;
+            continue;
+        }
+        recs[n] = records[i];
+        kept[n++] = i;
+    }
+    free (ids);
+    int err;
+    for (;;) {
+        uint8_t *block = NULL;
+        size_t block_len = 0;
+        err = cons_ledger_propose (self, time_ms, proposer, recs, n, &block, &block_len);
+        if (err != WD_OK)
+            break;
+        cons_block_t b;
+        size_t bad = SIZE_MAX;
+        err = s_check (self, &self->state, block, block_len, S_LIVE, true, &b, &bad);
+        if (err == WD_OK) {
+            cons_block_release (&b);
+            *out = block;
+            *len = block_len;
+            break;
+        }
+        free (block);
+        if (bad >= n)
+            break; /* not a record's fault */
+        why[kept[bad]] = err;
+        memmove (recs + bad, recs + bad + 1, (n - bad - 1) * sizeof *recs);
+        memmove (kept + bad, kept + bad + 1, (n - bad - 1) * sizeof *kept);
+        n--;
+    }
+    free (recs);
+    free (kept);
+    return err;
+}
+
+int
 cons_ledger_check_block (cons_ledger_t *self, const uint8_t *block, size_t len)
 {
     cons_block_t b;
-    int err = s_check (self, &self->state, block, len, S_LIVE, true, &b);
+    int err = s_check (self, &self->state, block, len, S_LIVE, true, &b, NULL);
     if (err == WD_OK)
         cons_block_release (&b);
     return err;
@@ -735,7 +810,7 @@ cons_ledger_append (cons_ledger_t *self, const uint8_t *block, size_t len, const
         return WD_ERR_BAD_VALUE;
     cons_block_t b;
     uint8_t id[CONS_BLOCK_ID_LEN];
-    int err = s_check (self, &self->state, block, len, S_LIVE, true, &b);
+    int err = s_check (self, &self->state, block, len, S_LIVE, true, &b, NULL);
     if (err != WD_OK)
         return err;
     cons_block_id (block, len, id);

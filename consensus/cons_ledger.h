@@ -127,6 +127,20 @@ int __attribute__ ((warn_unused_result))
 cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t proposer[WD_PUBKEY_LEN],
                      const cons_bytes_t *records, size_t count, uint8_t **out, size_t *len);
 
+/* Like cons_ledger_propose, then checks the block by every rule
+   (cons_ledger_check_block) and leaves out each record that makes it
+   invalid, one at a time (the first one a check names, then the block is
+   built again), so that a proposer never puts into a block a record its
+   own ledger would refuse. why (count entries, caller's) gets WD_OK for
+   each record in the block and the reason for each one left out (a record
+   given twice: CONS_ERR_BLOCK_DUPLICATE for the later copy). WD_OK with
+   *out (caller frees), or a failure no record causes (the block is too
+   large, WD_ERR_OUT_OF_RANGE, WD_ERR_NOMEM), *out NULL. */
+int __attribute__ ((warn_unused_result))
+cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
+                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_bytes_t *records,
+                           size_t count, int *why, uint8_t **out, size_t *len);
+
 /* Whether block may follow the tip, by every rule: cons_block_decode with
    the chain's block_max_bytes (its reasons); height = tip + 1
    (CONS_ERR_BLOCK_HEIGHT); prev = tip id (CONS_ERR_BLOCK_PREV); time >

@@ -88,7 +88,8 @@ cons_reputation_dup (const cons_reputation_t *self)
         cons_committee_vote_t *votes = d->votes;
         *d = *c;
         d->votes = votes;
-        memcpy (d->votes, c->votes, c->count * sizeof *d->votes);
+        if (c->count) /* a case without votes has none (NULL) to copy */
+            memcpy (d->votes, c->votes, c->count * sizeof *d->votes);
         copy->cases[i] = d;
     }
     return copy;
@@ -307,7 +308,8 @@ s_apply_committee (cons_reputation_t *self, const wd_envelope_t *env, uint64_t h
         v->committee = cv->has_claim;
         v->tier = cv->verdict.tier;
         attest_trust_t tier;
-        c->state = cons_committee_decide (c->votes, c->count, prev, prev_count, &tier);
+        c->state =
+            cons_committee_decide (c->votes, c->count, prev, prev_count, c->subject.node, &tier);
         if (c->state == CONS_COMMITTEE_CERTIFIED || c->state == CONS_COMMITTEE_REJECTED)
             s_decided (self, c, tier, height);
     }
@@ -491,13 +493,21 @@ cons_reputation_score (const cons_rep_entry_t *e, uint64_t epoch)
     return (uint32_t)score;
 }
 
+bool
+cons_reputation_excluded (const cons_reputation_t *self, size_t index, uint64_t epoch)
+{
+    assert (index < self->count);
+    return cons_reputation_quarantined (&self->entries[index], epoch) ||
+           self->status[index].tier == ATTEST_TRUST_CONTRAINDICATED;
+}
+
 size_t
 cons_reputation_weights (const cons_reputation_t *self, uint64_t epoch, cons_validator_t *out)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->count; i++) {
         const cons_rep_entry_t *e = &self->entries[i];
-        if (cons_reputation_quarantined (e, epoch))
+        if (cons_reputation_excluded (self, i, epoch))
             continue;
         uint64_t w = cons_reputation_score (e, epoch) / 100;
         if (w < CONS_REP_WEIGHT_FLOOR)

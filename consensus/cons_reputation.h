@@ -11,10 +11,12 @@
  *   - at the first block of every epoch after the first (height h with
  *     (h - 1) mod epoch_blocks = 0, h > 1): time decay, every counter c
  *     becomes c - c / CONS_REP_DECAY_DIV;
- *   - each "verdict" record (attest_verdict.h) about a node subject: a pass
- *     for the subject when its tier is affirming or warning, a failure when
- *     contraindicated (the certified verdict is the outcome of the evidence
- *     it names); last_seen of the subject becomes h;
+ *   - each "committee-verdict" record (cons_committee.h) that decides its
+ *     evidence record: a pass (certified) or a failure (rejected) for a
+ *     node subject, whose last_seen becomes h and whose status
+ *     (cons_reputation_node_status) becomes the outcome; a hit or a miss
+ *     for every verifier of the record; plain "verdict" records change
+ *     nothing;
  *   - each "evidence" record about a node subject: last_seen becomes h;
  *   - last_cert (the certificate of block h - 1, checked by the ledger)
  *     against the validator set of h - 1: every validator of that set
@@ -30,8 +32,10 @@
  * participation = (made + 1) * 10000 / (possible + 2), tier from the
  * node certificate's key_protection: CONS_REP_TIER_SOFTWARE_BP for
  * "software", 10000 otherwise; 0 while quarantined.
- * weight = 0 while quarantined, else min(CONS_REP_WEIGHT_CAP,
- * max(CONS_REP_WEIGHT_FLOOR, score / 100)).
+ * weight = 0 (out of the validator set) while quarantined or while the
+ * node's latest decided attestation (cons_reputation_node_status) is
+ * contraindicated, else min(CONS_REP_WEIGHT_CAP, max(CONS_REP_WEIGHT_FLOOR,
+ * score / 100)); when that leaves nobody, every node weighs 1.
  */
 #ifndef CONS_REPUTATION_H
 #define CONS_REPUTATION_H
@@ -57,7 +61,7 @@
 #define CONS_REP_EQUIVOCATION_TYPE "equivocation" /* envelope type of evidence */
 /* An evidence record's case lives in the epoch of the block that carried
    it and this many more; then verdicts about it are refused. */
-#define CONS_REP_CASE_EPOCHS 2
+#define CONS_REP_CASE_EPOCHS CONS_COMMITTEE_CASE_EPOCHS
 
 /* One node's row. */
 typedef struct {
@@ -180,10 +184,18 @@ cons_reputation_quarantined (const cons_rep_entry_t *entry, uint64_t epoch);
 uint32_t
 cons_reputation_score (const cons_rep_entry_t *entry, uint64_t epoch);
 
-/* The validator set for epoch from this table: every node whose weight in
-   that epoch is above zero, in table order; when none is, every node with
-   weight 1. out must hold cons_reputation_count entries; returns the
-   count. */
+/* Whether the node at index is left out of the validator set of epoch by
+   this table: quarantined in epoch, or its latest decided attestation
+   (cons_reputation_node_status) is contraindicated, until a later one of
+   its evidence records is certified. */
+bool
+cons_reputation_excluded (const cons_reputation_t *self, size_t index, uint64_t epoch);
+
+/* The validator set for epoch from this table: every node not excluded
+   (cons_reputation_excluded), in table order, weighted by its score; when
+   every node is excluded, every node with weight 1 (a chain never loses
+   its validators). out must hold cons_reputation_count entries; returns
+   the count. */
 size_t
 cons_reputation_weights (const cons_reputation_t *self, uint64_t epoch, cons_validator_t *out);
 

@@ -23,6 +23,7 @@
 #include "wd_log.h"
 
 #define S_HEX_LEN         (2 * WD_PUBKEY_LEN + 1)
+#define S_USER_LEN        (sizeof CONS_TRANSPORT_OBSERVER_USER - 1 + S_HEX_LEN)
 #define S_BATCH           256         /* messages read per ROUTER wake-up */
 #define S_MAXMSG_SLACK    (64 * 1024) /* ZMQ_MAXMSGSIZE = max_frame + this */
 #define S_ZAP_PARTS       8
@@ -36,7 +37,7 @@
 /* Reasons counted by cons_transport_rejections, in this order. */
 static const int s_reasons[] = {
     CONS_ERR_FRAME_SIZE,  CONS_ERR_FRAME_SHORT,  CONS_ERR_FRAME_VERSION, CONS_ERR_FRAME_CHANNEL,
-    CONS_ERR_FRAME_PARTS, CONS_ERR_PEER_UNKNOWN, CONS_ERR_PEER_BANNED,
+    CONS_ERR_FRAME_PARTS, CONS_ERR_PEER_UNKNOWN, CONS_ERR_PEER_BANNED,   CONS_ERR_OBSERVER_SEND,
 };
 #define S_REASONS (sizeof s_reasons / sizeof s_reasons[0])
 
@@ -44,13 +45,15 @@ typedef struct {
     wd_cert_t cert;
     char id_hex[S_HEX_LEN];
     char curve_hex[S_HEX_LEN];
-    void *dealer;      /* NULL until an endpoint is set (and while banned) */
-    bool discovered;   /* the endpoint came from a LAN announcement */
-    void *monitor;     /* PAIR reading the DEALER's events */
-    uint64_t retry_at; /* after a refusal: when to make a new DEALER */
-    int retry_ms;      /* the backoff after refusals, 0 after a success */
-    bool lost;         /* our link dropped; libzmq is backing off before it redials */
-    bool redial;       /* the peer spoke to us while lost: make a new DEALER at the next send */
+    void *dealer;          /* NULL until an endpoint is set (and while banned) */
+    bool discovered;       /* the endpoint came from a LAN announcement */
+    void *monitor;         /* PAIR reading the DEALER's events */
+    uint64_t retry_at;     /* after a refusal: when to make a new DEALER */
+    int retry_ms;          /* the backoff after refusals, 0 after a success */
+    bool lost;             /* our link dropped; libzmq is backing off before it redials */
+    bool redial;           /* the peer spoke to us while lost: make a new DEALER at the next send */
+    bool observer;         /* an admitted observer (cert holds only its curve_pk) */
+    char user[S_USER_LEN]; /* observers: the ZAP User-Id "observer:<hex>" */
     cons_transport_peer_t info;
 } s_peer_t;
 
@@ -64,6 +67,7 @@ struct cons_transport {
     cons_transport_config_t config; /* pointers in it are not kept */
     zhashx_t *peers;                /* id hex -> s_peer_t (owned) */
     zhashx_t *by_curve;             /* curve hex -> s_peer_t (borrowed) */
+    zhashx_t *observers;            /* "observer:<curve hex>" -> s_peer_t (owned) */
     zloop_t *loop;
     zactor_t *beacon; /* optional LAN discovery */
     int dispatching;
@@ -78,7 +82,7 @@ struct cons_transport {
 bool
 cons_transport_channel_valid (uint8_t channel)
 {
-    return channel >= CONS_CHANNEL_MEMBER && channel <= CONS_CHANNEL_CAPSULE;
+    return channel >= CONS_CHANNEL_MEMBER && channel <= CONS_CHANNEL_OBSERVE;
 }
 
 int
@@ -391,6 +395,36 @@ s_dispatch_end (cons_transport_t *self)
         s_router_rebind (self);
 }
 
+static void
+s_observer_reject (cons_transport_t *self, s_peer_t *peer, int reason)
+{
+    self->stats.observer_rejected++;
+    s_count_reject (self, peer, reason);
+    wd_log_info ("transport: observer %.8s: frame refused: %s", peer ? peer->id_hex : "?",
+                 cons_err_name (reason));
+}
+
+/* Hands an observer's channel-6 body to on_observe; its refusal is counted
+   against the observer (looked up again: the callback may change the set). */
+static int
+s_observer_deliver (cons_transport_t *self, s_peer_t *peer, const uint8_t *body, size_t body_len,
+                    uint64_t now)
+{
+    char user[S_USER_LEN];
+    uint8_t key[WD_PUBKEY_LEN];
+    memcpy (user, peer->user, sizeof user);
+    memcpy (key, peer->cert.curve_pk, WD_PUBKEY_LEN);
+    peer->info.msgs_in++;
+    peer->info.bytes_in += body_len;
+    peer->info.last_seen_ms = now;
+    int reason = self->config.on_observe
+                     ? self->config.on_observe (self->config.on_observe_arg, key, body, body_len)
+                     : CONS_ERR_OBSERVER_SEND;
+    if (reason != 0)
+        s_observer_reject (self, zhashx_lookup (self->observers, user), reason);
+    return reason;
+}
+
 /* Reads up to S_BATCH messages; returns how many were delivered. */
 static int
 s_router_drain (cons_transport_t *self)
@@ -424,6 +458,8 @@ s_router_drain (cons_transport_t *self)
         }
         const char *user = zmq_msg_gets (&frame, "User-Id");
         s_peer_t *peer = user ? zhashx_lookup (self->peers, user) : NULL;
+        if (!peer && user)
+            peer = zhashx_lookup (self->observers, user);
         uint64_t now = (uint64_t)zclock_mono ();
         uint8_t channel = 0;
         const uint8_t *body = NULL;
@@ -436,6 +472,19 @@ s_router_drain (cons_transport_t *self)
             reason =
                 cons_transport_frame_decode (zmq_msg_data (&frame), zmq_msg_size (&frame),
                                              self->config.max_frame, &channel, &body, &body_len);
+        /* Channel 6 is the observers' and only theirs. */
+        if (reason == 0 && !peer->observer && channel == CONS_CHANNEL_OBSERVE)
+            reason = CONS_ERR_FRAME_CHANNEL;
+        if (reason == 0 && peer->observer && channel != CONS_CHANNEL_OBSERVE)
+            reason = CONS_ERR_OBSERVER_SEND;
+        if (peer && peer->observer) {
+            if (reason == 0)
+                reason = s_observer_deliver (self, peer, body, body_len, now);
+            else
+                s_observer_reject (self, peer, reason);
+            zmq_msg_close (&frame);
+            continue;
+        }
         if (reason != 0) {
             s_count_reject (self, peer, reason);
             if (peer)
@@ -519,8 +568,17 @@ s_zap_handle (cons_transport_t *self)
         char hex[S_HEX_LEN];
         s_hex (hex, (const uint8_t *)parts[6]);
         peer = zhashx_lookup (self->by_curve, hex);
+        if (!peer) {
+            char user[S_USER_LEN];
+            snprintf (user, sizeof user, "%s%s", CONS_TRANSPORT_OBSERVER_USER, hex);
+            peer = zhashx_lookup (self->observers, user);
+        }
     }
-    if (!peer) {
+    if (peer && peer->observer) {
+        self->stats.zap_allowed++;
+        self->stats.zap_observers++;
+        s_zap_reply (self, parts[1], sizes[1], "200", "OK", peer->user);
+    } else if (!peer) {
         self->stats.zap_unknown++;
         s_zap_reply (self, parts[1], sizes[1], "400", "unknown key", "");
     } else if (s_banned (peer, (uint64_t)zclock_mono ())) {
@@ -558,6 +616,10 @@ static s_peer_t *
 s_peer_by_monitor (cons_transport_t *self, void *monitor)
 {
     for (s_peer_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
+        if (peer->monitor == monitor)
+            return peer;
+    for (s_peer_t *peer = zhashx_first (self->observers); peer;
+         peer = zhashx_next (self->observers))
         if (peer->monitor == monitor)
             return peer;
     return NULL;
@@ -688,7 +750,8 @@ cons_transport_new (const cons_transport_config_t *config)
     self->curve_sk = sodium_malloc (WD_PUBKEY_LEN);
     self->peers = zhashx_new ();
     self->by_curve = zhashx_new ();
-    if (!self->curve_sk || !self->peers || !self->by_curve)
+    self->observers = zhashx_new ();
+    if (!self->curve_sk || !self->peers || !self->by_curve || !self->observers)
         goto out_fail;
     memcpy (self->curve_sk, config->curve_sk, WD_PUBKEY_LEN);
     if (crypto_scalarmult_base (derived, self->curve_sk) != 0 ||
@@ -698,6 +761,7 @@ cons_transport_new (const cons_transport_config_t *config)
     }
     sodium_mprotect_noaccess (self->curve_sk);
     zhashx_set_destructor (self->peers, s_peer_destructor);
+    zhashx_set_destructor (self->observers, s_peer_destructor);
     if (s_peers_load (self, config->certs, config->cert_count) != 0)
         goto out_fail;
 
@@ -738,6 +802,12 @@ cons_transport_destroy (cons_transport_t **self_p)
                 s_dealer_close (self, peer);
             zhashx_destroy (&self->peers);
         }
+        if (self->observers) {
+            for (s_peer_t *peer = zhashx_first (self->observers); peer;
+                 peer = zhashx_next (self->observers))
+                s_dealer_close (self, peer);
+            zhashx_destroy (&self->observers);
+        }
         zhashx_destroy (&self->by_curve);
         if (self->router)
             zmq_close (self->router);
@@ -767,6 +837,9 @@ cons_transport_attach (cons_transport_t *self, zloop_t *loop)
     s_watch (self, self->router, s_on_router);
     for (s_peer_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
         s_watch (self, peer->monitor, s_on_monitor);
+    for (s_peer_t *peer = zhashx_first (self->observers); peer;
+         peer = zhashx_next (self->observers))
+        s_watch (self, peer->monitor, s_on_monitor);
     if (self->beacon)
         s_watch (self, zsock_resolve (self->beacon), s_on_beacon);
     return 0;
@@ -782,6 +855,9 @@ cons_transport_detach (cons_transport_t *self)
     s_unwatch (self, self->router);
     for (s_peer_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
         s_unwatch (self, peer->monitor);
+    for (s_peer_t *peer = zhashx_first (self->observers); peer;
+         peer = zhashx_next (self->observers))
+        s_unwatch (self, peer->monitor);
     if (self->beacon)
         s_unwatch (self, zsock_resolve (self->beacon));
     self->loop = NULL;
@@ -791,7 +867,7 @@ int
 cons_transport_poll (cons_transport_t *self, int timeout_ms)
 {
     assert (self);
-    size_t count = 3 + zhashx_size (self->peers);
+    size_t count = 3 + zhashx_size (self->peers) + zhashx_size (self->observers);
     zmq_pollitem_t *items = calloc (count, sizeof *items);
     if (!items)
         return -1;
@@ -803,6 +879,10 @@ cons_transport_poll (cons_transport_t *self, int timeout_ms)
         items[n++] = (zmq_pollitem_t){ .socket = beacon, .events = ZMQ_POLLIN };
     size_t first_monitor = n;
     for (s_peer_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
+        if (peer->monitor)
+            items[n++] = (zmq_pollitem_t){ .socket = peer->monitor, .events = ZMQ_POLLIN };
+    for (s_peer_t *peer = zhashx_first (self->observers); peer;
+         peer = zhashx_next (self->observers))
         if (peer->monitor)
             items[n++] = (zmq_pollitem_t){ .socket = peer->monitor, .events = ZMQ_POLLIN };
     int rc = zmq_poll (items, (int)n, timeout_ms);
@@ -879,18 +959,13 @@ cons_transport_set_certs (cons_transport_t *self, const wd_cert_t *certs, size_t
     return s_peers_load (self, certs, count);
 }
 
-int
-cons_transport_send (cons_transport_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t channel,
-                     const uint8_t *body, size_t body_len)
+/* Queues one frame on the peer's (or observer's) DEALER. */
+static int
+s_send (cons_transport_t *self, s_peer_t *peer, uint8_t channel, const uint8_t *body,
+        size_t body_len)
 {
-    assert (self && to && (body || body_len == 0));
-    if (!cons_transport_channel_valid (channel))
-        return CONS_ERR_FRAME_CHANNEL;
     if (body_len > self->config.max_frame - CONS_TRANSPORT_HEADER)
         return CONS_ERR_FRAME_SIZE;
-    s_peer_t *peer = s_peer_find (self, to);
-    if (!peer)
-        return CONS_ERR_PEER_UNKNOWN;
     uint64_t now = (uint64_t)zclock_mono ();
     if (s_banned (peer, now))
         return CONS_ERR_PEER_BANNED;
@@ -929,6 +1004,110 @@ cons_transport_send (cons_transport_t *self, const uint8_t to[WD_PUBKEY_LEN], ui
 }
 
 int
+cons_transport_send (cons_transport_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t channel,
+                     const uint8_t *body, size_t body_len)
+{
+    assert (self && to && (body || body_len == 0));
+    if (!cons_transport_channel_valid (channel) || channel == CONS_CHANNEL_OBSERVE)
+        return CONS_ERR_FRAME_CHANNEL;
+    s_peer_t *peer = s_peer_find (self, to);
+    if (!peer)
+        return CONS_ERR_PEER_UNKNOWN;
+    return s_send (self, peer, channel, body, body_len);
+}
+
+/* ---- observers ---------------------------------------------------------------------------- */
+
+static s_peer_t *
+s_observer_find (cons_transport_t *self, const uint8_t key[WD_PUBKEY_LEN])
+{
+    char hex[S_HEX_LEN], user[S_USER_LEN];
+    s_hex (hex, key);
+    snprintf (user, sizeof user, "%s%s", CONS_TRANSPORT_OBSERVER_USER, hex);
+    return zhashx_lookup (self->observers, user);
+}
+
+int
+cons_transport_set_observers (cons_transport_t *self, const uint8_t (*keys)[WD_PUBKEY_LEN],
+                              size_t count)
+{
+    assert (self && (keys || count == 0));
+    if (count > CONS_TRANSPORT_OBSERVERS_MAX)
+        return WD_ERR_OUT_OF_RANGE;
+    zlistx_t *gone = zlistx_new ();
+    if (!gone)
+        return WD_ERR_NOMEM;
+    for (s_peer_t *peer = zhashx_first (self->observers); peer;
+         peer = zhashx_next (self->observers)) {
+        bool kept = false;
+        for (size_t i = 0; i < count && !kept; i++)
+            kept = sodium_memcmp (keys[i], peer->cert.curve_pk, WD_PUBKEY_LEN) == 0;
+        if (!kept)
+            zlistx_add_end (gone, peer);
+    }
+    for (s_peer_t *peer = zlistx_first (gone); peer; peer = zlistx_next (gone)) {
+        s_dealer_close (self, peer);
+        zhashx_delete (self->observers, peer->user); /* frees peer */
+    }
+    zlistx_destroy (&gone);
+    for (size_t i = 0; i < count; i++) {
+        if (s_observer_find (self, keys[i]))
+            continue;
+        s_peer_t *peer = calloc (1, sizeof *peer);
+        if (!peer)
+            return WD_ERR_NOMEM;
+        peer->observer = true;
+        memcpy (peer->cert.curve_pk, keys[i], WD_PUBKEY_LEN);
+        snprintf (peer->cert.name, sizeof peer->cert.name, "observer");
+        s_hex (peer->id_hex, keys[i]);
+        memcpy (peer->curve_hex, peer->id_hex, S_HEX_LEN);
+        snprintf (peer->user, sizeof peer->user, "%s%s", CONS_TRANSPORT_OBSERVER_USER,
+                  peer->id_hex);
+        memcpy (peer->info.node_id, keys[i], WD_PUBKEY_LEN);
+        snprintf (peer->info.name, sizeof peer->info.name, "observer");
+        if (zhashx_insert (self->observers, peer->user, peer) != 0)
+            free (peer);
+    }
+    return 0;
+}
+
+int
+cons_transport_observer_endpoint (cons_transport_t *self, const uint8_t key[WD_PUBKEY_LEN],
+                                  const char *endpoint)
+{
+    assert (self && key);
+    s_peer_t *peer = s_observer_find (self, key);
+    if (!peer)
+        return CONS_ERR_PEER_UNKNOWN;
+    if (endpoint && (strncmp (endpoint, "tcp://", 6) != 0 || endpoint[6] == '\0' ||
+                     strlen (endpoint) > CONS_TRANSPORT_ENDPOINT_MAX))
+        return WD_ERR_BAD_VALUE;
+    if (endpoint && peer->dealer && strcmp (endpoint, peer->info.endpoint) == 0)
+        return 0; /* unchanged: keep the connection and its queue */
+    s_dealer_close (self, peer);
+    if (!endpoint) {
+        peer->info.endpoint[0] = '\0';
+        return 0;
+    }
+    snprintf (peer->info.endpoint, sizeof peer->info.endpoint, "%s", endpoint);
+    int rc = s_dealer_open (self, peer);
+    if (rc != 0)
+        peer->info.endpoint[0] = '\0';
+    return rc;
+}
+
+int
+cons_transport_observer_send (cons_transport_t *self, const uint8_t key[WD_PUBKEY_LEN],
+                              const uint8_t *body, size_t body_len)
+{
+    assert (self && key && (body || body_len == 0));
+    s_peer_t *peer = s_observer_find (self, key);
+    if (!peer)
+        return CONS_ERR_PEER_UNKNOWN;
+    return s_send (self, peer, CONS_CHANNEL_OBSERVE, body, body_len);
+}
+
+int
 cons_transport_ban (cons_transport_t *self, const uint8_t node_id[WD_PUBKEY_LEN], uint64_t until_ms)
 {
     assert (self && node_id);
@@ -956,21 +1135,21 @@ static int
 s_peer_compare (const void *a, const void *b)
 {
     const s_peer_t *pa = *(const s_peer_t *const *)a, *pb = *(const s_peer_t *const *)b;
-    return memcmp (pa->cert.sign_pk, pb->cert.sign_pk, WD_PUBKEY_LEN);
+    return memcmp (pa->info.node_id, pb->info.node_id, WD_PUBKEY_LEN);
 }
 
-size_t
-cons_transport_peers (cons_transport_t *self, cons_transport_peer_t *out, size_t max)
+/* The records of one table (peers or observers), ordered by id. */
+static size_t
+s_list (cons_transport_t *self, zhashx_t *table, cons_transport_peer_t *out, size_t max)
 {
-    assert (self && (out || max == 0));
-    size_t total = zhashx_size (self->peers);
+    size_t total = zhashx_size (table);
     if (max == 0 || total == 0)
         return total;
     s_peer_t **all = calloc (total, sizeof *all);
     if (!all)
         return 0;
     size_t n = 0;
-    for (s_peer_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
+    for (s_peer_t *peer = zhashx_first (table); peer; peer = zhashx_next (table))
         all[n++] = peer;
     qsort (all, n, sizeof *all, s_peer_compare);
     uint64_t now = (uint64_t)zclock_mono ();
@@ -983,6 +1162,20 @@ cons_transport_peers (cons_transport_t *self, cons_transport_peer_t *out, size_t
     }
     free (all);
     return total;
+}
+
+size_t
+cons_transport_peers (cons_transport_t *self, cons_transport_peer_t *out, size_t max)
+{
+    assert (self && (out || max == 0));
+    return s_list (self, self->peers, out, max);
+}
+
+size_t
+cons_transport_observers (cons_transport_t *self, cons_transport_peer_t *out, size_t max)
+{
+    assert (self && (out || max == 0));
+    return s_list (self, self->observers, out, max);
 }
 
 void

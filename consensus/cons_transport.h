@@ -45,6 +45,15 @@
  * are no further copies. The caller's own copy (config.curve_sk) is the
  * caller's to wipe.
  *
+ * Observers (docs/PROTOCOL.md "Observers"): read-only parties admitted by
+ * their CURVE key alone (cons_transport_set_observers). ZAP gives them the
+ * User-Id "observer:<hex curve key>", so nothing they send is attributed to
+ * a node; they may only send on CONS_CHANNEL_OBSERVE (anything else is
+ * refused with CONS_ERR_OBSERVER_SEND), which goes to on_observe, not
+ * on_recv; a node's frame on that channel is CONS_ERR_FRAME_CHANNEL. The
+ * node pushes to an observer on a DEALER of its own, pinned to the
+ * observer's key, at the endpoint the observer subscribed with.
+ *
  * Time: bans, last-seen and expiry use zclock_mono () milliseconds.
  * Not thread-safe: one thread drives a transport.
  */
@@ -65,6 +74,7 @@
 #define CONS_CHANNEL_AGREE   3
 #define CONS_CHANNEL_SYNC    4
 #define CONS_CHANNEL_CAPSULE 5 /* capsule fetch and key release (node_capsule) */
+#define CONS_CHANNEL_OBSERVE 6 /* observers: subscription in, records and blocks out */
 
 #define CONS_TRANSPORT_VERSION       1
 #define CONS_TRANSPORT_HEADER        2             /* version, channel */
@@ -77,6 +87,8 @@
 #define CONS_TRANSPORT_HEARTBEAT_TTL 5000          /* default silence before a drop */
 #define CONS_TRANSPORT_ENDPOINT_MAX  255
 #define CONS_TRANSPORT_ZAP_DOMAIN    "warden"
+#define CONS_TRANSPORT_OBSERVER_USER "observer:" /* ZAP User-Id prefix of an observer */
+#define CONS_TRANSPORT_OBSERVERS_MAX 64
 
 typedef struct cons_transport cons_transport_t;
 
@@ -85,6 +97,14 @@ typedef struct cons_transport cons_transport_t;
    call cons_transport_send, _ban and _set_certs. */
 typedef void (cons_transport_recv_fn) (void *arg, const uint8_t from[WD_PUBKEY_LEN],
                                        uint8_t channel, const uint8_t *body, size_t body_len);
+
+/* Called for every frame an admitted observer sends on CONS_CHANNEL_OBSERVE
+   (anything else an observer sends is refused before it, with
+   CONS_ERR_OBSERVER_SEND). key is the observer's authenticated CURVE public
+   key. Returns 0, or the reason the body is refused, which is counted like
+   a transport rejection. May call the observer functions below. */
+typedef int (cons_transport_observe_fn) (void *arg, const uint8_t key[WD_PUBKEY_LEN],
+                                         const uint8_t *body, size_t body_len);
 
 typedef struct {
     const wd_cert_t *self;   /* own certificate (copied) */
@@ -100,6 +120,8 @@ typedef struct {
     int heartbeat_ttl_ms; /* 0: default */
     cons_transport_recv_fn *on_recv;
     void *on_recv_arg;
+    cons_transport_observe_fn *on_observe; /* NULL: observers' frames are refused */
+    void *on_observe_arg;
 } cons_transport_config_t;
 
 typedef enum {
@@ -128,13 +150,15 @@ typedef struct {
 
 /* Transport-wide counters. */
 typedef struct {
-    uint64_t zap_allowed;     /* handshakes admitted */
-    uint64_t zap_unknown;     /* handshakes with a key no known cert binds */
-    uint64_t zap_banned;      /* handshakes of banned peers */
-    uint64_t rejected;        /* received frames refused (any reason, any sender) */
-    uint64_t router_rebinds;  /* inbound socket re-created to cut a banned peer */
-    uint64_t beacons_used;    /* LAN announcements that set a peer's endpoint */
-    uint64_t beacons_ignored; /* malformed, unknown node, self, or peer already set */
+    uint64_t zap_allowed;       /* handshakes admitted */
+    uint64_t zap_unknown;       /* handshakes with a key no known cert binds */
+    uint64_t zap_banned;        /* handshakes of banned peers */
+    uint64_t rejected;          /* received frames refused (any reason, any sender) */
+    uint64_t router_rebinds;    /* inbound socket re-created to cut a banned peer */
+    uint64_t beacons_used;      /* LAN announcements that set a peer's endpoint */
+    uint64_t beacons_ignored;   /* malformed, unknown node, self, or peer already set */
+    uint64_t zap_observers;     /* handshakes of admitted observers (also in zap_allowed) */
+    uint64_t observer_rejected; /* observers' frames refused (also in rejected) */
 } cons_transport_stats_t;
 
 /* Creates the transport: copies the keys and certs, binds the ROUTER and
@@ -218,6 +242,38 @@ cons_transport_rejections (cons_transport_t *self, int reason);
 /* A name for a peer state ("up"). Static storage. */
 const char *
 cons_peer_state_name (cons_peer_state_t state);
+
+/* ---- observers (docs/PROTOCOL.md "Observers") ---------------------------- */
+
+/* Replaces the set of admitted observer CURVE keys (at most
+   CONS_TRANSPORT_OBSERVERS_MAX; a key that is also a known node's curve_pk
+   is admitted as the node). ZAP admits them with the User-Id
+   "observer:<64 hex>"; they may only send on CONS_CHANNEL_OBSERVE. Kept keys
+   keep their endpoint and counters; dropped ones lose their connection.
+   0, WD_ERR_OUT_OF_RANGE (too many), or WD_ERR_NOMEM. */
+int __attribute__ ((warn_unused_result))
+cons_transport_set_observers (cons_transport_t *self, const uint8_t (*keys)[WD_PUBKEY_LEN],
+                              size_t count);
+
+/* Sets (or with NULL removes) where an admitted observer listens: a DEALER
+   connects there as CURVE client of the observer's own key, so pushes only
+   reach the holder of that key. Unchanged endpoints keep their connection.
+   CONS_ERR_PEER_UNKNOWN (key not admitted), WD_ERR_BAD_VALUE (not
+   "tcp://...", too long, or refused by libzmq). */
+int __attribute__ ((warn_unused_result))
+cons_transport_observer_endpoint (cons_transport_t *self, const uint8_t key[WD_PUBKEY_LEN],
+                                  const char *endpoint);
+
+/* Queues [1][CONS_CHANNEL_OBSERVE][body] for an observer, without blocking:
+   cons_transport_send's codes. */
+int
+cons_transport_observer_send (cons_transport_t *self, const uint8_t key[WD_PUBKEY_LEN],
+                              const uint8_t *body, size_t body_len);
+
+/* Like cons_transport_peers for the admitted observers: node_id holds the
+   CURVE key, name is "observer". */
+size_t
+cons_transport_observers (cons_transport_t *self, cons_transport_peer_t *out, size_t max);
 
 /* ---- optional LAN discovery (czmq zbeacon) ---------------------------- */
 

@@ -509,43 +509,40 @@ s_feed_candidate (node_agree_t *self)
     size_t len = 0;
     bool *bad = NULL;
     uint64_t now = (uint64_t)zclock_time ();
-    int rc = cons_ledger_propose (self->ledger, now, self->self_id, recs, count, &block, &len);
-    if (rc == WD_OK && count > 0 &&
-        (rc = cons_ledger_check_block (self->ledger, block, len)) != WD_OK) {
-        /* A record the block rules refuse would make every proposal of this
-           node invalid: find and drop it (them), then build again. */
-        free (block);
-        block = NULL;
-        bad = calloc (self->pending_len, sizeof *bad);
-        if (!bad)
+    /* A record the block rules refuse would make every proposal of this
+       node invalid: the ledger leaves such records out (one at a time, in
+       block order, so a record that needs an earlier one of the block
+       stays when that one does) and says why. */
+    int *why = calloc (count ? count : 1, sizeof *why);
+    if (!why)
+        wd_fatalx ("out of memory");
+    int rc = cons_ledger_propose_valid (self->ledger, now, self->self_id, recs, count, why, &block,
+                                        &len);
+    for (size_t i = 0; i < count; i++) {
+        if (why[i] == WD_OK)
+            continue;
+        if (!bad && !(bad = calloc (self->pending_len ? self->pending_len : 1, sizeof *bad)))
             wd_fatalx ("out of memory");
-        size_t kept = 0;
-        for (size_t i = 0; i < count; i++) {
-            uint8_t *one = NULL;
-            size_t one_len = 0;
-            int why =
-                cons_ledger_propose (self->ledger, now, self->self_id, &recs[i], 1, &one, &one_len);
-            if (why == WD_OK)
-                why = cons_ledger_check_block (self->ledger, one, one_len);
-            free (one);
-            if (why == WD_OK) {
-                recs[kept++] = recs[i];
-                continue;
-            }
-            uint8_t id[32];
-            wd_envelope_id (id, recs[i].data, recs[i].len);
-            if (i >= first)
-                bad[i - first] = true; /* recs[i] is pending[i - first] */
-            wd_log_warnx ("agree: record %s cannot go in a block: %s; %s", wd_short_id (id).s,
-                          cons_strerror (why), i >= first ? "dropped" : "left out");
-        }
-        count = kept;
-        rc = cons_ledger_propose (self->ledger, now, self->self_id, recs, count, &block, &len);
+        uint8_t id[32];
+        wd_envelope_id (id, recs[i].data, recs[i].len);
+        if (i >= first)
+            bad[i - first] = true; /* recs[i] is pending[i - first] */
+        wd_log_warnx ("agree: record %s cannot go in block %llu: %s; %s", wd_short_id (id).s,
+                      (unsigned long long)cons_ledger_height (self->ledger) + 1,
+                      cons_strerror (why[i]), i >= first ? "dropped" : "left out");
     }
+    free (why);
     free (recs);
     if (bad) {
         s_pending_drop (self, bad);
         free (bad);
+    }
+    if (rc == CONS_ERR_UNKNOWN_VALIDATOR) {
+        /* this node is out of the set of the next height (an epoch that
+           leaves it out begins): nothing to propose */
+        wd_log_debug ("agree: not a validator at height %llu; no candidate",
+                      (unsigned long long)cons_ledger_height (self->ledger) + 1);
+        return;
     }
     if (rc != WD_OK) {
         wd_log_warnx ("agree: building a candidate: %s", cons_strerror (rc));
@@ -719,10 +716,18 @@ s_on_sign_retry (zloop_t *loop, int timer_id, void *arg)
 }
 
 static void
-s_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
+s_signed (void *arg, const uint8_t sig[WD_SIG_LEN], int refused, const char *reason)
 {
     node_agree_t *self = arg;
-    if (!sig) {
+    if (!sig && (refused == WD_ERR_SIGN_CONFLICT || refused == WD_ERR_SIGN_REGRESS)) {
+        /* the keys process's guard: this node already signed another
+           message at this step or a later one (its agree.state was lost or
+           rolled back); asking again cannot help */
+        wd_log_warnx ("agree: the keys process refused to sign %s h=%llu r=%u: %s; message "
+                      "dropped",
+                      cons_kind_type (self->sign_kind), (unsigned long long)self->sign_height,
+                      self->sign_round, reason);
+    } else if (!sig) {
         if (++self->sign_tries < SIGN_TRIES) {
             wd_log_warnx ("agree: signing %s h=%llu r=%u: %s; retrying",
                           cons_kind_type (self->sign_kind), (unsigned long long)self->sign_height,
@@ -770,7 +775,12 @@ s_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
 static void
 s_sign_ask (node_agree_t *self)
 {
-    node_sign_digest (self->signer, self->sign_digest, s_signed, self);
+    wd_msg_sign_step_t step = { .height = self->sign_height,
+                                .round = self->sign_round,
+                                .step = (uint8_t)self->sign_kind };
+    memcpy (step.chain, self->chain, WD_CHAIN_ID_LEN);
+    memcpy (step.digest, self->sign_digest, WD_DIGEST_LEN);
+    node_sign_step (self->signer, &step, s_signed, self);
 }
 
 /* Starts the signature of msg (the machine's output). */

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <linux/magic.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -60,6 +61,8 @@
 #define RELEASE_WAIT_MS  20000
 #define FD_CACHE         8
 #define FD_CACHE_IDLE_MS 30000
+#define HEADER_CACHE     16
+#define WORKERS_MAX      2
 #define BLOCK_MAX        (64u << 20)
 
 typedef enum {
@@ -85,7 +88,15 @@ typedef struct {
     uint64_t retry_at, give_up_at;
 } s_need_t;
 
-typedef enum { X_IDLE = 0, X_GATHER, X_RUNNING, X_SEALING, X_FINISHING, X_OVER } s_exec_t;
+typedef enum {
+    X_IDLE = 0,
+    X_GATHER,
+    X_PREPARING,
+    X_RUNNING,
+    X_SEALING,
+    X_FINISHING,
+    X_OVER
+} s_exec_t;
 
 typedef struct s_task s_task_t;
 struct s_task {
@@ -98,11 +109,8 @@ struct s_task {
     node_capsule_post_t p;
     uint64_t height; /* block that committed the post */
     uint8_t seed[CONS_BLOCK_HASH_LEN];
-    uint32_t round;
+    node_capsule_claims_t claims;
     bool considered[NODE_CAPSULE_CLAIM_ROUNDS]; /* this node's claim decided */
-    bool have_best;
-    uint8_t best_from[WD_PUBKEY_LEN];
-    cons_sortition_claim_t best;
     s_state_t state;
     uint8_t executor[WD_PUBKEY_LEN];
     uint8_t proof[WD_VRF_PROOF_LEN];
@@ -114,6 +122,8 @@ struct s_task {
     node_capsule_refusal_t refusals[NODE_CAPSULE_REFUSALS_MAX];
     /* executor side */
     s_exec_t exec;
+    bool final_forgotten; /* the kept final record is removed */
+    bool receipt_out;     /* this node published the receipt */
     size_t need_count;
     s_need_t needs[NODE_CAPSULE_POLICIES_MAX];
     uint8_t *refused[NODE_CAPSULE_REFUSALS_MAX]; /* refusal envelopes received */
@@ -196,26 +206,56 @@ struct s_op {
     s_submit_t *submit;
 };
 
-/* The thread that seals a task's outputs (capsule_seal_fd signs
-   synchronously; the thread's signer asks the main loop, which asks the
-   keys process). */
+/* A capsule a preparation worker decrypts, with its released key. */
 typedef struct {
-    node_capsule_t *owner;
+    uint8_t id[CAPSULE_ID_LEN];
+    char name[CAPSULE_TASK_NAME_MAX + 1];
+    capsule_key_t *key;
+} s_wneed_t;
+
+typedef enum { W_PUT = 0, W_PREPARE, W_SEAL } s_work_kind_t;
+
+/* A job for a worker thread (see "the worker threads"). */
+typedef struct s_worker s_worker_t;
+struct s_worker {
+    s_worker_t *next;
+    node_capsule_t *owner; /* NULL once the component has gone */
+    s_work_kind_t kind;
+    void (*main) (s_worker_t *job);
+    bool started;
+    atomic_bool cancel;
     pthread_t thread;
     int sv[2];
     zmq_pollitem_t item;
     bool sign_pending;
+    /* for every kind */
+    uint8_t chain[WD_CHAIN_ID_LEN];
+    char store_dir[PATH_MAX];
+    uint64_t quota, max_capsule;
+    int rc;
+    char why[256];
+    /* put: the client's descriptor, this node's X25519 key */
+    void *client;
+    uint32_t peer;
+    int fd;
+    uint8_t curve_pk[CAPSULE_CURVE_LEN];
+    capsule_header_t *header;
+    uint8_t id[CAPSULE_ID_LEN];
+    /* prepare and seal: the task and its work area */
     uint8_t task[WD_DIGEST_LEN];
     char work[PATH_MAX];
-    uint8_t chain[WD_CHAIN_ID_LEN];
+    char work_dir[PATH_MAX];
+    char code_name[CAPSULE_TASK_NAME_MAX + 1];
+    size_t need_count;
+    s_wneed_t needs[NODE_CAPSULE_POLICIES_MAX];
+    /* seal */
     uint8_t owner_pk[WD_PUBKEY_LEN];
     size_t recipient_count;
     uint8_t recipients[CAPSULE_TASK_RECIPIENTS_MAX][CAPSULE_CURVE_LEN];
     size_t count;
     char names[CAPSULE_RECEIPT_OUTPUTS_MAX][256];
-    int rc;
-    char why[256];
-} s_sealer_t;
+    uint8_t out_ids[CAPSULE_RECEIPT_OUTPUTS_MAX][CAPSULE_ID_LEN];
+};
 
 typedef struct {
     uint8_t id[CAPSULE_ID_LEN];
@@ -223,6 +263,11 @@ typedef struct {
     uint64_t size;
     uint64_t used_ms;
 } s_cached_t;
+
+typedef struct {
+    capsule_header_t *h; /* NULL: free */
+    uint64_t used;
+} s_hcache_t;
 
 struct node_capsule {
     zloop_t *loop;
@@ -250,8 +295,10 @@ struct node_capsule {
     s_submit_t *submits;
     s_get_t *gets;
     s_op_t *ops;
-    s_sealer_t *sealer; /* one sealing at a time */
+    s_worker_t *workers; /* running first come, then queued */
     s_cached_t cache[FD_CACHE];
+    s_hcache_t headers[HEADER_CACHE];
+    uint64_t header_tick;
     uint32_t next_job;
 };
 
@@ -431,16 +478,75 @@ s_cache_expire (node_capsule_t *self, bool all)
         }
 }
 
-/* Parses a stored capsule's header into *h (heap: it is large). */
+/* The parsed and verified header of a stored capsule. Parsing hashes the
+   whole capsule, so verified headers are kept (HEADER_CACHE, least
+   recently used out): a capsule uploaded through the worker or parsed once
+   is never hashed on the loop again for its policy, wraps or kind (its
+   bytes are still re-checked by the store when they are read). Borrowed
+   until the next call. */
 static int
-s_stored_header (node_capsule_t *self, const uint8_t id[CAPSULE_ID_LEN], capsule_header_t *h)
+s_header (node_capsule_t *self, const uint8_t id[CAPSULE_ID_LEN], const capsule_header_t **out)
 {
+    s_hcache_t *slot = NULL;
+    for (size_t i = 0; i < HEADER_CACHE; i++) {
+        s_hcache_t *c = &self->headers[i];
+        if (c->h && memcmp (c->h->id, id, CAPSULE_ID_LEN) == 0) {
+            c->used = ++self->header_tick;
+            *out = c->h;
+            return WD_OK;
+        }
+        if (!slot || !c->h || (slot->h && c->used < slot->used))
+            slot = c;
+    }
+    if (!capsule_store_has (self->store, id))
+        return CAPSULE_ERR_STORE_NOT_FOUND;
     uint64_t size;
     int rc = WD_OK;
     int fd = s_cached_fd (self, id, &size, &rc);
     if (fd < 0)
         return rc;
-    return capsule_parse_fd (fd, self->chain, self->max_capsule, h);
+    if (!slot->h && !(slot->h = malloc (sizeof *slot->h)))
+        wd_fatalx ("out of memory");
+    rc = capsule_parse_fd (fd, self->chain, self->max_capsule, slot->h);
+    if (rc == WD_OK && memcmp (slot->h->id, id, CAPSULE_ID_LEN) != 0)
+        rc = CAPSULE_ERR_STORE_MISMATCH;
+    if (rc != WD_OK) {
+        free (slot->h);
+        slot->h = NULL;
+        return rc;
+    }
+    slot->used = ++self->header_tick;
+    *out = slot->h;
+    return WD_OK;
+}
+
+/* Keeps a header verified elsewhere (the worker's upload). */
+static void
+s_header_remember (node_capsule_t *self, const capsule_header_t *h)
+{
+    s_hcache_t *slot = NULL;
+    for (size_t i = 0; i < HEADER_CACHE; i++) {
+        s_hcache_t *c = &self->headers[i];
+        if (c->h && memcmp (c->h->id, h->id, CAPSULE_ID_LEN) == 0)
+            return;
+        if (!slot || !c->h || (slot->h && c->used < slot->used))
+            slot = c;
+    }
+    if (!slot->h && !(slot->h = malloc (sizeof *slot->h)))
+        wd_fatalx ("out of memory");
+    *slot->h = *h;
+    slot->used = ++self->header_tick;
+}
+
+/* A copy of a stored capsule's header (heap: it is large). */
+static int
+s_stored_header (node_capsule_t *self, const uint8_t id[CAPSULE_ID_LEN], capsule_header_t *h)
+{
+    const capsule_header_t *c;
+    int rc = s_header (self, id, &c);
+    if (rc == WD_OK)
+        *h = *c;
+    return rc;
 }
 
 /* The canonical bytes of a policy (caller frees). */
@@ -472,78 +578,64 @@ s_ledger (node_capsule_t *self)
     return node_agree_ledger (self->agree);
 }
 
-/* What the ledger says about node as an executor: *ex filled, or a refusal
-   code (not a member, quarantined, contraindicated). */
-static int
-s_facts (node_capsule_t *self, const uint8_t node[WD_PUBKEY_LEN], capsule_executor_t *ex,
+/* What the ledger says about node as an executor (its certificate's key
+   protection borrowed from the genesis). evidence (may be NULL) gets its
+   latest attestation record id. */
+static void
+s_facts (node_capsule_t *self, const uint8_t node[WD_PUBKEY_LEN], node_capsule_facts_t *facts,
          uint8_t evidence[32])
 {
-    memset (ex, 0, sizeof *ex);
+    memset (facts, 0, sizeof *facts);
+    if (evidence)
+        memset (evidence, 0, 32);
     const wd_cert_t *cert = wd_genesis_find_node (self->genesis, node);
-    if (!cert)
-        return CAPSULE_ERR_EXEC_NOT_SELECTED;
     cons_ledger_t *ledger = s_ledger (self);
     cons_node_status_t st;
-    if (cons_ledger_node_status (ledger, node, &st) != WD_OK)
-        return CAPSULE_ERR_EXEC_NOT_SELECTED;
-    if (st.tier == ATTEST_TRUST_CONTRAINDICATED)
-        return CAPSULE_ERR_EXEC_UNTRUSTED;
+    if (!cert || cons_ledger_node_status (ledger, node, &st) != WD_OK)
+        return;
+    facts->member = true;
+    facts->tier = st.tier;
+    facts->key_protection = cert->key_protection;
+    facts->has_measurement = st.has_digest;
+    memcpy (facts->measurement, st.digest, sizeof facts->measurement);
     const cons_reputation_t *rep = cons_ledger_reputation (ledger);
     uint64_t epoch = cons_reputation_epoch (rep, cons_ledger_height (ledger) + 1);
     for (size_t i = 0; i < cons_reputation_count (rep); i++) {
         const cons_rep_entry_t *e = cons_reputation_entry (rep, i);
         if (memcmp (e->id, node, WD_PUBKEY_LEN) == 0 && cons_reputation_quarantined (e, epoch))
-            return CAPSULE_ERR_EXEC_QUARANTINED;
+            facts->quarantined = true;
     }
-    memcpy (ex->node_id, node, WD_PUBKEY_LEN);
-    ex->tier = st.tier == ATTEST_TRUST_AFFIRMING ? CAPSULE_TIER_AFFIRMING
-               : st.tier == ATTEST_TRUST_WARNING ? CAPSULE_TIER_WARNING
-                                                 : CAPSULE_TIER_NONE;
-    ex->key_protection = cert->key_protection;
-    ex->has_measurement = st.has_digest;
-    memcpy (ex->measurement, st.digest, sizeof ex->measurement);
     if (evidence)
         memcpy (evidence, st.evidence, 32);
-    return 0;
 }
 
-/* Whether node may execute a task with these policies (the code digest is
-   the holders' check, not the selection's). */
-static bool
+/* Whether node may execute a task with these policies: 0 or the reason
+   (node_capsule_eligible). Only this node knows its own work area. */
+static int
 s_eligible (node_capsule_t *self, const uint8_t node[WD_PUBKEY_LEN],
             const uint8_t *const policies[], const size_t *lens, size_t count)
 {
-    capsule_executor_t ex;
-    if (s_facts (self, node, &ex, NULL) != 0)
-        return false;
-    capsule_policy_t *policy = malloc (sizeof *policy);
-    if (!policy)
-        wd_fatalx ("out of memory");
-    bool ok = true;
-    for (size_t i = 0; i < count && ok; i++)
-        ok = s_policy_decode (policies[i], lens[i], policy) == WD_OK &&
-             capsule_policy_check (policy, &ex, NULL, s_now_ms ()) == 0;
-    free (policy);
-    return ok;
+    node_capsule_facts_t facts;
+    s_facts (self, node, &facts, NULL);
+    bool can_execute = !s_is_self (self, node) || self->can_execute;
+    return node_capsule_eligible (&facts, node, can_execute, policies, lens, count, s_now_ms ());
 }
 
 /* ---- tasks from the ledger --------------------------------------------------------- */
 
-static void
+/* The sortition input of node for task t in round: its reputation weight
+   in the validator set of the post's height (node_capsule_sortition_input). */
+static int
 s_sortition_input (node_capsule_t *self, const s_task_t *t, uint32_t round,
-                   cons_sortition_input_t *in)
+                   const uint8_t node[WD_PUBKEY_LEN], cons_sortition_input_t *in)
 {
-    size_t n = wd_genesis_node_count (self->genesis);
-    memset (in, 0, sizeof *in);
-    memcpy (in->chain_id, self->chain, sizeof in->chain_id);
-    memcpy (in->seed, t->seed, sizeof in->seed);
-    in->role = CONS_ROLE_EXECUTOR;
-    in->height = t->height;
-    in->round = round;
-    memcpy (in->subject, t->id, sizeof in->subject);
-    in->weight = 1;
-    in->total_weight = n;
-    in->tau = n < NODE_CAPSULE_EXECUTOR_TAU ? n : NODE_CAPSULE_EXECUTOR_TAU;
+    const cons_validator_t *set = NULL;
+    size_t count = 0;
+    int rc = cons_ledger_validators (s_ledger (self), t->height, &set, &count);
+    if (rc != WD_OK)
+        return rc;
+    return node_capsule_sortition_input (self->chain, t->seed, t->height, round, t->id, set, count,
+                                         node, in);
 }
 
 static void
@@ -583,6 +675,7 @@ s_on_post (node_capsule_t *self, uint64_t height, const uint8_t seed[32], const 
     memcpy (t->origin, env->from, WD_PUBKEY_LEN);
     t->height = height;
     memcpy (t->seed, seed, 32);
+    node_capsule_claims_init (&t->claims, height);
     t->next = self->tasks;
     self->tasks = t;
     self->task_count++;
@@ -597,28 +690,22 @@ s_on_claim (node_capsule_t *self, uint64_t height, const wd_envelope_t *env)
     if (node_capsule_decode_claim (env->body, env->body_len, &c) != WD_OK)
         return;
     s_task_t *t = s_task_find (self, c.task);
-    if (!t || t->state != S_POSTED || c.height != t->height || c.round != t->round)
-        return;
-    /* a claim of round r counts when committed in (h + K r, h + K (r + 1)] */
-    if (height > t->height + (uint64_t)NODE_CAPSULE_CLAIM_BLOCKS * (c.round + 1))
-        return;
+    if (!t || t->state != S_POSTED || c.height != t->height || c.round != t->claims.round ||
+        height > node_capsule_claims_end (&t->claims))
+        return; /* the verify below is the costly part: skip what cannot count */
     const wd_cert_t *cert = wd_genesis_find_node (self->genesis, env->from);
     if (!cert)
         return;
     cons_sortition_input_t in;
-    s_sortition_input (self, t, c.round, &in);
-    int rc = cons_sortition_verify (&in, cert->vrf_pk, &c.claim);
+    int rc = s_sortition_input (self, t, c.round, env->from, &in);
+    if (rc == 0)
+        rc = cons_sortition_verify (&in, cert->vrf_pk, &c.claim);
     if (rc != 0) {
         wd_log_warnx ("capsule: claim of %s for task %s refused: %s", cert->name,
                       wd_short_id (t->id).s, node_capsule_strerror (rc));
         return;
     }
-    int cmp = t->have_best ? cons_sortition_priority_cmp (c.claim.priority, t->best.priority) : -1;
-    if (cmp < 0 || (cmp == 0 && memcmp (env->from, t->best_from, WD_PUBKEY_LEN) < 0)) {
-        t->have_best = true;
-        t->best = c.claim;
-        memcpy (t->best_from, env->from, WD_PUBKEY_LEN);
-    }
+    (void)node_capsule_claims_offer (&t->claims, height, c.height, c.round, env->from, &c.claim);
 }
 
 static void
@@ -694,20 +781,22 @@ s_after_block (node_capsule_t *self, uint64_t height)
     for (s_task_t *t = self->tasks; t; t = t->next) {
         if (t->state != S_POSTED)
             continue;
-        uint64_t end = t->height + (uint64_t)NODE_CAPSULE_CLAIM_BLOCKS * (t->round + 1);
-        if (height < end)
-            continue;
-        if (t->have_best) {
-            t->state = S_SELECTED;
-            memcpy (t->executor, t->best_from, WD_PUBKEY_LEN);
-            memcpy (t->proof, t->best.proof, WD_VRF_PROOF_LEN);
-            wd_log_info ("capsule: task %s: executor %s (round %u)", wd_short_id (t->id).s,
-                         s_name (self, t->executor), t->round);
-        } else if (t->round + 1 < NODE_CAPSULE_CLAIM_ROUNDS)
-            t->round++;
-        else
-            s_task_fail (self, t, CAPSULE_ERR_EXEC_NO_EXECUTOR,
-                         "no eligible executor claimed the task");
+        switch (node_capsule_claims_after_block (&t->claims, height)) {
+            case NODE_CAPSULE_ROUND_SELECTED:
+                t->state = S_SELECTED;
+                memcpy (t->executor, t->claims.best_from, WD_PUBKEY_LEN);
+                memcpy (t->proof, t->claims.best.proof, WD_VRF_PROOF_LEN);
+                wd_log_info ("capsule: task %s: executor %s (round %u)", wd_short_id (t->id).s,
+                             s_name (self, t->executor), t->claims.round);
+                break;
+            case NODE_CAPSULE_ROUND_NONE:
+                s_task_fail (self, t, CAPSULE_ERR_EXEC_NO_EXECUTOR,
+                             "no eligible executor claimed the task");
+                break;
+            case NODE_CAPSULE_ROUND_OPEN:
+            case NODE_CAPSULE_ROUND_NEXT:
+                break;
+        }
     }
 }
 
@@ -747,10 +836,10 @@ s_claim_proved (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t bet
         return;
     }
     cons_sortition_input_t in;
-    s_sortition_input (self, t, op->round, &in);
     node_capsule_claim_t c = { .height = t->height, .round = op->round };
     memcpy (c.task, t->id, WD_DIGEST_LEN);
-    if (cons_sortition_count (in.weight, in.total_weight, in.tau, beta, &c.claim.count) != 0 ||
+    if (s_sortition_input (self, t, op->round, self->cert->sign_pk, &in) != 0 ||
+        cons_sortition_count (in.weight, in.total_weight, in.tau, beta, &c.claim.count) != 0 ||
         c.claim.count == 0) {
         wd_log_debug ("capsule: not selected for task %s round %u", wd_short_id (t->id).s,
                       op->round);
@@ -770,22 +859,24 @@ s_claim_proved (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t bet
 static void
 s_claim_start (node_capsule_t *self, s_task_t *t)
 {
-    t->considered[t->round] = true;
-    if (!self->can_execute)
-        return;
-    if (!s_eligible (self, self->cert->sign_pk, t->p.policies, t->p.policy_lens,
-                     t->p.policy_count)) {
-        wd_log_info ("capsule: not eligible to execute task %s", wd_short_id (t->id).s);
+    t->considered[t->claims.round] = true;
+    int rc =
+        s_eligible (self, self->cert->sign_pk, t->p.policies, t->p.policy_lens, t->p.policy_count);
+    if (rc != 0) {
+        wd_log_info ("capsule: not eligible to execute task %s: %s", wd_short_id (t->id).s,
+                     node_capsule_strerror (rc));
         return;
     }
     cons_sortition_input_t in;
-    s_sortition_input (self, t, t->round, &in);
+    if (s_sortition_input (self, t, t->claims.round, self->cert->sign_pk, &in) != 0 ||
+        in.weight == 0)
+        return;
     uint8_t alpha[CONS_SORTITION_ALPHA_LEN];
     if (cons_sortition_alpha (&in, alpha) != 0)
         return;
     s_op_t *op = s_op_new (self);
     memcpy (op->task, t->id, WD_DIGEST_LEN);
-    op->round = t->round;
+    op->round = t->claims.round;
     node_sign_vrf (self->signer, alpha, sizeof alpha, s_claim_proved, op);
 }
 
@@ -815,6 +906,83 @@ s_needs_free (s_task_t *t)
     t->refused_count = 0;
 }
 
+/* ---- the executor's final record, kept across restarts -------------------------------- */
+
+/* The receipt or failure this node signed as a task's executor is written
+   to <state>/capsule-exec/<task hex> (temporary file, fsync, rename)
+   before it is published. An executor that restarts before the ledger
+   committed it finds the file and publishes the same bytes again (same
+   record id: gossip and the ledger take it once) instead of running the
+   task a second time, so a task never gets two receipts. The file goes
+   when the ledger has the task's end. */
+static int
+s_final_path (node_capsule_t *self, const uint8_t task[WD_DIGEST_LEN], char *out, size_t size)
+{
+    char name[32 + WD_HASH_HEX_LEN];
+    char hex[WD_HASH_HEX_LEN + 1];
+    snprintf (name, sizeof name, "capsule-exec/%s", wd_hex_encode (hex, task, WD_DIGEST_LEN));
+    return node_path_state (self->cfg, name, out, size);
+}
+
+static void
+s_final_keep (node_capsule_t *self, const uint8_t task[WD_DIGEST_LEN], const uint8_t *envelope,
+              size_t len)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX];
+    if (s_final_path (self, task, path, sizeof path) != 0 ||
+        node_path_state (self->cfg, "capsule-exec", dir, sizeof dir) != 0 ||
+        s_fmt (tmp, sizeof tmp, "%s.tmp", path) != 0)
+        return;
+    (void)mkdir (dir, 0700);
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool ok = fd >= 0 && write (fd, envelope, len) == (ssize_t)len && fsync (fd) == 0;
+    if (fd >= 0 && close (fd) != 0)
+        ok = false;
+    if (ok && rename (tmp, path) == 0) {
+        int d = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d >= 0) {
+            (void)fsync (d);
+            close (d);
+        }
+        return;
+    }
+    wd_log_warn ("capsule: cannot keep the final record of task %s in %s", wd_short_id (task).s,
+                 path);
+    unlink (tmp);
+}
+
+/* The kept final record of a task (caller frees), or NULL. */
+static uint8_t *
+s_final_load (node_capsule_t *self, const uint8_t task[WD_DIGEST_LEN], size_t *len)
+{
+    char path[PATH_MAX];
+    if (s_final_path (self, task, path, sizeof path) != 0)
+        return NULL;
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat (fd, &st) == 0 && st.st_size > 0 && st.st_size <= (off_t)NODE_CAPSULE_TASK_MAX * 4) {
+        buf = malloc ((size_t)st.st_size);
+        if (buf && read (fd, buf, (size_t)st.st_size) != st.st_size) {
+            free (buf);
+            buf = NULL;
+        }
+        *len = (size_t)st.st_size;
+    }
+    close (fd);
+    return buf;
+}
+
+static void
+s_final_forget (node_capsule_t *self, const uint8_t task[WD_DIGEST_LEN])
+{
+    char path[PATH_MAX];
+    if (s_final_path (self, task, path, sizeof path) == 0)
+        (void)unlink (path);
+}
+
 static void
 s_failed_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
 {
@@ -824,8 +992,12 @@ s_failed_sealed (void *arg, const uint8_t *envelope, size_t len, const char *rea
         if (!envelope)
             wd_log_warnx ("capsule: failure of task %s not signed: %s", wd_short_id (op->task).s,
                           reason);
-        else if (node_mesh_publish_record (self->mesh, envelope, len) != WD_OK)
-            wd_log_warnx ("capsule: failure of task %s not published", wd_short_id (op->task).s);
+        else {
+            s_final_keep (self, op->task, envelope, len);
+            if (node_mesh_publish_record (self->mesh, envelope, len) != WD_OK)
+                wd_log_warnx ("capsule: failure of task %s not published",
+                              wd_short_id (op->task).s);
+        }
     }
     free (op);
 }
@@ -858,53 +1030,53 @@ s_exec_fail (node_capsule_t *self, s_task_t *t, int code, const char *reason)
     s_wipe_work (t);
 }
 
-/* Whether the task names capsule with holder. */
-static bool
-s_names (const s_task_t *t, const uint8_t capsule[CAPSULE_ID_LEN],
-         const uint8_t holder[WD_PUBKEY_LEN])
+static int
+s_policy_of (void *ctx, const uint8_t capsule[CAPSULE_ID_LEN], const capsule_policy_t **policy)
 {
-    if (memcmp (holder, t->origin, WD_PUBKEY_LEN) == 0 &&
-        (memcmp (capsule, t->task.code, CAPSULE_ID_LEN) == 0 ||
-         memcmp (capsule, t->task.env, CAPSULE_ID_LEN) == 0))
-        return true;
-    for (size_t i = 0; i < t->task.input_count; i++)
-        if (memcmp (capsule, t->task.inputs[i].id, CAPSULE_ID_LEN) == 0 &&
-            memcmp (holder, t->task.inputs[i].holder, WD_PUBKEY_LEN) == 0)
-            return true;
-    return false;
+    const capsule_header_t *h;
+    int rc = s_header (ctx, capsule, &h);
+    if (rc == WD_OK)
+        *policy = &h->policy;
+    return rc;
 }
 
-/* The holder's decision on a release request from executor (0: release),
-   with the content key in *key on 0. */
+/* The holder's decision on a release request from executor
+   (node_capsule_release_decide over this node's ledger and store), with
+   the content key in *key on 0 (step 8: the holder's own wrap opens). */
 static int
 s_release_decide (node_capsule_t *self, const capsule_release_req_t *req,
                   const uint8_t executor[WD_PUBKEY_LEN], capsule_key_t **key)
 {
     *key = NULL;
     s_task_t *t = s_task_find (self, req->task);
-    if (!t || t->state == S_POSTED)
-        return CAPSULE_ERR_EXEC_PENDING;
-    if (t->state != S_SELECTED || memcmp (executor, t->executor, WD_PUBKEY_LEN) != 0 ||
-        sodium_memcmp (req->proof, t->proof, WD_VRF_PROOF_LEN) != 0)
-        return CAPSULE_ERR_EXEC_NOT_SELECTED;
-    if (!s_names (t, req->capsule, self->cert->sign_pk))
-        return CAPSULE_ERR_EXEC_NOT_NAMED;
+    static const node_capsule_task_state_t states[] = {
+        [S_POSTED] = NODE_CAPSULE_TASK_POSTED,
+        [S_SELECTED] = NODE_CAPSULE_TASK_SELECTED,
+        [S_DONE] = NODE_CAPSULE_TASK_DONE,
+        [S_FAILED] = NODE_CAPSULE_TASK_FAILED,
+    };
     const wd_cert_t *cert = wd_genesis_find_node (self->genesis, executor);
-    if (!cert || memcmp (cert->curve_pk, req->executor_curve, CAPSULE_CURVE_LEN) != 0)
-        return CAPSULE_ERR_EXEC_CURVE;
-    capsule_executor_t ex;
-    int rc = s_facts (self, executor, &ex, NULL);
-    if (rc != 0)
-        return rc;
-    capsule_header_t *h = malloc (sizeof *h);
-    if (!h)
-        wd_fatalx ("out of memory");
-    rc = s_stored_header (self, req->capsule, h);
+    node_capsule_facts_t facts;
+    s_facts (self, executor, &facts, NULL);
+    node_capsule_release_in_t in = {
+        .state = t ? states[t->state] : NODE_CAPSULE_TASK_UNKNOWN,
+        .task = t ? &t->task : NULL,
+        .origin = t ? t->origin : NULL,
+        .executor = t ? t->executor : NULL,
+        .proof = t ? t->proof : NULL,
+        .holder = self->cert->sign_pk,
+        .executor_curve = cert ? cert->curve_pk : NULL,
+        .facts = &facts,
+        .policy_fn = s_policy_of,
+        .policy_ctx = self,
+        .now_ms = s_now_ms (),
+    };
+    int rc = node_capsule_release_decide (&in, req, executor);
+    const capsule_header_t *h;
     if (rc == WD_OK)
-        rc = capsule_policy_check (&h->policy, &ex, t->task.code, s_now_ms ());
+        rc = s_header (self, req->capsule, &h);
     if (rc == WD_OK)
         rc = capsule_unwrap (h, self->curve_pk, self->curve_sk, key);
-    free (h);
     return rc;
 }
 
@@ -1116,37 +1288,255 @@ s_need_fetched (node_capsule_t *self, s_fetch_t *f, int rc)
     s_exec_step (self, t);
 }
 
-/* ---- preparing the work area and running -------------------------------------------- */
+static void
+s_reply_error (node_capsule_t *self, void *client, uint32_t peer, int code, const char *what);
 
-/* Decrypts a stored capsule (with its released key) into path. */
-static int
-s_decrypt (node_capsule_t *self, const s_need_t *need, const char *path, mode_t mode,
-           capsule_kind_t kind)
+/* ---- the worker threads ------------------------------------------------------------ */
+
+/* Work that would stall the loop for seconds on a large capsule — an
+   upload (hashed twice and copied into the store), a task's preparation
+   (every capsule re-checked, decrypted and the environment unpacked) and
+   the sealing of its outputs — runs in a thread of its own, at most
+   WORKERS_MAX at once (the others wait in order). A thread talks to the
+   loop over a socketpair: 32 bytes ask the loop to have a digest signed by
+   the keys process (the answer comes back on the same socket), one byte
+   says it has finished. It owns the job while it runs; the loop reads the
+   result after the join. Threads never touch the component: they use their
+   own store handle (capsule_store_t is not thread-safe; the quota is
+   counted per handle) and copies of what they need. */
+
+static void *
+s_worker_trampoline (void *arg)
 {
-    capsule_header_t *h = malloc (sizeof *h);
-    if (!h)
+    s_worker_t *job = arg;
+    job->main (job);
+    uint8_t done = 0;
+    (void)!send (job->sv[1], &done, 1, 0);
+    return NULL;
+}
+
+static void
+s_worker_free (s_worker_t *job)
+{
+    if (job->sv[0] >= 0)
+        close (job->sv[0]);
+    if (job->sv[1] >= 0)
+        close (job->sv[1]);
+    if (job->fd >= 0)
+        close (job->fd);
+    for (size_t i = 0; i < job->need_count; i++)
+        capsule_key_destroy (&job->needs[i].key);
+    free (job->header);
+    free (job);
+}
+
+static s_worker_t *
+s_worker_new (node_capsule_t *self, s_work_kind_t kind, void (*main) (s_worker_t *))
+{
+    s_worker_t *job = calloc (1, sizeof *job);
+    if (!job)
         wd_fatalx ("out of memory");
-    int rc = s_stored_header (self, need->id, h);
-    if (rc == WD_OK && h->kind != kind)
-        rc = CAPSULE_ERR_CAPSULE_KIND;
-    if (rc == WD_OK) {
-        uint64_t size;
-        int in = s_cached_fd (self, need->id, &size, &rc);
-        int out =
-            in >= 0 ? open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) : -1;
-        if (in >= 0 && out < 0)
-            rc = WD_ERR_IO;
-        if (out >= 0) {
-            rc = capsule_open_fd (h, in, need->key, out);
-            if (close (out) != 0 && rc == WD_OK)
-                rc = WD_ERR_IO;
-            if (rc == WD_OK &&
-                chown (path, CAPSULE_SANDBOX_DEFAULT_HOST_ID, CAPSULE_SANDBOX_DEFAULT_HOST_ID) != 0)
-                rc = WD_ERR_IO;
-        }
+    job->owner = self;
+    job->kind = kind;
+    job->main = main;
+    job->sv[0] = job->sv[1] = job->fd = -1;
+    memcpy (job->chain, self->chain, WD_CHAIN_ID_LEN);
+    snprintf (job->store_dir, sizeof job->store_dir, "%s", capsule_store_dir (self->store));
+    job->quota = capsule_store_quota (self->store);
+    job->max_capsule = self->max_capsule;
+    return job;
+}
+
+/* A store handle of the thread's own (why gets the reason on failure). */
+static capsule_store_t *
+s_worker_store (s_worker_t *job)
+{
+    capsule_store_t *store = NULL;
+    char why[200];
+    int rc = capsule_store_open (job->store_dir, job->quota, &store, why, sizeof why);
+    if (rc != WD_OK) {
+        job->rc = rc;
+        snprintf (job->why, sizeof job->why, "capsule store: %s", why);
     }
-    free (h);
-    return rc;
+    return store;
+}
+
+static int
+s_on_worker (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+static void
+s_workers_start (node_capsule_t *self)
+{
+    size_t running = 0;
+    for (s_worker_t *j = self->workers; j; j = j->next)
+        running += j->started;
+    for (s_worker_t *j = self->workers; j && running < WORKERS_MAX; j = j->next) {
+        if (j->started)
+            continue;
+        if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sv) != 0)
+            wd_fatal ("socketpair");
+        j->item = (zmq_pollitem_t){ .fd = j->sv[0], .events = ZMQ_POLLIN };
+        if (zloop_poller (self->loop, &j->item, s_on_worker, j) != 0)
+            wd_fatal ("zloop_poller");
+        if (pthread_create (&j->thread, NULL, s_worker_trampoline, j) != 0)
+            wd_fatal ("pthread_create");
+        j->started = true;
+        running++;
+    }
+}
+
+/* Queues job (started at once when fewer than WORKERS_MAX run). */
+static void
+s_worker_submit (node_capsule_t *self, s_worker_t *job)
+{
+    s_worker_t **p = &self->workers;
+    while (*p)
+        p = &(*p)->next;
+    *p = job;
+    s_workers_start (self);
+}
+
+static int
+s_bridge_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
+{
+    s_worker_t *job = ctx;
+    uint8_t answer[1 + WD_SIG_LEN];
+    if (send (job->sv[1], digest, WD_DIGEST_LEN, 0) != WD_DIGEST_LEN ||
+        recv (job->sv[1], answer, sizeof answer, 0) != (ssize_t)sizeof answer || answer[0] != 1)
+        return WD_ERR_UNAVAILABLE;
+    memcpy (sig, answer + 1, WD_SIG_LEN);
+    return WD_OK;
+}
+
+static void
+s_bridge_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
+{
+    s_worker_t *job = arg;
+    job->sign_pending = false;
+    if (!job->owner) {
+        s_worker_free (job); /* the component has gone and joined the thread */
+        return;
+    }
+    uint8_t answer[1 + WD_SIG_LEN] = { 0 };
+    if (sig) {
+        answer[0] = 1;
+        memcpy (answer + 1, sig, WD_SIG_LEN);
+    } else
+        wd_log_warnx ("capsule: result capsule not signed: %s", reason);
+    (void)!send (job->sv[0], answer, sizeof answer, 0);
+}
+
+static void
+s_put_done (node_capsule_t *self, s_worker_t *job);
+static void
+s_prepare_done (node_capsule_t *self, s_worker_t *job);
+static void
+s_seal_done (node_capsule_t *self, s_worker_t *job);
+
+static int
+s_on_worker (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)item;
+    s_worker_t *job = arg;
+    node_capsule_t *self = job->owner;
+    uint8_t buf[64];
+    ssize_t n = recv (job->sv[0], buf, sizeof buf, MSG_DONTWAIT);
+    if (n == WD_DIGEST_LEN) {
+        job->sign_pending = true;
+        node_sign_digest (self->signer, buf, s_bridge_signed, job);
+        return 0;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    /* the thread has finished */
+    zloop_poller_end (loop, &job->item);
+    pthread_join (job->thread, NULL);
+    for (s_worker_t **p = &self->workers; *p; p = &(*p)->next)
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
+    if (job->kind == W_PUT)
+        s_put_done (self, job);
+    else if (job->kind == W_PREPARE)
+        s_prepare_done (self, job);
+    else
+        s_seal_done (self, job);
+    s_worker_free (job);
+    s_workers_start (self);
+    return 0;
+}
+
+/* Stops every worker: the queued ones are dropped, the running ones told
+   to stop (a thread waiting for a signature gives up at once; a
+   preparation stops between files) and joined. */
+static void
+s_workers_stop (node_capsule_t *self)
+{
+    while (self->workers) {
+        s_worker_t *job = self->workers;
+        self->workers = job->next;
+        if (!job->started) {
+            s_worker_free (job);
+            continue;
+        }
+        zloop_poller_end (self->loop, &job->item);
+        atomic_store (&job->cancel, true);
+        shutdown (job->sv[0], SHUT_RDWR);
+        pthread_join (job->thread, NULL);
+        job->owner = NULL;
+        if (!job->sign_pending)
+            s_worker_free (job);
+    }
+}
+
+/* ---- uploads (a worker) ----------------------------------------------------------- */
+
+static void
+s_put_main (s_worker_t *job)
+{
+    capsule_store_t *store = s_worker_store (job);
+    if (!store)
+        return;
+    job->header = malloc (sizeof *job->header);
+    int rc = job->header ? capsule_parse_fd (job->fd, job->chain, job->max_capsule, job->header)
+                         : WD_ERR_NOMEM;
+    if (rc == WD_OK && job->header->kind != CAPSULE_KIND_RESULT &&
+        !capsule_is_recipient (job->header, job->curve_pk))
+        rc = CAPSULE_ERR_NOT_RECIPIENT;
+    if (rc == WD_OK)
+        rc = lseek (job->fd, 0, SEEK_SET) == 0
+                 ? capsule_store_put_fd (store, job->fd, job->header->id, job->id)
+                 : WD_ERR_IO;
+    job->rc = rc;
+    capsule_store_close (&store);
+}
+
+static void
+s_put_done (node_capsule_t *self, s_worker_t *job)
+{
+    int rc = job->rc;
+    if (rc == WD_OK)
+        s_header_remember (self, job->header);
+    if (!job->client)
+        return;
+    if (rc != WD_OK) {
+        char what[WD_MSG_ERROR_MAX + 1];
+        (void)s_fmt (what, sizeof what, "capsule refused: %s%s",
+                     job->why[0] ? job->why : node_capsule_strerror (rc),
+                     rc == CAPSULE_ERR_NOT_RECIPIENT ? " (seal it with a wrap to this node's key)"
+                                                     : "");
+        s_reply_error (self, job->client, job->peer, rc, what);
+        return;
+    }
+    size_t len;
+    uint8_t *body = node_capsule_encode_stored (job->id, capsule_kind_name (job->header->kind),
+                                                job->header->total_len, &len);
+    self->reply (job->client, job->peer, WD_MSG_CTL_CAPSULE_PUT_REPLY, body, len, -1);
+    free (body);
+    wd_log_info ("capsule: stored %s capsule %s (%llu bytes)",
+                 capsule_kind_name (job->header->kind), wd_short_id (job->id).s,
+                 (unsigned long long)job->header->total_len);
 }
 
 /* The file name of the code beside the environment: the entry's last
@@ -1158,6 +1548,45 @@ s_code_name (const capsule_task_t *task)
     if (strncmp (e, "/code/", 6) == 0 && e[6] && !strchr (e + 6, '/'))
         return e + 6;
     return "main";
+}
+
+/* ---- preparing the work area (a worker) and running ------------------------------- */
+
+/* Decrypts stored capsule id (with its released key) into path, after the
+   store's and the format's checks; the kind must be one of kinds. */
+static int
+s_decrypt (s_worker_t *job, capsule_store_t *store, const s_wneed_t *need, const char *path,
+           mode_t mode, capsule_kind_t kind, capsule_kind_t or_kind)
+{
+    int in = -1;
+    uint64_t size;
+    int rc = capsule_store_get_fd (store, need->id, &in, &size);
+    capsule_header_t *h = rc == WD_OK ? malloc (sizeof *h) : NULL;
+    if (rc == WD_OK && !h)
+        rc = WD_ERR_NOMEM;
+    if (rc == WD_OK)
+        rc = capsule_parse_fd (in, job->chain, job->max_capsule, h);
+    if (rc == WD_OK && h->kind != kind && h->kind != or_kind)
+        rc = CAPSULE_ERR_CAPSULE_KIND;
+    if (rc == WD_OK) {
+        int out = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (out < 0)
+            rc = WD_ERR_IO;
+        else {
+            rc = capsule_open_fd (h, in, need->key, out);
+            if (close (out) != 0 && rc == WD_OK)
+                rc = WD_ERR_IO;
+            if (rc == WD_OK &&
+                chown (path, CAPSULE_SANDBOX_DEFAULT_HOST_ID, CAPSULE_SANDBOX_DEFAULT_HOST_ID) != 0)
+                rc = WD_ERR_IO;
+        }
+    }
+    if (in >= 0)
+        close (in);
+    free (h);
+    if (rc != WD_OK)
+        snprintf (job->why, sizeof job->why, "%s: %s", need->name, node_capsule_strerror (rc));
+    return rc;
 }
 
 static int
@@ -1174,63 +1603,109 @@ s_mkdir (const char *dir, const char *name, char *out, size_t size)
     return WD_OK;
 }
 
-/* Decrypts everything into the work area and asks the parent to run. */
+/* The thread: a fresh work area, the environment decrypted to a tar on
+   the tmpfs, unpacked and removed, the code in code/, the inputs in in/;
+   the keys are wiped as soon as they were used. */
 static void
-s_exec_run (node_capsule_t *self, s_task_t *t)
+s_prepare_main (s_worker_t *job)
 {
-    char why[256] = "";
     char path[PATH_MAX], dir[PATH_MAX];
-    int rc = WD_OK;
-    char hex[WD_HASH_HEX_LEN + 1];
-    wd_hex_encode (hex, t->id, WD_DIGEST_LEN);
-    (void)s_fmt (t->work, sizeof t->work, "%s/%s", self->work_dir, hex);
-    capsule_env_remove_tree (t->work, why, sizeof why);
-    if ((mkdir (self->work_dir, 0711) != 0 && errno != EEXIST) || mkdir (t->work, 0755) != 0) {
-        t->work[0] = 0;
-        s_exec_fail (self, t, CAPSULE_ERR_EXEC_WORK, "cannot create the task's work area");
+    char why[256] = "";
+    capsule_store_t *store = s_worker_store (job);
+    if (!store)
         return;
+    int rc = WD_OK;
+    capsule_env_remove_tree (job->work, why, sizeof why);
+    why[0] = 0;
+    if ((mkdir (job->work_dir, 0711) != 0 && errno != EEXIST) || mkdir (job->work, 0755) != 0) {
+        rc = CAPSULE_ERR_EXEC_WORK;
+        snprintf (job->why, sizeof job->why, "cannot create the task's work area");
+        goto out;
     }
-    /* the environment: decrypted to a tar on the tmpfs, unpacked, removed */
-    (void)s_fmt (path, sizeof path, "%s/env.tar", t->work);
-    rc = s_decrypt (self, &t->needs[1], path, 0600, CAPSULE_KIND_ENV);
-    if (rc == WD_OK) {
+    (void)s_fmt (path, sizeof path, "%s/env.tar", job->work);
+    rc = s_decrypt (job, store, &job->needs[1], path, 0600, CAPSULE_KIND_ENV, CAPSULE_KIND_ENV);
+    capsule_key_destroy (&job->needs[1].key);
+    if (rc == WD_OK && !atomic_load (&job->cancel)) {
         int fd = open (path, O_RDONLY | O_CLOEXEC);
-        (void)s_fmt (dir, sizeof dir, "%s/root", t->work);
+        (void)s_fmt (dir, sizeof dir, "%s/root", job->work);
         rc = fd < 0 ? WD_ERR_IO : capsule_env_unpack_fd (fd, dir, NULL, NULL, why, sizeof why);
         if (fd >= 0)
             close (fd);
-        unlink (path);
+        if (rc != WD_OK)
+            snprintf (job->why, sizeof job->why, "the environment: %s%s%s",
+                      node_capsule_strerror (rc), why[0] ? ": " : "", why);
     }
+    unlink (path);
     static const char *const mounts[] = { "code", "in", "out", "tmp", "proc", "dev" };
     for (size_t i = 0; i < 6 && rc == WD_OK; i++)
         rc = s_mkdir (dir, mounts[i], path, sizeof path);
     if (rc == WD_OK)
-        rc = s_mkdir (t->work, "code", dir, sizeof dir);
-    if (rc == WD_OK) {
-        (void)s_fmt (path, sizeof path, "%s/%s", dir, s_code_name (&t->task));
-        rc = s_decrypt (self, &t->needs[0], path, 0500, CAPSULE_KIND_CODE);
+        rc = s_mkdir (job->work, "code", dir, sizeof dir);
+    if (rc == WD_OK && !atomic_load (&job->cancel)) {
+        (void)s_fmt (path, sizeof path, "%s/%s", dir, job->code_name);
+        rc = s_decrypt (job, store, &job->needs[0], path, 0500, CAPSULE_KIND_CODE,
+                        CAPSULE_KIND_CODE);
+    }
+    capsule_key_destroy (&job->needs[0].key);
+    if (rc == WD_OK)
+        rc = s_mkdir (job->work, "in", dir, sizeof dir);
+    for (size_t i = 2; i < job->need_count && rc == WD_OK; i++) {
+        if (atomic_load (&job->cancel))
+            rc = WD_ERR_UNAVAILABLE;
+        (void)s_fmt (path, sizeof path, "%s/%s", dir, job->needs[i].name);
+        /* a result capsule may feed a later task */
+        if (rc == WD_OK)
+            rc = s_decrypt (job, store, &job->needs[i], path, 0400, CAPSULE_KIND_DATA,
+                            CAPSULE_KIND_RESULT);
+        capsule_key_destroy (&job->needs[i].key);
     }
     if (rc == WD_OK)
-        rc = s_mkdir (t->work, "in", dir, sizeof dir);
-    for (size_t i = 2; i < t->need_count && rc == WD_OK; i++) {
-        (void)s_fmt (path, sizeof path, "%s/%s", dir, t->needs[i].name);
-        capsule_kind_t kind = CAPSULE_KIND_DATA;
-        capsule_header_t *h = malloc (sizeof *h);
-        if (!h)
-            wd_fatalx ("out of memory");
-        if (s_stored_header (self, t->needs[i].id, h) == WD_OK && h->kind == CAPSULE_KIND_RESULT)
-            kind = CAPSULE_KIND_RESULT; /* a result may feed a later task */
-        free (h);
-        rc = s_decrypt (self, &t->needs[i], path, 0400, kind);
+        rc = s_mkdir (job->work, "out", dir, sizeof dir);
+out:
+    job->rc = rc;
+    capsule_store_close (&store);
+}
+
+/* Hands the task's keys to a preparation worker. */
+static void
+s_exec_run (node_capsule_t *self, s_task_t *t)
+{
+    char hex[WD_HASH_HEX_LEN + 1];
+    wd_hex_encode (hex, t->id, WD_DIGEST_LEN);
+    (void)s_fmt (t->work, sizeof t->work, "%s/%s", self->work_dir, hex);
+    s_worker_t *job = s_worker_new (self, W_PREPARE, s_prepare_main);
+    memcpy (job->task, t->id, WD_DIGEST_LEN);
+    snprintf (job->work, sizeof job->work, "%s", t->work);
+    snprintf (job->work_dir, sizeof job->work_dir, "%s", self->work_dir);
+    snprintf (job->code_name, sizeof job->code_name, "%s", s_code_name (&t->task));
+    job->need_count = t->need_count;
+    for (size_t i = 0; i < t->need_count; i++) {
+        memcpy (job->needs[i].id, t->needs[i].id, CAPSULE_ID_LEN);
+        snprintf (job->needs[i].name, sizeof job->needs[i].name, "%s", t->needs[i].name);
+        job->needs[i].key = t->needs[i].key; /* the worker wipes them */
+        t->needs[i].key = NULL;
     }
-    if (rc == WD_OK)
-        rc = s_mkdir (t->work, "out", dir, sizeof dir);
-    s_needs_free (t); /* keys are not needed any more */
-    if (rc != WD_OK) {
+    s_needs_free (t);
+    t->exec = X_PREPARING;
+    s_worker_submit (self, job);
+}
+
+static void
+s_prepare_done (node_capsule_t *self, s_worker_t *job)
+{
+    s_task_t *t = s_task_find (self, job->task);
+    if (!t || t->exec != X_PREPARING)
+        return;
+    if (t->state != S_SELECTED) { /* decided elsewhere meanwhile */
+        s_wipe_work (t);
+        t->exec = X_OVER;
+        return;
+    }
+    if (job->rc != WD_OK) {
         char reason[NODE_CAPSULE_REASON_MAX + 1];
-        snprintf (reason, sizeof reason, "preparing the work area: %s%s%s",
-                  node_capsule_strerror (rc), why[0] ? ": " : "", why);
-        s_exec_fail (self, t, rc, reason);
+        (void)s_fmt (reason, sizeof reason, "preparing the work area: %s",
+                     job->why[0] ? job->why : node_capsule_strerror (job->rc));
+        s_exec_fail (self, t, job->rc, reason);
         return;
     }
     node_capsule_run_t run = { .argc = 1, .limits = t->task.limits };
@@ -1286,6 +1761,22 @@ s_exec_step (node_capsule_t *self, s_task_t *t)
 static void
 s_exec_start (node_capsule_t *self, s_task_t *t)
 {
+    size_t kept_len = 0;
+    uint8_t *kept = s_final_load (self, t->id, &kept_len);
+    if (kept) {
+        /* this node ended the task before a restart: the same record again */
+        t->exec = X_OVER;
+        wd_envelope_t env;
+        t->receipt_out = wd_envelope_decode (kept, kept_len, &env) == WD_OK &&
+                         strcmp (env.type, CAPSULE_RECEIPT_TYPE) == 0;
+        int rc = node_mesh_publish_record (self->mesh, kept, kept_len);
+        wd_log_info (
+            "capsule: task %s ended before a restart: its final record published again%s%s",
+            wd_short_id (t->id).s, rc == WD_OK ? "" : ": ",
+            rc == WD_OK ? "" : node_capsule_strerror (rc));
+        free (kept);
+        return;
+    }
     wd_log_info ("capsule: this node executes task %s", wd_short_id (t->id).s);
     t->exec = X_GATHER;
     uint64_t give_up = s_mono_ms () + RELEASE_WAIT_MS;
@@ -1310,24 +1801,11 @@ s_exec_start (node_capsule_t *self, s_task_t *t)
     s_exec_step (self, t);
 }
 
-/* ---- sealing the outputs (a thread) -------------------------------------------------- */
+/* ---- sealing the outputs (a worker) ------------------------------------------------ */
 
-static int
-s_bridge_sign (void *ctx, const uint8_t digest[WD_DIGEST_LEN], uint8_t sig[WD_SIG_LEN])
+static void
+s_seal_main (s_worker_t *job)
 {
-    s_sealer_t *job = ctx;
-    uint8_t answer[1 + WD_SIG_LEN];
-    if (send (job->sv[1], digest, WD_DIGEST_LEN, 0) != WD_DIGEST_LEN ||
-        recv (job->sv[1], answer, sizeof answer, 0) != (ssize_t)sizeof answer || answer[0] != 1)
-        return WD_ERR_UNAVAILABLE;
-    memcpy (sig, answer + 1, WD_SIG_LEN);
-    return WD_OK;
-}
-
-static void *
-s_sealer_main (void *arg)
-{
-    s_sealer_t *job = arg;
     capsule_seal_params_t params = {
         .kind = CAPSULE_KIND_RESULT,
         .chain = job->chain,
@@ -1357,9 +1835,19 @@ s_sealer_main (void *arg)
             snprintf (job->why, sizeof job->why, "sealing %s: %s", job->names[i],
                       capsule_strerror (job->rc));
     }
-    uint8_t done = 0;
-    (void)!send (job->sv[1], &done, 1, 0);
-    return NULL;
+    /* into the store: hashed and copied here, not on the loop */
+    capsule_store_t *store = job->rc == WD_OK && job->count ? s_worker_store (job) : NULL;
+    for (size_t i = 0; store && i < job->count && job->rc == WD_OK; i++) {
+        snprintf (path, sizeof path, "%s/sealed-%zu", job->work, i);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        job->rc = fd < 0 ? WD_ERR_IO : capsule_store_put_fd (store, fd, NULL, job->out_ids[i]);
+        if (fd >= 0)
+            close (fd);
+        if (job->rc != WD_OK)
+            snprintf (job->why, sizeof job->why, "storing %s: %s", job->names[i],
+                      capsule_strerror (job->rc));
+    }
+    capsule_store_close (&store);
 }
 
 static void
@@ -1373,6 +1861,8 @@ s_receipt_sealed (void *arg, const uint8_t *envelope, size_t len, const char *re
             s_exec_fail (self, t, CAPSULE_ERR_EXEC_OUTPUT, reason);
         else {
             t->exec = X_OVER;
+            t->receipt_out = true;
+            s_final_keep (self, t->id, envelope, len);
             int rc = node_mesh_publish_record (self->mesh, envelope, len);
             if (rc != WD_OK)
                 wd_log_warnx ("capsule: receipt not published: %s", node_capsule_strerror (rc));
@@ -1386,20 +1876,12 @@ s_receipt_sealed (void *arg, const uint8_t *envelope, size_t len, const char *re
 
 /* The sealer has finished: store the results, sign and publish the receipt. */
 static void
-s_exec_finish (node_capsule_t *self, s_task_t *t, s_sealer_t *job)
+s_exec_finish (node_capsule_t *self, s_task_t *t, s_worker_t *job)
 {
     capsule_receipt_t *r = calloc (1, sizeof *r);
     if (!r)
         wd_fatalx ("out of memory");
     int rc = job->rc;
-    char path[PATH_MAX + 32];
-    for (size_t i = 0; i < job->count && rc == WD_OK; i++) {
-        snprintf (path, sizeof path, "%s/sealed-%zu", t->work, i);
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        rc = fd < 0 ? WD_ERR_IO : capsule_store_put_fd (self->store, fd, NULL, r->outputs[i]);
-        if (fd >= 0)
-            close (fd);
-    }
     if (rc != WD_OK) {
         char reason[NODE_CAPSULE_REASON_MAX + 1];
         (void)s_fmt (reason, sizeof reason, "outputs: %s",
@@ -1409,6 +1891,7 @@ s_exec_finish (node_capsule_t *self, s_task_t *t, s_sealer_t *job)
         return;
     }
     r->output_count = job->count;
+    memcpy (r->outputs, job->out_ids, sizeof r->outputs[0] * job->count);
     memcpy (r->task, t->id, WD_DIGEST_LEN);
     memcpy (r->code, t->task.code, WD_DIGEST_LEN);
     memcpy (r->env, t->task.env, WD_DIGEST_LEN);
@@ -1416,8 +1899,8 @@ s_exec_finish (node_capsule_t *self, s_task_t *t, s_sealer_t *job)
     for (size_t i = 0; i < t->task.input_count; i++)
         memcpy (r->inputs[i], t->task.inputs[i].id, WD_DIGEST_LEN);
     memcpy (r->proof, t->proof, sizeof r->proof);
-    capsule_executor_t ex;
-    (void)s_facts (self, self->cert->sign_pk, &ex, r->executor_evidence);
+    node_capsule_facts_t facts;
+    s_facts (self, self->cert->sign_pk, &facts, r->executor_evidence);
     const node_capsule_done_t *d = &t->done;
     r->exit.killed = d->killed[0] ? capsule_receipt_kill_parse (d->killed, strlen (d->killed))
                                   : CAPSULE_RECEIPT_KILL_NONE;
@@ -1459,81 +1942,19 @@ s_exec_finish (node_capsule_t *self, s_task_t *t, s_sealer_t *job)
     free (body);
 }
 
-static void
-s_sealer_free (s_sealer_t *job)
-{
-    if (job->sv[0] >= 0)
-        close (job->sv[0]);
-    if (job->sv[1] >= 0)
-        close (job->sv[1]);
-    free (job);
-}
-
-static void
-s_bridge_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reason)
-{
-    s_sealer_t *job = arg;
-    job->sign_pending = false;
-    if (!job->owner) {
-        s_sealer_free (job); /* the component has gone and joined the thread */
-        return;
-    }
-    uint8_t answer[1 + WD_SIG_LEN] = { 0 };
-    if (sig) {
-        answer[0] = 1;
-        memcpy (answer + 1, sig, WD_SIG_LEN);
-    } else
-        wd_log_warnx ("capsule: result capsule not signed: %s", reason);
-    (void)!send (job->sv[0], answer, sizeof answer, 0);
-}
-
-static int
-s_on_sealer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void)item;
-    s_sealer_t *job = arg;
-    node_capsule_t *self = job->owner;
-    uint8_t buf[64];
-    ssize_t n = recv (job->sv[0], buf, sizeof buf, MSG_DONTWAIT);
-    if (n == WD_DIGEST_LEN) {
-        job->sign_pending = true;
-        node_sign_digest (self->signer, buf, s_bridge_signed, job);
-        return 0;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    /* the thread has finished */
-    zloop_poller_end (loop, &job->item);
-    pthread_join (job->thread, NULL);
-    self->sealer = NULL;
-    s_task_t *t = s_task_find (self, job->task);
-    if (t && t->exec == X_SEALING)
-        s_exec_finish (self, t, job);
-    s_sealer_free (job);
-    return 0;
-}
-
 static int
 s_name_cmp (const void *a, const void *b)
 {
     return strcmp (a, b);
 }
 
-/* The sandbox has ended: seal what it left in out/. */
+/* The sandbox has ended: seal what it left in out/ (a worker). */
 static void
 s_exec_seal (node_capsule_t *self, s_task_t *t)
 {
-    if (self->sealer) { /* one at a time: try again on the next tick */
-        t->exec = X_SEALING;
-        return;
-    }
-    s_sealer_t *job = calloc (1, sizeof *job);
-    if (!job)
-        wd_fatalx ("out of memory");
-    job->owner = self;
+    s_worker_t *job = s_worker_new (self, W_SEAL, s_seal_main);
     memcpy (job->task, t->id, WD_DIGEST_LEN);
     snprintf (job->work, sizeof job->work, "%s", t->work);
-    memcpy (job->chain, self->chain, WD_CHAIN_ID_LEN);
     memcpy (job->owner_pk, self->cert->sign_pk, WD_PUBKEY_LEN);
     job->recipient_count = t->task.recipient_count;
     memcpy (job->recipients, t->task.recipients, sizeof job->recipients);
@@ -1547,16 +1968,16 @@ s_exec_seal (node_capsule_t *self, s_task_t *t)
     if (d)
         closedir (d);
     qsort (job->names, job->count, sizeof job->names[0], s_name_cmp);
-    job->sv[0] = job->sv[1] = -1;
-    if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, job->sv) != 0)
-        wd_fatal ("socketpair");
-    job->item = (zmq_pollitem_t){ .fd = job->sv[0], .events = ZMQ_POLLIN };
-    if (zloop_poller (self->loop, &job->item, s_on_sealer, job) != 0)
-        wd_fatal ("zloop_poller");
-    if (pthread_create (&job->thread, NULL, s_sealer_main, job) != 0)
-        wd_fatal ("pthread_create");
-    self->sealer = job;
     t->exec = X_SEALING;
+    s_worker_submit (self, job);
+}
+
+static void
+s_seal_done (node_capsule_t *self, s_worker_t *job)
+{
+    s_task_t *t = s_task_find (self, job->task);
+    if (t && t->exec == X_SEALING)
+        s_exec_finish (self, t, job);
 }
 
 void
@@ -1816,35 +2237,17 @@ s_ctl_info (node_capsule_t *self, void *client, uint32_t peer)
     free (info.nodes);
 }
 
+/* An upload: parsed, checked and stored by a worker (a large capsule takes
+   seconds to hash); the reply follows when it is done. Takes fd. */
 static void
 s_ctl_put (node_capsule_t *self, void *client, uint32_t peer, int fd)
 {
-    capsule_header_t *h = malloc (sizeof *h);
-    if (!h)
-        wd_fatalx ("out of memory");
-    uint8_t id[CAPSULE_ID_LEN];
-    int rc = capsule_parse_fd (fd, self->chain, self->max_capsule, h);
-    if (rc == WD_OK && h->kind != CAPSULE_KIND_RESULT && !capsule_is_recipient (h, self->curve_pk))
-        rc = CAPSULE_ERR_NOT_RECIPIENT;
-    if (rc == WD_OK)
-        rc = lseek (fd, 0, SEEK_SET) == 0 ? capsule_store_put_fd (self->store, fd, h->id, id)
-                                          : WD_ERR_IO;
-    if (rc != WD_OK) {
-        char what[WD_MSG_ERROR_MAX + 1];
-        snprintf (what, sizeof what, "capsule refused: %s%s", node_capsule_strerror (rc),
-                  rc == CAPSULE_ERR_NOT_RECIPIENT ? " (seal it with a wrap to this node's key)"
-                                                  : "");
-        s_reply_error (self, client, peer, rc, what);
-    } else {
-        size_t len;
-        uint8_t *body =
-            node_capsule_encode_stored (id, capsule_kind_name (h->kind), h->total_len, &len);
-        self->reply (client, peer, WD_MSG_CTL_CAPSULE_PUT_REPLY, body, len, -1);
-        free (body);
-        wd_log_info ("capsule: stored %s capsule %s (%llu bytes)", capsule_kind_name (h->kind),
-                     wd_short_id (id).s, (unsigned long long)h->total_len);
-    }
-    free (h);
+    s_worker_t *job = s_worker_new (self, W_PUT, s_put_main);
+    job->client = client;
+    job->peer = peer;
+    job->fd = fd;
+    memcpy (job->curve_pk, self->curve_pk, CAPSULE_CURVE_LEN);
+    s_worker_submit (self, job);
 }
 
 static void
@@ -1969,7 +2372,7 @@ s_submit_post (node_capsule_t *self, s_submit_t *s)
     bool any = false;
     for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && !any; i++)
         any = s_eligible (self, wd_genesis_node (self->genesis, i)->sign_pk,
-                          (const uint8_t *const *)s->policies, s->policy_lens, s->count);
+                          (const uint8_t *const *)s->policies, s->policy_lens, s->count) == 0;
     if (!any) {
         if (s->client)
             s_reply_error (self, s->client, s->peer, CAPSULE_ERR_EXEC_NO_EXECUTOR,
@@ -2138,12 +2541,20 @@ s_ctl_status (node_capsule_t *self, void *client, uint32_t peer, const uint8_t *
     s_task_t *t = s_task_find (self, id);
     if (t) {
         snprintf (st->state, sizeof st->state, "%s", s_state_names[t->state]);
-        if (t->state == S_SELECTED && s_is_self (self, t->executor) && t->exec != X_OVER)
-            snprintf (st->state, sizeof st->state, "running");
+        /* the executor tells its own progress (docs/PROTOCOL.md "Capsule
+           control requests", status) */
+        static const char *const stages[] = {
+            [X_IDLE] = "selected",   [X_GATHER] = "releasing", [X_PREPARING] = "released",
+            [X_RUNNING] = "running", [X_SEALING] = "sealing",  [X_FINISHING] = "sealing",
+            [X_OVER] = "sealed",
+        };
+        if (t->state == S_SELECTED && s_is_self (self, t->executor))
+            snprintf (st->state, sizeof st->state, "%s",
+                      t->exec == X_OVER && !t->receipt_out ? "failing" : stages[t->exec]);
         if (t->state != S_POSTED)
             memcpy (st->executor, t->executor, WD_PUBKEY_LEN);
         st->height = t->height;
-        st->round = t->round;
+        st->round = t->claims.round;
         st->code = t->state == S_FAILED ? t->code : 0;
         snprintf (st->reason, sizeof st->reason, "%s", t->state == S_FAILED ? t->reason : "");
         st->receipt = t->receipt;
@@ -2187,6 +2598,7 @@ node_capsule_request (node_capsule_t *self, void *client, wd_chan_msg_t *msg)
             break;
         case WD_MSG_CTL_CAPSULE_PUT:
             s_ctl_put (self, client, msg->peer, msg->fds[0]);
+            msg->fds[0] = -1; /* taken */
             break;
         case WD_MSG_CTL_CAPSULE_SUBMIT:
             s_ctl_submit (self, client, msg->peer, msg->body, msg->body_len);
@@ -2211,6 +2623,9 @@ node_capsule_client_gone (node_capsule_t *self, void *client)
     for (s_get_t *get = self->gets; get; get = get->next)
         if (get->client == client)
             get->client = NULL;
+    for (s_worker_t *job = self->workers; job; job = job->next)
+        if (job->client == client)
+            job->client = NULL;
 }
 
 /* ---- the tick ------------------------------------------------------------------ */
@@ -2240,16 +2655,22 @@ s_scan (node_capsule_t *self)
     }
     /* what the new state asks of this node */
     for (s_task_t *t = self->tasks; t; t = t->next) {
-        uint64_t end = t->height + (uint64_t)NODE_CAPSULE_CLAIM_BLOCKS * (t->round + 1);
-        if (t->state == S_POSTED && !t->considered[t->round] && tip < end)
+        if (t->state == S_POSTED && !t->considered[t->claims.round] &&
+            tip < node_capsule_claims_end (&t->claims))
             s_claim_start (self, t);
         else if (t->state == S_SELECTED && s_is_self (self, t->executor) && t->exec == X_IDLE)
             s_exec_start (self, t);
         else if ((t->state == S_DONE || t->state == S_FAILED) && t->exec != X_IDLE &&
-                 t->exec != X_OVER && t->exec != X_SEALING && t->exec != X_FINISHING) {
+                 t->exec != X_OVER && t->exec != X_PREPARING && t->exec != X_SEALING &&
+                 t->exec != X_FINISHING) {
             s_needs_free (t); /* decided elsewhere (a restart) */
             s_wipe_work (t);
             t->exec = X_OVER;
+        }
+        if ((t->state == S_DONE || t->state == S_FAILED) && !t->final_forgotten &&
+            s_is_self (self, t->executor)) {
+            s_final_forget (self, t->id); /* the ledger has it now */
+            t->final_forgotten = true;
         }
     }
     /* submits whose post the ledger now holds */
@@ -2286,8 +2707,6 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     for (s_task_t *t = self->tasks; t; t = t->next) {
         if (t->exec == X_GATHER)
             s_exec_step (self, t);
-        else if (t->exec == X_SEALING && !self->sealer && t->state == S_SELECTED)
-            s_exec_seal (self, t);
     }
     s_cache_expire (self, false);
     return 0;
@@ -2411,15 +2830,7 @@ node_capsule_destroy (node_capsule_t **self_p)
         zloop_timer_end (self->loop, self->timer);
     if (self->mesh)
         node_mesh_set_capsule_hook (self->mesh, NULL, NULL);
-    if (self->sealer) {
-        s_sealer_t *job = self->sealer;
-        zloop_poller_end (self->loop, &job->item);
-        shutdown (job->sv[0], SHUT_RDWR); /* a thread waiting for a signature gives up */
-        pthread_join (job->thread, NULL);
-        job->owner = NULL;
-        if (!job->sign_pending)
-            s_sealer_free (job);
-    }
+    s_workers_stop (self);
     for (s_op_t *op = self->ops; op; op = op->next)
         op->owner = NULL;
     while (self->mreqs) {
@@ -2460,6 +2871,8 @@ node_capsule_destroy (node_capsule_t **self_p)
         free (t);
     }
     s_cache_expire (self, true);
+    for (size_t i = 0; i < HEADER_CACHE; i++)
+        free (self->headers[i].h);
     if (self->work_dir[0])
         rmdir (self->work_dir); /* only when empty: never another run's areas */
     capsule_store_close (&self->store);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "node_agree.h"
+#include "node_capsule_rules.h"
 #include "node_mesh.h"
 #include "node_sign.h"
 #include "wd_cert.h"
@@ -37,11 +38,6 @@
 #include "wd_err.h"
 
 typedef struct node_capsule node_capsule_t;
-
-/* Executor selection (docs/PROTOCOL.md "Executor selection"). */
-#define NODE_CAPSULE_CLAIM_BLOCKS 4  /* blocks a claim round stays open */
-#define NODE_CAPSULE_CLAIM_ROUNDS 3  /* rounds before "no eligible executor" */
-#define NODE_CAPSULE_EXECUTOR_TAU 16 /* expected claimants per round (capped at N) */
 
 /* Replies to a control client (the engine's; see node_mesh_reply_fn), with
    an optional descriptor (-1: none) passed along and then closed. */

@@ -70,7 +70,33 @@ typedef struct {
     uint8_t curve_pk[32];
 } s_user_t;
 
+static bool s_json_done;       /* a JSON answer went to stdout */
+static char s_last_error[512]; /* the last failure, for the JSON error object */
+static int s_last_code;        /* the node's result code of the last failure, 0: none */
+
 static int __attribute__ ((format (printf, 2, 3))) s_fail (int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (s_last_error, sizeof s_last_error, fmt, ap);
+    va_end (ap);
+    fprintf (stderr, "capsule-submit: %s\n", s_last_error);
+    return status;
+}
+
+/* Prints a JSON answer on stdout (and frees it). */
+static void
+s_json_print (json_t *root)
+{
+    json_dumpf (root, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
+    fputc ('\n', stdout);
+    json_decref (root);
+    s_json_done = true;
+}
+
+/* Progress on stderr while waiting (never on stdout, which carries the
+   answer). */
+static void __attribute__ ((format (printf, 1, 2))) s_progress (const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
@@ -78,7 +104,6 @@ static int __attribute__ ((format (printf, 2, 3))) s_fail (int status, const cha
     vfprintf (stderr, fmt, ap);
     fputc ('\n', stderr);
     va_end (ap);
-    return status;
 }
 
 static const char *
@@ -181,6 +206,7 @@ s_request (uint32_t type, const uint8_t *body, size_t len, int fd, wd_chan_msg_t
         if (code)
             *code = c;
         s_fail (EXIT_NO, "%s", message);
+        s_last_code = c;
         return c == CAPSULE_ERR_EXEC_NO_EXECUTOR ? EXIT_NO_EXECUTOR : EXIT_NO;
     }
     if (reply->type != type + 1) {
@@ -528,12 +554,44 @@ s_report (const node_capsule_info_t *info, const s_user_t *u, const uint8_t task
         free (r);
     } else if (!s_json)
         fprintf (stderr, "task %s: %s\n", s_hex (hex, task), st->state);
-    if (s_json) {
-        json_dumpf (root, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
-        fputc ('\n', stdout);
-    }
-    json_decref (root);
+    if (s_json)
+        s_json_print (root);
+    else
+        json_decref (root);
     return status;
+}
+
+/* One line of progress for a state the local node reports (the stages
+   between "selected" and "done" are seen only when the local node is the
+   executor; docs/man/capsule-submit.1). */
+static void
+s_progress_show (const node_capsule_info_t *info, const node_capsule_status_t *st)
+{
+    char hex[65];
+    const char *ex = s_node_name (info, st->executor, hex);
+    const char *state = st->state;
+    if (strcmp (state, "submitted") == 0)
+        s_progress ("submitted; waiting for the ledger");
+    else if (strcmp (state, "posted") == 0)
+        s_progress ("posted at height %llu; electing the executor", (unsigned long long)st->height);
+    else if (strcmp (state, "selected") == 0)
+        s_progress ("executor selected: %s (round %u)", ex, (unsigned)st->round);
+    else if (strcmp (state, "releasing") == 0)
+        s_progress ("executor %s: asking the holders for the keys", ex);
+    else if (strcmp (state, "released") == 0)
+        s_progress ("inputs released to %s; preparing the work area", ex);
+    else if (strcmp (state, "running") == 0)
+        s_progress ("running on %s", ex);
+    else if (strcmp (state, "sealing") == 0)
+        s_progress ("program ended on %s; sealing the outputs", ex);
+    else if (strcmp (state, "sealed") == 0)
+        s_progress ("outputs sealed; receipt published, waiting for the ledger");
+    else if (strcmp (state, "failing") == 0)
+        s_progress ("executor %s gave the task up; waiting for the ledger", ex);
+    else if (strcmp (state, "done") == 0)
+        s_progress ("committed: the receipt is in the ledger");
+    else if (strcmp (state, "failed") == 0)
+        s_progress ("committed: the task failed");
 }
 
 /* Polls the task's status until it is done or failed, showing progress. */
@@ -555,16 +613,7 @@ s_wait (const node_capsule_info_t *info, const s_user_t *u, const uint8_t task[3
         }
         if (strcmp (st->state, last) != 0) {
             snprintf (last, sizeof last, "%s", st->state);
-            if (!s_json) {
-                if (strcmp (st->state, "posted") == 0)
-                    fprintf (stderr, "posted at height %llu; electing the executor\n",
-                             (unsigned long long)st->height);
-                else if (strcmp (st->state, "selected") == 0 || strcmp (st->state, "running") == 0)
-                    fprintf (stderr, "executor %s (%s)\n", s_node_name (info, st->executor, hex),
-                             st->state);
-                else if (strcmp (st->state, "submitted") == 0)
-                    fprintf (stderr, "submitted; waiting for the ledger\n");
-            }
+            s_progress_show (info, st);
         }
         bool over = strcmp (st->state, "done") == 0 || strcmp (st->state, "failed") == 0;
         if (over) {
@@ -599,20 +648,48 @@ static const char s_usage[] =
     "                 [--out DIR] [--json]\n"
     "      seal and upload the code, environment and inputs, submit the task\n"
     "  capsule-submit put FILE [--kind data|code|env] [--allow-code ID]... [--min-tier T]\n"
+    "                 [--json]\n"
     "      seal one capsule for the local node and upload it; prints its id\n"
     "  capsule-submit status TASK [--json]    where a task stands\n"
-    "  capsule-submit open CAPSULE|FILE [--from NODE] [--out DIR]\n"
+    "  capsule-submit open CAPSULE|FILE [--from NODE] [--out DIR] [--json]\n"
     "      fetch a capsule and open it with your key\n"
-    "  capsule-submit keygen                   create your key file\n"
-    "  capsule-submit pubkey                   print your recipient key (for --to)\n"
+    "  capsule-submit keygen [--json]          create your key file\n"
+    "  capsule-submit pubkey [--json]          print your recipient key (for --to)\n"
     "\n"
     "Exit codes: 0 done, 1 no (program failed, not a recipient), 2 usage, 3 internal,\n"
     "4 no eligible executor, 5 key release refused, 6 limit exceeded, 7 timed out,\n"
-    "8 task failed.\n";
+    "8 task failed. With --json a failure also prints {\"error\", \"exit\", \"code\"}.\n";
+
+/* Options of the commands that take none but --json and --help: 1 when
+   --help was shown, 0 to go on, or EXIT_USAGE. */
+static int
+s_plain_options (int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
+        if (opt == 'j')
+            s_json = true;
+        else if (opt == 'h') {
+            fputs (s_usage, stdout);
+            return 1;
+        } else
+            return EXIT_USAGE;
+    }
+    return optind == argc ? 0 : s_fail (EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+}
 
 static int
-s_cmd_keygen (void)
+s_cmd_keygen (int argc, char **argv)
 {
+    int opts = s_plain_options (argc, argv);
+    if (opts)
+        return opts == 1 ? 0 : opts;
     char buf[PATH_MAX];
     const char *path = s_key_file (buf, sizeof buf);
     char dir[PATH_MAX];
@@ -639,7 +716,14 @@ s_cmd_keygen (void)
                        wd_strerror (err));
     s_user_t u = { 0 };
     int rc = s_user_load (&u);
-    if (!rc) {
+    if (!rc && s_json) {
+        char hex[65];
+        json_t *root = json_object ();
+        json_object_set_new (root, "key", json_string (path));
+        json_object_set_new (root, "recipient", json_string (s_hex (hex, u.curve_pk)));
+        json_object_set_new (root, "signer", json_string (s_hex (hex, u.pk)));
+        s_json_print (root);
+    } else if (!rc) {
         char hex[65];
         printf ("%s\n", s_hex (hex, u.curve_pk));
         fprintf (stderr, "key written to %s; your recipient key is above\n", path);
@@ -649,16 +733,21 @@ s_cmd_keygen (void)
 }
 
 static int
-s_cmd_pubkey (void)
+s_cmd_pubkey (int argc, char **argv)
 {
+    int opts = s_plain_options (argc, argv);
+    if (opts)
+        return opts == 1 ? 0 : opts;
     s_user_t u = { 0 };
     int rc = s_user_load (&u);
     if (!rc) {
-        char hex[65], hex2[65];
-        if (s_json)
-            printf ("{\n  \"recipient\": \"%s\",\n  \"signer\": \"%s\"\n}\n",
-                    s_hex (hex, u.curve_pk), s_hex (hex2, u.pk));
-        else
+        char hex[65];
+        if (s_json) {
+            json_t *root = json_object ();
+            json_object_set_new (root, "recipient", json_string (s_hex (hex, u.curve_pk)));
+            json_object_set_new (root, "signer", json_string (s_hex (hex, u.pk)));
+            s_json_print (root);
+        } else
             printf ("%s\n", s_hex (hex, u.curve_pk));
     }
     s_user_free (&u);
@@ -725,10 +814,12 @@ s_cmd_put (int argc, char **argv)
     }
     if (!status) {
         char hex[65];
-        if (s_json)
-            printf ("{\n  \"holder\": \"%s\",\n  \"id\": \"%s\"\n}\n", info.self.name,
-                    s_hex (hex, id));
-        else
+        if (s_json) {
+            json_t *root = json_object ();
+            json_object_set_new (root, "holder", json_string (info.self.name));
+            json_object_set_new (root, "id", json_string (s_hex (hex, id)));
+            s_json_print (root);
+        } else
             printf ("%s\n", s_hex (hex, id));
     }
     free (info.nodes);
@@ -774,20 +865,36 @@ s_cmd_status (int argc, char **argv)
     return status;
 }
 
+static void
+s_print_opened (const uint8_t id[32], const char *path)
+{
+    if (s_json) {
+        char hex[65];
+        json_t *root = json_object ();
+        json_object_set_new (root, "id", json_string (s_hex (hex, id)));
+        json_object_set_new (root, "path", json_string (path));
+        s_json_print (root);
+    } else
+        printf ("%s\n", path);
+}
+
 static int
 s_cmd_open (int argc, char **argv)
 {
     static const struct option options[] = {
         { "from", required_argument, NULL, 'f' },
         { "out", required_argument, NULL, 'o' },
+        { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *from = NULL, *out = ".";
     int opt;
     optind = 1;
-    while ((opt = getopt_long (argc, argv, "f:o:h", options, NULL)) != -1) {
-        if (opt == 'f')
+    while ((opt = getopt_long (argc, argv, "f:o:jh", options, NULL)) != -1) {
+        if (opt == 'j')
+            s_json = true;
+        else if (opt == 'f')
             from = optarg;
         else if (opt == 'o')
             out = optarg;
@@ -813,7 +920,7 @@ s_cmd_open (int argc, char **argv)
         else
             status = s_open_id (&info, &u, id, holder ? holder->id : NULL, out, path, sizeof path);
         if (!status)
-            printf ("%s\n", path);
+            s_print_opened (id, path);
     } else if (!status) {
         /* a capsule file: upload is not needed, open it here */
         int fd = open (argv[optind], O_RDONLY | O_CLOEXEC);
@@ -837,7 +944,7 @@ s_cmd_open (int argc, char **argv)
                 rc == CAPSULE_ERR_NOT_RECIPIENT ? "this key is not one of its recipients"
                                                 : capsule_strerror (rc));
         else
-            printf ("%s\n", path);
+            s_print_opened (h->id, path);
         capsule_key_destroy (&key);
         free (h);
         if (fd >= 0)
@@ -1052,9 +1159,11 @@ s_cmd_submit (int argc, char **argv)
     }
     if (!status) {
         if (!wait) {
-            if (s_json)
-                printf ("{\n  \"task\": \"%s\"\n}\n", s_hex (hex, id));
-            else
+            if (s_json) {
+                json_t *root = json_object ();
+                json_object_set_new (root, "task", json_string (s_hex (hex, id)));
+                s_json_print (root);
+            } else
                 printf ("%s\n", s_hex (hex, id));
         } else {
             if (!s_json)
@@ -1104,17 +1213,29 @@ main (int argc, char **argv)
         fputs (s_usage, stdout);
         return 0;
     }
+    int status;
     if (strcmp (cmd, "keygen") == 0)
-        return s_cmd_keygen ();
-    if (strcmp (cmd, "pubkey") == 0)
-        return s_cmd_pubkey ();
-    if (strcmp (cmd, "put") == 0)
-        return s_cmd_put (argc - 1, argv + 1);
-    if (strcmp (cmd, "status") == 0)
-        return s_cmd_status (argc - 1, argv + 1);
-    if (strcmp (cmd, "open") == 0)
-        return s_cmd_open (argc - 1, argv + 1);
-    if (cmd[0] == '-')
-        return s_cmd_submit (argc, argv);
-    return s_fail (EXIT_USAGE, "unknown command '%s' (see --help)", cmd);
+        status = s_cmd_keygen (argc - 1, argv + 1);
+    else if (strcmp (cmd, "pubkey") == 0)
+        status = s_cmd_pubkey (argc - 1, argv + 1);
+    else if (strcmp (cmd, "put") == 0)
+        status = s_cmd_put (argc - 1, argv + 1);
+    else if (strcmp (cmd, "status") == 0)
+        status = s_cmd_status (argc - 1, argv + 1);
+    else if (strcmp (cmd, "open") == 0)
+        status = s_cmd_open (argc - 1, argv + 1);
+    else if (cmd[0] == '-')
+        status = s_cmd_submit (argc, argv);
+    else
+        status = s_fail (EXIT_USAGE, "unknown command '%s' (see --help)", cmd);
+    if (status && s_json && !s_json_done) {
+        /* every failure answers in JSON too: {"error": sentence, "exit": status} */
+        json_t *root = json_object ();
+        json_object_set_new (root, "error", json_string (s_last_error));
+        json_object_set_new (root, "exit", json_integer (status));
+        if (s_last_code)
+            json_object_set_new (root, "code", json_string (capsule_err_name (s_last_code)));
+        s_json_print (root);
+    }
+    return status;
 }

@@ -93,6 +93,9 @@ const wd_config_key_t node_config_table[] = {
       "gossip heartbeat: mesh upkeep, IHAVE/IWANT repair, score decay" },
     { "mesh/records_keep", WD_CFG_UINT, "1024", NULL, 1, 16384,
       "delivered records kept in memory for wardenctl mesh records" },
+    { "mesh/observers", WD_CFG_STRING, NULL, NULL, 64, 4095,
+      "read-only observers admitted by X25519 public key (64 hex digits each, blank- or "
+      "comma-separated): they subscribe on channel 6 and get records and blocks" },
     { "attest/listen", WD_CFG_STRING, NULL, NULL, 6, 255,
       "host attestation server endpoint, e.g. tcp://0.0.0.0:7420 (unset: no server)" },
     { "attest/advertise", WD_CFG_STRING, NULL, NULL, 6, 255,
@@ -118,6 +121,16 @@ const wd_config_key_t node_config_table[] = {
       "space-separated absolute paths of files the engine measures at every start and reload" },
     { "attest/hook", WD_CFG_STRING, NULL, NULL, 1, 1024,
       "command run by /bin/sh on a failed or missed challenge (WARDEN_* environment)" },
+    { "tpm/tcti", WD_CFG_STRING, NULL, NULL, 1, 255,
+      "TPM 2.0 for quoted self-evidence, e.g. device:/dev/tpmrm0 or swtpm:path=SOCK "
+      "(unset: no TPM, lower assurance; set: failure to use it stops the engine)" },
+    { "tpm/pcr", WD_CFG_UINT, "23", NULL, 0, 23,
+      "resettable PCR the engine anchors its measurement log in (16 or 23; never 10)" },
+    { "tpm/pcrs", WD_CFG_STRING, "0,1,2,3,4,5,6,7", NULL, 0, 255,
+      "PCRs quoted besides tpm/pcr (comma-separated SHA-256 PCR indices, may be empty)" },
+    { "tpm/ek_ca", WD_CFG_PATH, NULL, NULL, 0, 0,
+      "PEM file of the EK certificate issuers: this node's EK certificate must chain to "
+      "them, and so must every quoting node's (unset: EKs are trusted on first use)" },
     { "pcr/enable", WD_CFG_BOOL, "false", NULL, 0, 0,
       "run the PCR signer: sign instrument results into the result log" },
     { "pcr/device", WD_CFG_PATH, NULL, NULL, 0, 0,

@@ -367,14 +367,15 @@ node_ctl_reputation (int argc, char **argv)
         if (o.json) {
             json_array_append_new (
                 rows,
-                json_pack ("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}",
+                json_pack ("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}",
                            "id", s_hex (e->id, 32), "name", e->name, "key_protection",
                            c ? c->key_protection : "", "tier_bp", (json_int_t)e->tier_bp,
                            "score_bp", (json_int_t)score, "passed", (json_int_t)e->passed, "failed",
                            (json_int_t)e->failed, "precommits_made", (json_int_t)e->precommits_made,
                            "precommits_possible", (json_int_t)e->precommits_possible, "last_seen",
                            (json_int_t)e->last_seen, "quarantined", q, "quarantine_until_epoch",
-                           (json_int_t)e->quarantine_until, "weight", (json_int_t)weight));
+                           (json_int_t)e->quarantine_until, "weight", (json_int_t)weight, "slashes",
+                           (json_int_t)e->slashes));
         } else {
             char made[32], quarantine[24];
             snprintf (made, sizeof made, "%" PRIu64 "/%" PRIu64, e->precommits_made,

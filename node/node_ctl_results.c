@@ -6,17 +6,21 @@
  * certificate, so a results-reader group (or the sshd ForceCommand account
  * of configs/sshd_warden_results.conf) can fetch bundles without any
  * control over the node, and `verify` re-checks the whole log from the file
- * alone, trusting nothing the daemon says.
+ * alone, trusting nothing the daemon says; with --ledger it also checks the
+ * log against the checkpoints a cluster's ledger anchors (an exported
+ * ledger, verified from scratch first).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "capsule_ledger.h"
 #include "capsule_merkle.h"
 #include "capsule_verify.h"
 #include "node_ctl.h"
@@ -25,14 +29,15 @@
 #include "pcr_signer_log.h"
 #include "wd_cert.h"
 #include "wd_envelope.h"
+#include "wd_codec.h"
 #include "wd_hash.h"
 
 static const char *const s_help =
     "usage: wardenctl results list [--from N] [--limit N] [--json]\n"
     "       wardenctl results get INDEX [--json] [--output FILE]\n"
     "       wardenctl results bundle INDEX [--output FILE] [--digest-only]\n"
-    "       wardenctl results verify [--json]\n"
-    "       wardenctl results consistency OLD_SIZE [NEW_SIZE] [--json]\n"
+    "       wardenctl results verify [--ledger EXPORT [--genesis GENESIS]] [--json]\n"
+    "       wardenctl results consistency OLD_SIZE [NEW_SIZE] [--json] [--output FILE]\n"
     "\n"
     "The PCR signer's result log, read-only (<state>/results.db, or --log PATH):\n"
     "  list     entries: index, time received, channel and sequence, name, sha256\n"
@@ -40,16 +45,22 @@ static const char *const s_help =
     "  bundle   the entry's bundle for warden-verify (to FILE or standard output);\n"
     "           --digest-only leaves the raw bytes out\n"
     "  verify   re-check the whole log from scratch: rows, signatures, digests,\n"
-    "           checkpoints and tree heads; exit 1 with the first problem\n"
+    "           checkpoints and tree heads; exit 1 with the first problem; --ledger\n"
+    "           also checks every checkpoint of this log anchored in EXPORT (from\n"
+    "           `wardenctl ledger export`, verified first against GENESIS, default\n"
+    "           <state>/genesis) against the log, and reports the newest anchor\n"
     "  consistency  the RFC 9162 proof that the signed checkpoint of NEW_SIZE entries\n"
     "           (default: the newest) extends the one of OLD_SIZE, checked against\n"
-    "           both signed notes, for someone who kept an older checkpoint\n";
+    "           both signed notes, for someone who kept an older checkpoint;\n"
+    "           --output writes it as a proof file for warden-verify --consistency\n";
 
 typedef struct {
     bool json;
     uint64_t from, limit;
     const char *output;
     const char *log;
+    const char *ledger;
+    const char *genesis;
     bool digest_only;
 } s_opts_t;
 
@@ -182,9 +193,39 @@ s_parse_index (const char *s, uint64_t *out)
 }
 
 /* `results consistency`: the proof, checked against both signed notes. */
+/* Writes the proof file warden-verify --consistency reads
+   (capsule_consistency_decode). */
+static int
+s_write_proof (const char *path, uint64_t old_size, uint64_t new_size, uint8_t (*proof)[32],
+               size_t count)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 5);
+    wd_writer_key (w, "new_size");
+    wd_writer_uint (w, new_size);
+    wd_writer_key (w, "old_size");
+    wd_writer_uint (w, old_size);
+    wd_writer_key (w, "proof");
+    wd_writer_array (w, count);
+    for (size_t i = 0; i < count; i++)
+        wd_writer_bin (w, proof[i], 32);
+    wd_writer_key (w, "type");
+    wd_writer_cstr (w, CAPSULE_CONSISTENCY_TYPE);
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, 1);
+    size_t len;
+    const uint8_t *buf = wd_writer_data (w, &len);
+    FILE *f = strcmp (path, "-") == 0 ? stdout : fopen (path, "wb");
+    int status = 0;
+    if (!f || fwrite (buf, 1, len, f) != len || fflush (f) != 0 || (f != stdout && fclose (f) != 0))
+        status = node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "%s: %s", path, strerror (errno));
+    wd_writer_destroy (&w);
+    return status;
+}
+
 static int
 s_consistency (capsule_pcr_log_t *log, const wd_cert_t *cert, uint64_t old_size, uint64_t new_size,
-               bool json)
+               bool json, const char *output)
 {
     uint8_t proof[CAPSULE_MERKLE_PROOF_MAX][32];
     size_t count;
@@ -204,6 +245,8 @@ s_consistency (capsule_pcr_log_t *log, const wd_cert_t *cert, uint64_t old_size,
     else if (!capsule_merkle_consistency_verify (a.size, b.size, a.root, b.root,
                                                  (const capsule_merkle_hash_t *)proof, count))
         status = node_ctl_fail (NODE_CTL_EXIT_NO, "the signed checkpoints are not consistent");
+    else if (output)
+        status = s_write_proof (output, a.size, b.size, proof, count);
     else if (json) {
         char hex[WD_HASH_HEX_LEN + 1];
         json_t *j = json_object (), *arr = json_array ();
@@ -228,19 +271,150 @@ s_consistency (capsule_pcr_log_t *log, const wd_cert_t *cert, uint64_t old_size,
     return status;
 }
 
+/* Reads a whole file (an exported ledger can be large). */
+static uint8_t *
+s_slurp (const char *path, size_t *len)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc (cap);
+    while (buf) {
+        if (n == cap) {
+            uint8_t *nb = cap < (1u << 30) ? realloc (buf, cap * 2) : NULL;
+            if (!nb) {
+                free (buf);
+                buf = NULL;
+                errno = EFBIG;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread (buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror (f)) {
+                free (buf);
+                buf = NULL;
+                errno = EIO;
+            }
+            break;
+        }
+    }
+    fclose (f);
+    *len = n;
+    return buf;
+}
+
+/* What `results verify --ledger` found. */
+typedef struct {
+    size_t anchors;
+    uint64_t newest_size, newest_height;
+    bool genesis_pinned;
+    uint8_t chain[32];
+} s_anchored_t;
+
+/* Checks every anchor of this log in the export against the log (already
+   verified): the same root at its size (CAPSULE_ERR_LOG_ANCHOR), and no
+   anchor beyond the log's end (CAPSULE_ERR_LOG_ANCHOR_AHEAD). Returns
+   WD_OK, such a code with why and *at, or -1 after reporting an input
+   error (status in *status). */
+static int
+s_check_anchors (capsule_pcr_log_t *log, const wd_cert_t *cert, const s_opts_t *o, uint64_t entries,
+                 s_anchored_t *out, uint64_t *at, char *why, size_t why_len, int *status)
+{
+    size_t len, glen = 0;
+    uint8_t *buf = s_slurp (o->ledger, &len), *gbuf = NULL;
+    if (!buf) {
+        *status = node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s", o->ledger, strerror (errno));
+        return -1;
+    }
+    const uint8_t *genesis = NULL;
+    char gpath[PATH_MAX];
+    if (o->genesis)
+        snprintf (gpath, sizeof gpath, "%s", o->genesis);
+    else if (node_ctl_state_path ("genesis", gpath, sizeof gpath) != 0 || access (gpath, R_OK))
+        gpath[0] = '\0';
+    if (gpath[0]) {
+        gbuf = s_slurp (gpath, &glen);
+        if (!gbuf) {
+            *status = node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: %s", gpath, strerror (errno));
+            free (buf);
+            return -1;
+        }
+        genesis = gbuf;
+        out->genesis_pinned = true;
+    } else if (!capsule_ledger_export_genesis (buf, len, &genesis, &glen)) {
+        *status = node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: not a ledger export", o->ledger);
+        free (buf);
+        return -1;
+    }
+    char origin[CAPSULE_ORIGIN_MAX + 1], detail[192];
+    node_pcr_origin (origin, sizeof origin, cert->name, cert->sign_pk);
+    capsule_anchor_t *anchors;
+    size_t n;
+    capsule_ledger_info_t info;
+    capsule_ledger_verdict_t lv = capsule_ledger_anchors (
+        buf, len, genesis, glen, cert->sign_pk, origin, &anchors, &n, &info, detail, sizeof detail);
+    memcpy (out->chain, info.chain, 32);
+    int rc = WD_OK;
+    if (lv != CAPSULE_LEDGER_OK) {
+        *status = node_ctl_fail (NODE_CTL_EXIT_NO, "%s: height %" PRIu64 ": %s: %s%s%s", o->ledger,
+                                 info.bad_height, capsule_ledger_name (lv),
+                                 capsule_ledger_strerror (lv), detail[0] ? ": " : "", detail);
+        rc = -1;
+    }
+    out->anchors = n;
+    for (size_t i = 0; rc == WD_OK && i < n; i++) {
+        const capsule_anchor_t *a = &anchors[i];
+        uint8_t root[32];
+        *at = a->cp.size;
+        if (a->cp.size > entries) {
+            snprintf (why, why_len,
+                      "the anchor at height %" PRIu64 " covers %" PRIu64 " entries, the log "
+                      "holds %" PRIu64,
+                      a->height, a->cp.size, entries);
+            rc = CAPSULE_ERR_LOG_ANCHOR_AHEAD;
+        } else if ((rc = capsule_pcr_log_head_at (log, a->cp.size, root, why, why_len)) != WD_OK)
+            ;
+        else if (sodium_memcmp (root, a->cp.root, 32) != 0) {
+            snprintf (why, why_len,
+                      "the anchor at height %" PRIu64 " holds another root for %" PRIu64 " entries",
+                      a->height, a->cp.size);
+            rc = CAPSULE_ERR_LOG_ANCHOR;
+        } else if (a->cp.size > out->newest_size) {
+            out->newest_size = a->cp.size;
+            out->newest_height = a->height;
+        }
+    }
+    free (anchors);
+    free (buf);
+    free (gbuf);
+    return rc;
+}
+
 int
 node_ctl_results (int argc, char **argv)
 {
     static const struct option options[] = {
-        { "json", no_argument, NULL, 'j' },        { "from", required_argument, NULL, 'f' },
-        { "limit", required_argument, NULL, 'n' }, { "output", required_argument, NULL, 'o' },
-        { "log", required_argument, NULL, 'l' },   { "digest-only", no_argument, NULL, 'd' },
-        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+        { "json", no_argument, NULL, 'j' },         { "from", required_argument, NULL, 'f' },
+        { "limit", required_argument, NULL, 'n' },  { "output", required_argument, NULL, 'o' },
+        { "log", required_argument, NULL, 'l' },    { "digest-only", no_argument, NULL, 'd' },
+        { "ledger", required_argument, NULL, 'L' }, { "genesis", required_argument, NULL, 'g' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     s_opts_t o = { .limit = 100 };
     int opt;
-    while ((opt = getopt_long (argc, argv, "jf:n:o:l:dh", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "jf:n:o:l:L:g:dh", options, NULL)) != -1) {
         switch (opt) {
+            case 'L':
+                o.ledger = optarg;
+                break;
+            case 'g':
+                o.genesis = optarg;
+                break;
             case 'j':
                 o.json = true;
                 break;
@@ -288,6 +462,8 @@ node_ctl_results (int argc, char **argv)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results %s takes no arguments", sub);
     if (strcmp (sub, "list") && !needs_index && !consistency && strcmp (sub, "verify"))
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "results: unknown subcommand '%s'", sub);
+    if ((o.ledger || o.genesis) && (strcmp (sub, "verify") != 0 || (o.genesis && !o.ledger)))
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "--ledger [--genesis] go with results verify");
 
     capsule_pcr_log_t *log;
     int status = s_open (&o, &log);
@@ -316,7 +492,7 @@ node_ctl_results (int argc, char **argv)
         if (cert_len < 0)
             status = NODE_CTL_EXIT_USAGE;
         else if (consistency)
-            status = s_consistency (log, &cert, index, new_size, o.json);
+            status = s_consistency (log, &cert, index, new_size, o.json, o.output);
         else if (strcmp (sub, "bundle") == 0) {
             uint8_t *bundle;
             size_t len;
@@ -338,6 +514,16 @@ node_ctl_results (int argc, char **argv)
             capsule_pcr_verify_report_t rep;
             char why[256] = "";
             int rc = capsule_pcr_log_verify (log, cert.sign_pk, &rep, why, sizeof why);
+            s_anchored_t an = { 0 };
+            if (rc == WD_OK && o.ledger) {
+                int in_status = 0;
+                rc = s_check_anchors (log, &cert, &o, rep.entries, &an, &rep.bad_index, why,
+                                      sizeof why, &in_status);
+                if (rc < 0 && in_status) {
+                    capsule_pcr_log_close (&log);
+                    return in_status;
+                }
+            }
             char root[WD_HASH_HEX_LEN + 1];
             wd_hex_encode (root, rep.root, 32);
             if (o.json) {
@@ -350,12 +536,35 @@ node_ctl_results (int argc, char **argv)
                 json_object_set_new (j, "root", json_string (root));
                 if (rc != WD_OK)
                     json_object_set_new (j, "at", json_integer ((json_int_t)rep.bad_index));
+                if (o.ledger) {
+                    char chain[WD_HASH_HEX_LEN + 1];
+                    json_t *lj = json_object ();
+                    json_object_set_new (lj, "chain",
+                                         json_string (wd_hex_encode (chain, an.chain, 32)));
+                    json_object_set_new (lj, "genesis_pinned", json_boolean (an.genesis_pinned));
+                    json_object_set_new (lj, "anchors", json_integer ((json_int_t)an.anchors));
+                    json_object_set_new (lj, "anchored_size",
+                                         json_integer ((json_int_t)an.newest_size));
+                    json_object_set_new (lj, "anchor_height",
+                                         an.newest_height
+                                             ? json_integer ((json_int_t)an.newest_height)
+                                             : json_null ());
+                    json_object_set_new (j, "ledger", lj);
+                }
                 node_ctl_print_json (j);
-            } else if (rc == WD_OK)
+            } else if (rc == WD_OK) {
                 printf ("result log verified: %" PRIu64 " entries, %" PRIu64
                         " signed checkpoints, root %s\n",
                         rep.entries, rep.checkpoints, root);
-            else
+                if (o.ledger && an.newest_height)
+                    printf (
+                        "ledger: %zu anchors of this log agree with it; the newest covers %" PRIu64
+                        " of %" PRIu64 " entries (height %" PRIu64 ")%s\n",
+                        an.anchors, an.newest_size, rep.entries, an.newest_height,
+                        an.genesis_pinned ? "" : " [genesis from the export, not pinned]");
+                else if (o.ledger)
+                    printf ("ledger: no checkpoint of this log is anchored yet\n");
+            } else
                 printf ("result log FAILED %s: %s: %s\n", capsule_err_name (rc),
                         capsule_strerror (rc), why);
             status = rc == WD_OK ? 0 : NODE_CTL_EXIT_NO;

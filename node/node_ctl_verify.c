@@ -73,13 +73,18 @@ s_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len, con
             memcmp (cv.verdict.evidence, scan->evidence, ATTEST_EVIDENCE_ID_LEN) != 0)
             continue;
         const wd_cert_t *c = wd_genesis_find_node (scan->g, env.from);
+        json_t *reasons = json_array ();
+        for (size_t k = 0; k < cv.verdict.first_count; k++)
+            json_array_append_new (reasons, json_string (cv.verdict.first[k].reason));
         json_array_append_new (
             scan->verdicts,
-            json_pack ("{s:o, s:s, s:s, s:b, s:I, s:I, s:I}", "verifier",
+            json_pack ("{s:o, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:o}", "verifier",
                        s_hex (env.from, WD_PUBKEY_LEN), "name", c ? c->name : "?", "tier",
                        attest_trust_name (cv.verdict.tier), "committee", cv.has_claim, "epoch",
                        (json_int_t)cv.epoch, "failures", (json_int_t)cv.verdict.failure_count,
-                       "height", (json_int_t)height));
+                       "height", (json_int_t)height, "boot",
+                       attest_trust_name (cv.verdict.claims[ATTEST_CLAIM_BOOT]), "reasons",
+                       reasons));
     }
     cons_block_release (&b);
     return 0;

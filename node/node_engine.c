@@ -605,6 +605,7 @@ node_engine_main (void)
     if (node_agree_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, s_mesh_reply,
                         &self->agree, why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_IO, "agreement: %s", why);
+    node_mesh_set_ledger (self->mesh, self->agree ? node_agree_ledger (self->agree) : NULL);
     if (node_verify_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, self->agree,
                          self->measurements, &self->verify, why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "verifier committees: %s", why);
@@ -620,6 +621,7 @@ node_engine_main (void)
     if (node_pcr_new (self->loop, self->cfg, &self->cert, self->signer, &self->pcr, why,
                       sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "pcr: %s", why);
+    node_pcr_set_mesh (self->pcr, self->mesh); /* anchors checkpoints in a cluster's ledger */
     if (node_capsule_new (self->loop, self->cfg, &self->cert, self->signer, self->mesh, self->agree,
                           self->parent, s_capsule_reply, &self->capsule, why, sizeof why) != WD_OK)
         node_child_fail (self->parent, WD_ERR_CONFIG_VALUE, "capsule: %s", why);

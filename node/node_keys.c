@@ -6,6 +6,11 @@
  * (<state>/keys/vrf.key, in sodium_malloc memory), whose public key must be
  * the vrf_pk of node.cert: the engine asks it for sortition proofs
  * (WD_MSG_VRF_PROVE) and never sees the secret.
+ *
+ * Agreement votes and proposals come as WD_MSG_SIGN_STEP and pass the
+ * double-sign guard first (node_guard.h, <state>/keys/sign.state, opened at
+ * start): a refusal is answered with WD_MSG_ERROR carrying
+ * WD_ERR_SIGN_CONFLICT or WD_ERR_SIGN_REGRESS, and logged here too.
  */
 #include "node_keys.h"
 
@@ -22,6 +27,7 @@
 
 #include "node_child.h"
 #include "node_config.h"
+#include "node_guard.h"
 #include "wd_keyfile.h"
 #include "wd_keystore.h"
 #include "wd_log.h"
@@ -98,9 +104,86 @@ s_load_vrf (const wd_config_t *cfg, wd_chan_t *parent, const wd_cert_t *cert)
     return vrf;
 }
 
+static const char *const s_step_names[] = { "?", "proposal", "prevote", "precommit" };
+
+/* Opens <state>/keys/sign.state; fails the process when it cannot (a
+   damaged file is left for the operator: see OPERATIONS.md). */
+static node_guard_t *
+s_open_guard (const wd_config_t *cfg, wd_chan_t *parent)
+{
+    char path[PATH_MAX];
+    if (node_path_state (cfg, "keys/sign.state", path, sizeof path) != 0)
+        node_child_fail (parent, WD_ERR_CONFIG_VALUE, "sign.state path is too long");
+    node_guard_t *guard = NULL;
+    wd_err_t err = node_guard_open (path, &guard);
+    if (err != WD_OK)
+        node_child_fail (parent, err, "double-sign guard %s: %s%s%s", path, wd_strerror (err),
+                         err == WD_ERR_IO ? ": " : "", err == WD_ERR_IO ? strerror (errno) : "");
+    wd_msg_sign_step_t last;
+    if (node_guard_last (guard, &last))
+        wd_log_info ("double-sign guard: last signed %s at height %llu round %u",
+                     s_step_names[last.step], (unsigned long long)last.height, last.round);
+    return guard;
+}
+
+/* Sends an error reply; false when the engine channel closed. */
+static bool
+s_reply_error (wd_chan_t *engine, uint32_t peer, int code, const char *message)
+{
+    size_t len;
+    uint8_t *body = wd_msg_encode_error (code, message, &len);
+    bool open = node_child_send (engine, WD_MSG_ERROR, peer, body, len, NULL, 0);
+    free (body);
+    return open;
+}
+
+/* Signs digest and replies with the signature or the keystore's reason. */
+static bool
+s_reply_sign (wd_chan_t *engine, uint32_t peer, wd_keystore_t *ks,
+              const uint8_t digest[WD_DIGEST_LEN])
+{
+    uint8_t sig[WD_SIG_LEN];
+    int rc = wd_keystore_sign (ks, digest, sig);
+    if (rc != 0) {
+        wd_log_warnx ("signing failed: %s", wd_strerror (rc));
+        return s_reply_error (engine, peer, rc, wd_strerror (rc));
+    }
+    uint8_t body[WD_MSG_SMALL_MAX];
+    size_t len = wd_msg_encode_signature (body, sig);
+    return node_child_send (engine, WD_MSG_SIGNATURE, peer, body, len, NULL, 0);
+}
+
+/* A vote or proposal: the guard first, its record on disk before the
+   signature goes out. */
+static bool
+s_reply_sign_step (wd_chan_t *engine, const wd_chan_msg_t *msg, wd_keystore_t *ks,
+                   node_guard_t *guard)
+{
+    wd_msg_sign_step_t req;
+    wd_err_t err = wd_msg_decode_sign_step (msg->body, msg->body_len, &req);
+    if (err != WD_OK)
+        wd_fatalx ("engine sent a bad sign-step request: %s", wd_strerror (err));
+    wd_msg_sign_step_t last;
+    bool had = node_guard_last (guard, &last);
+    err = node_guard_check (guard, &req);
+    if (err == WD_OK)
+        return s_reply_sign (engine, msg->peer, ks, req.digest);
+    char why[WD_MSG_ERROR_MAX];
+    if (err == WD_ERR_IO)
+        snprintf (why, sizeof why, "%s: sign.state: %s", wd_strerror (err), strerror (errno));
+    else
+        snprintf (why, sizeof why, "%s (asked %s h=%llu r=%u, last signed %s h=%llu r=%u)",
+                  wd_strerror (err), s_step_names[req.step], (unsigned long long)req.height,
+                  req.round, had ? s_step_names[last.step] : "?",
+                  (unsigned long long)(had ? last.height : 0), had ? last.round : 0);
+    wd_log_warnx ("%s: %s", wd_err_name (err), why);
+    return s_reply_error (engine, msg->peer, err, why);
+}
+
 /* Answers one engine request. Returns false when the engine channel closed. */
 static bool
-s_engine_request (wd_chan_t *engine, wd_keystore_t *ks, const wd_vrf_key_t *vrf)
+s_engine_request (wd_chan_t *engine, wd_keystore_t *ks, const wd_vrf_key_t *vrf,
+                  node_guard_t *guard)
 {
     wd_chan_msg_t msg;
     wd_err_t err = wd_chan_recv (engine, &msg);
@@ -113,23 +196,14 @@ s_engine_request (wd_chan_t *engine, wd_keystore_t *ks, const wd_vrf_key_t *vrf)
 
     bool open = true;
     if (msg.type == WD_MSG_SIGN) {
-        uint8_t digest[WD_DIGEST_LEN], sig[WD_SIG_LEN];
+        uint8_t digest[WD_DIGEST_LEN];
         err = wd_msg_decode_digest (msg.body, msg.body_len, digest);
         if (err != WD_OK)
             wd_fatalx ("engine sent a bad sign request: %s", wd_strerror (err));
-        int rc = wd_keystore_sign (ks, digest, sig);
-        if (rc == 0) {
-            uint8_t body[WD_MSG_SMALL_MAX];
-            size_t len = wd_msg_encode_signature (body, sig);
-            open = node_child_send (engine, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0);
-        } else {
-            wd_log_warnx ("signing failed: %s", wd_strerror (rc));
-            size_t len;
-            uint8_t *body = wd_msg_encode_error (rc, wd_strerror (rc), &len);
-            open = node_child_send (engine, WD_MSG_ERROR, msg.peer, body, len, NULL, 0);
-            free (body);
-        }
-    } else if (msg.type == WD_MSG_KEYS_INFO)
+        open = s_reply_sign (engine, msg.peer, ks, digest);
+    } else if (msg.type == WD_MSG_SIGN_STEP)
+        open = s_reply_sign_step (engine, &msg, ks, guard);
+    else if (msg.type == WD_MSG_KEYS_INFO)
         s_reply_status (engine, msg.peer, ks);
     else if (msg.type == WD_MSG_VRF_PROVE)
         open = s_reply_vrf (engine, &msg, vrf);
@@ -188,6 +262,7 @@ node_keys_main (void)
                          wd_err_name (err), where);
     }
     wd_vrf_key_t *vrf = s_load_vrf (cfg, parent, have_cert ? &cert : NULL);
+    node_guard_t *guard = s_open_guard (cfg, parent);
     wd_log_info ("keystore %s open, identity %s, VRF key %s", backend,
                  wd_short_id (wd_keystore_public_key (ks)).s,
                  wd_short_id (wd_vrf_key_public (vrf)).s);
@@ -214,7 +289,7 @@ node_keys_main (void)
             running = false;
         }
         /* The engine first: a parent message may replace its channel. */
-        if (running && engine && fds[2].revents && !s_engine_request (engine, ks, vrf)) {
+        if (running && engine && fds[2].revents && !s_engine_request (engine, ks, vrf, guard)) {
             wd_log_debug ("engine channel closed");
             wd_chan_destroy (&engine);
         }
@@ -227,6 +302,7 @@ node_keys_main (void)
     wd_chan_destroy (&parent);
     wd_keystore_destroy (&ks);
     wd_vrf_key_destroy (&vrf);
+    node_guard_destroy (&guard);
     wd_config_destroy (&cfg);
     close (sigfd);
     return 0;

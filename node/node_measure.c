@@ -16,6 +16,7 @@
 #include "attest_ima.h"
 #include "node_config.h"
 #include "node_pxe.h"
+#include "node_tpm.h"
 #include "wd_genesis.h"
 #include "wd_hash.h"
 #include "wd_log.h"
@@ -32,11 +33,11 @@ s_save (const attest_log_t *log, const wd_config_t *cfg)
 /* A saved log that does not load is kept beside it for the operator and
    replaced by a new log whose first entry is the digest of the old bytes. */
 static attest_log_t *
-s_reset (const char *path, const char *reason)
+s_reset (const char *path, const char *reason, uint32_t pcr)
 {
     char aside[PATH_MAX + 32];
     snprintf (aside, sizeof aside, "%s.bad-%lld", path, (long long)time (NULL));
-    attest_log_t *log = attest_log_new (ATTEST_IMA_PCR_DEFAULT);
+    attest_log_t *log = attest_log_new (pcr);
     if (!log)
         wd_fatalx ("out of memory");
     wd_log_warnx ("measurement log %s does not load (%s); moved to %s, starting a new log", path,
@@ -47,17 +48,20 @@ s_reset (const char *path, const char *reason)
     return log;
 }
 
+/* The log extends pcr: IMA's PCR 10 without a TPM, the resettable PCR
+   it is anchored in with one (node_tpm_log_pcr). A log saved for the other
+   PCR does not load and is set aside like any other. */
 static attest_log_t *
-s_open (const char *path)
+s_open (const char *path, uint32_t pcr)
 {
     char reason[256];
     attest_log_t *log = NULL;
-    int rc = attest_log_load_file (path, ATTEST_IMA_PCR_DEFAULT, &log, reason, sizeof reason);
+    int rc = attest_log_load_file (path, pcr, &log, reason, sizeof reason);
     if (rc == WD_OK)
         return log;
     if (rc != WD_ERR_NOT_FOUND)
-        return s_reset (path, reason);
-    log = attest_log_new (ATTEST_IMA_PCR_DEFAULT);
+        return s_reset (path, reason, pcr);
+    log = attest_log_new (pcr);
     if (!log)
         wd_fatalx ("out of memory");
     return log;
@@ -100,7 +104,7 @@ node_measure_start (const wd_config_t *cfg, char *why, size_t why_len)
     }
     exe[n] = '\0';
 
-    attest_log_t *log = s_open (path);
+    attest_log_t *log = s_open (path, node_tpm_log_pcr (cfg));
     size_t config_len;
     uint8_t *config = wd_config_pack (cfg, &config_len);
     int rc = attest_log_measure_file (log, "/proc/self/exe", exe);

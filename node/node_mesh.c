@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cons_gossip.h"
+#include "cons_ledger.h"
 #include "cons_member.h"
 #include "cons_transport.h"
 #include "node_config.h"
@@ -33,6 +34,14 @@
 #define PENDING_MAX 64
 /* Start-up grace of membership, in probe periods (cons_member grace_ms). */
 #define NODE_MESH_GRACE_PERIODS 5
+/* Observers: a subscription lasts this long unless renewed; blocks are
+   pushed every tick, at most MSGS messages of at most BLOCKS blocks (and
+   about BYTES) per observer per tick. */
+#define NODE_MESH_OBSERVER_LEASE_MS 30000
+#define NODE_MESH_OBSERVER_TICK_MS  100
+#define NODE_MESH_OBSERVER_MSGS     4
+#define NODE_MESH_OBSERVER_BLOCKS   16
+#define NODE_MESH_OBSERVER_BYTES    (768 * 1024)
 
 /* What this node remembers about one genesis node beyond the machines. */
 typedef struct {
@@ -41,6 +50,15 @@ typedef struct {
     uint64_t suspicions;
     uint64_t deaths;
 } s_peer_t;
+
+/* An admitted observer (mesh/observers) and its subscription. */
+typedef struct {
+    uint8_t key[WD_PUBKEY_LEN]; /* CURVE public key */
+    bool subscribed;
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+    uint64_t lease_until; /* zclock_mono ms: forgotten after this without a renewal */
+    uint64_t next;        /* the next block height to push */
+} s_observer_t;
 
 /* A publish request waiting for its signature. */
 typedef struct {
@@ -79,6 +97,11 @@ struct node_mesh {
     void *hook_arg;
     node_mesh_channel_fn *on_capsule; /* channel 5 (node_mesh_set_capsule_hook) */
     void *capsule_arg;
+    /* observers (mesh/observers; PROTOCOL.md "Observers") */
+    s_observer_t *observers;
+    size_t observer_count;
+    int observer_timer;
+    cons_ledger_t *ledger; /* borrowed from the agreement, NULL without it */
 };
 
 static s_peer_t *
@@ -105,6 +128,258 @@ s_name (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
     return cert ? cert->name : "?";
 }
 
+/* ---- observers ------------------------------------------------------------------ */
+
+static s_observer_t *
+s_observer (node_mesh_t *self, const uint8_t key[WD_PUBKEY_LEN])
+{
+    for (size_t i = 0; i < self->observer_count; i++)
+        if (memcmp (self->observers[i].key, key, WD_PUBKEY_LEN) == 0)
+            return &self->observers[i];
+    return NULL;
+}
+
+/* Pushes one kept record to every subscribed observer: {records, v}. */
+static void
+s_observers_record (node_mesh_t *self, const uint8_t *record, size_t len)
+{
+    bool any = false;
+    for (size_t i = 0; i < self->observer_count && !any; i++)
+        any = self->observers[i].subscribed;
+    if (!any)
+        return;
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "records");
+    wd_writer_array (w, 1);
+    wd_writer_bin (w, record, len);
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, 1);
+    size_t blen;
+    const uint8_t *body = wd_writer_data (w, &blen);
+    for (size_t i = 0; i < self->observer_count; i++) {
+        s_observer_t *o = &self->observers[i];
+        int rc = o->subscribed ? cons_transport_observer_send (self->transport, o->key, body, blen)
+                               : WD_OK;
+        if (rc != WD_OK)
+            wd_log_debug ("mesh: record to observer %s: %s", wd_short_id (o->key).s,
+                          cons_strerror (rc));
+    }
+    wd_writer_destroy (&w);
+}
+
+/* Pushes the next committed blocks to one observer: {blocks, tip, v}
+   messages of at most NODE_MESH_OBSERVER_BLOCKS blocks within
+   NODE_MESH_OBSERVER_BYTES, a few messages per tick. */
+static void
+s_observer_blocks (node_mesh_t *self, s_observer_t *o)
+{
+    uint64_t tip = cons_ledger_height (self->ledger);
+    for (int msgs = 0; msgs < NODE_MESH_OBSERVER_MSGS && o->next <= tip; msgs++) {
+        uint8_t *blocks[NODE_MESH_OBSERVER_BLOCKS] = { NULL },
+                *certs[NODE_MESH_OBSERVER_BLOCKS] = { NULL };
+        size_t blens[NODE_MESH_OBSERVER_BLOCKS], clens[NODE_MESH_OBSERVER_BLOCKS];
+        size_t k = 0, bytes = 0;
+        while (k < NODE_MESH_OBSERVER_BLOCKS && o->next + k <= tip) {
+            if (cons_ledger_get (self->ledger, o->next + k, &blocks[k], &blens[k], &certs[k],
+                                 &clens[k]) != WD_OK) {
+                wd_log_warnx ("mesh: observer: block %llu unreadable",
+                              (unsigned long long)(o->next + k));
+                break;
+            }
+            bytes += blens[k] + clens[k];
+            k++;
+            if (bytes >= NODE_MESH_OBSERVER_BYTES)
+                break;
+        }
+        int rc = WD_ERR_NOT_FOUND;
+        if (k > 0) {
+            wd_writer_t *w = wd_writer_new ();
+            wd_writer_map (w, 3);
+            wd_writer_key (w, "blocks");
+            wd_writer_array (w, k);
+            for (size_t i = 0; i < k; i++) {
+                wd_writer_array (w, 2);
+                wd_writer_bin (w, blocks[i], blens[i]);
+                wd_writer_bin (w, certs[i], clens[i]);
+            }
+            wd_writer_key (w, "tip");
+            wd_writer_uint (w, tip);
+            wd_writer_key (w, "v");
+            wd_writer_uint (w, 1);
+            size_t blen;
+            const uint8_t *body = wd_writer_data (w, &blen);
+            rc = cons_transport_observer_send (self->transport, o->key, body, blen);
+            wd_writer_destroy (&w);
+        }
+        for (size_t i = 0; i < k; i++) {
+            free (blocks[i]);
+            free (certs[i]);
+        }
+        if (rc != WD_OK) {
+            if (k > 0)
+                wd_log_debug ("mesh: blocks to observer %s: %s", wd_short_id (o->key).s,
+                              cons_strerror (rc));
+            return; /* retried at the next tick */
+        }
+        o->next += k;
+    }
+}
+
+static int
+s_on_observer_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    node_mesh_t *self = arg;
+    uint64_t now = (uint64_t)zclock_mono ();
+    for (size_t i = 0; i < self->observer_count; i++) {
+        s_observer_t *o = &self->observers[i];
+        if (!o->subscribed)
+            continue;
+        if (now >= o->lease_until) {
+            wd_log_info ("mesh: observer %s: subscription lapsed", wd_short_id (o->key).s);
+            o->subscribed = false;
+            o->endpoint[0] = 0;
+            if (cons_transport_observer_endpoint (self->transport, o->key, NULL) != WD_OK)
+                wd_log_debug ("mesh: observer %s: already gone", wd_short_id (o->key).s);
+            continue;
+        }
+        if (self->ledger)
+            s_observer_blocks (self, o);
+    }
+    return 0;
+}
+
+/* {endpoint: str, from: uint, v: 1}: an observer's subscription. */
+static int
+s_decode_subscribe (const uint8_t *body, size_t len, char endpoint[NODE_MESH_ADDRESS_MAX + 1],
+                    uint64_t *from)
+{
+    wd_err_t err = wd_codec_check (body, len, NODE_MESH_ADDRESS_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    wd_reader_t r;
+    size_t n;
+    uint64_t v = 0;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "endpoint");
+    wd_read_cstr (&r, endpoint, NODE_MESH_ADDRESS_MAX + 1);
+    wd_read_key (&r, "from");
+    wd_read_uint (&r, from, INT64_MAX);
+    wd_read_key (&r, "v");
+    wd_read_uint (&r, &v, UINT64_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err != WD_OK)
+        return err;
+    if (v != 1)
+        return WD_ERR_BAD_VERSION;
+    if (strncmp (endpoint, "tcp://", 6) != 0 || endpoint[6] == 0)
+        return WD_ERR_BAD_VALUE;
+    return WD_OK;
+}
+
+/* The transport's on_observe: a subscription (new, moved or renewed). */
+static int
+s_on_observe (void *arg, const uint8_t key[WD_PUBKEY_LEN], const uint8_t *body, size_t len)
+{
+    node_mesh_t *self = arg;
+    s_observer_t *o = s_observer (self, key);
+    if (!o)
+        return CONS_ERR_PEER_UNKNOWN;
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+    uint64_t from = 0;
+    int rc = s_decode_subscribe (body, len, endpoint, &from);
+    if (rc != WD_OK)
+        return rc;
+    uint64_t now = (uint64_t)zclock_mono ();
+    if (o->subscribed && strcmp (o->endpoint, endpoint) == 0) {
+        o->lease_until = now + NODE_MESH_OBSERVER_LEASE_MS; /* a renewal */
+        return WD_OK;
+    }
+    rc = cons_transport_observer_endpoint (self->transport, key, endpoint);
+    if (rc != WD_OK)
+        return rc;
+    uint64_t tip = self->ledger ? cons_ledger_height (self->ledger) : 0;
+    o->subscribed = true;
+    snprintf (o->endpoint, sizeof o->endpoint, "%s", endpoint);
+    o->lease_until = now + NODE_MESH_OBSERVER_LEASE_MS;
+    o->next = from == 0 ? tip + 1 : from;
+    wd_log_info ("mesh: observer %s subscribed at %s, blocks from height %llu", wd_short_id (key).s,
+                 endpoint, (unsigned long long)o->next);
+    return WD_OK;
+}
+
+/* mesh/observers: "HEX HEX ..." (64 hex digits each, X25519 public keys). */
+static wd_err_t
+s_set_observers (node_mesh_t *self, const char *list, char *why, size_t why_len)
+{
+    if (!list)
+        return WD_OK;
+    char *copy = strdup (list);
+    if (!copy)
+        wd_fatalx ("out of memory");
+    wd_err_t err = WD_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, " \t\n,", &save); tok && err == WD_OK;
+         tok = strtok_r (NULL, " \t\n,", &save)) {
+        uint8_t key[WD_PUBKEY_LEN];
+        size_t bin_len = 0;
+        const char *end = NULL;
+        if (strlen (tok) != 2 * WD_PUBKEY_LEN ||
+            sodium_hex2bin (key, sizeof key, tok, strlen (tok), NULL, &bin_len, &end) != 0 ||
+            bin_len != WD_PUBKEY_LEN) {
+            snprintf (why, why_len, "mesh/observers: '%.70s' is not 64 hex digits", tok);
+            err = WD_ERR_CONFIG_VALUE;
+            break;
+        }
+        for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && err == WD_OK; i++)
+            if (memcmp (wd_genesis_node (self->genesis, i)->curve_pk, key, WD_PUBKEY_LEN) == 0) {
+                snprintf (why, why_len, "mesh/observers: %.16s... is the CURVE key of node %s", tok,
+                          wd_genesis_node (self->genesis, i)->name);
+                err = WD_ERR_CONFIG_VALUE;
+            }
+        if (err != WD_OK || s_observer (self, key))
+            continue;
+        if (self->observer_count == CONS_TRANSPORT_OBSERVERS_MAX) {
+            snprintf (why, why_len, "mesh/observers: more than %d keys",
+                      CONS_TRANSPORT_OBSERVERS_MAX);
+            err = WD_ERR_CONFIG_VALUE;
+            break;
+        }
+        memcpy (self->observers[self->observer_count++].key, key, WD_PUBKEY_LEN);
+    }
+    free (copy);
+    if (err != WD_OK || self->observer_count == 0)
+        return err;
+    uint8_t (*keys)[WD_PUBKEY_LEN] = calloc (self->observer_count, sizeof *keys);
+    if (!keys)
+        wd_fatalx ("out of memory");
+    for (size_t i = 0; i < self->observer_count; i++)
+        memcpy (keys[i], self->observers[i].key, WD_PUBKEY_LEN);
+    int rc = cons_transport_set_observers (self->transport, keys, self->observer_count);
+    free (keys);
+    if (rc != WD_OK) {
+        snprintf (why, why_len, "mesh/observers: %s", cons_strerror (rc));
+        return WD_ERR_CONFIG_VALUE;
+    }
+    self->observer_timer =
+        zloop_timer (self->loop, NODE_MESH_OBSERVER_TICK_MS, 0, s_on_observer_tick, self);
+    if (self->observer_timer < 0)
+        wd_fatal ("zloop_timer");
+    wd_log_info ("mesh: %zu observer key(s) admitted", self->observer_count);
+    return WD_OK;
+}
+
+void
+node_mesh_set_ledger (node_mesh_t *self, cons_ledger_t *ledger)
+{
+    if (self)
+        self->ledger = ledger;
+}
+
 /* ---- records ----------------------------------------------------------------- */
 
 /* Keeps a record (already verified) in the ring. */
@@ -116,6 +391,7 @@ s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
         return; /* cannot happen: gossip checked it */
     if (self->on_record)
         self->on_record (self->hook_arg, record, len);
+    s_observers_record (self, record, len);
     size_t slot = (self->head + self->count) % self->keep;
     if (self->count == self->keep)
         self->head = (self->head + 1) % self->keep;
@@ -499,6 +775,10 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
     self->reply = reply;
     self->genesis = genesis;
     self->timer = -1;
+    self->observer_timer = -1;
+    self->observers = calloc (CONS_TRANSPORT_OBSERVERS_MAX, sizeof *self->observers);
+    if (!self->observers)
+        wd_fatalx ("out of memory");
     wd_genesis_chain_id (genesis, self->chain);
     memcpy (self->self_id, self_cert->sign_pk, WD_PUBKEY_LEN);
     self->n = wd_genesis_node_count (genesis);
@@ -524,6 +804,8 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         .bind = listen,
         .on_recv = s_on_recv,
         .on_recv_arg = self,
+        .on_observe = s_on_observe,
+        .on_observe_arg = self,
     };
     self->transport = cons_transport_new (&tc);
     sodium_free (curve_sk); /* the transport keeps its own guarded copy */
@@ -536,6 +818,8 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         return WD_ERR_IO;
     }
     err = s_set_peers (self, wd_config_str (cfg, "mesh/peers"), why, why_len);
+    if (err == WD_OK)
+        err = s_set_observers (self, wd_config_str (cfg, "mesh/observers"), why, why_len);
     if (err != WD_OK) {
         free (ids);
         node_mesh_destroy (&self);
@@ -612,6 +896,8 @@ node_mesh_destroy (node_mesh_t **self_p)
         return;
     if (self->timer >= 0)
         zloop_timer_end (self->loop, self->timer);
+    if (self->observer_timer >= 0)
+        zloop_timer_end (self->loop, self->observer_timer);
     cons_transport_destroy (&self->transport);
     cons_member_destroy (&self->member);
     cons_gossip_destroy (&self->gossip);
@@ -620,6 +906,7 @@ node_mesh_destroy (node_mesh_t **self_p)
     free (self->peers);
     free (self->alive);
     free (self->records);
+    free (self->observers);
     free (self);
     *self_p = NULL;
 }

@@ -11,6 +11,10 @@
  * mesh/records_keep) for `wardenctl mesh records` — the ledger will consume
  * them later.
  *
+ * Observers (mesh/observers, docs/PROTOCOL.md "Observers"): read-only
+ * parties admitted by CURVE key; one that subscribes on channel 6 gets every
+ * record kept here and every block the ledger (node_mesh_set_ledger) commits.
+ *
  * The mesh runs when the node has a genesis and mesh/listen is set. It
  * answers three control requests (docs/PROTOCOL.md "Control socket", "Mesh
  * requests"): the peer table, the delivered records, and publishing a
@@ -33,6 +37,7 @@
 #include "wd_err.h"
 
 typedef struct node_mesh node_mesh_t;
+struct cons_ledger;
 
 #define NODE_MESH_NOTICE_TYPE     "notice"
 #define NODE_MESH_TEXT_MAX        1024 /* bytes of a notice's text */
@@ -107,6 +112,11 @@ node_mesh_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t chan
    codes. */
 int
 node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len);
+
+/* The ledger whose committed blocks go to subscribed observers (borrowed;
+   NULL: none). Safe on a NULL mesh. */
+void
+node_mesh_set_ledger (node_mesh_t *self, struct cons_ledger *ledger);
 
 /* The genesis the mesh runs on (borrowed, lives as long as the mesh). */
 const struct wd_genesis *

@@ -24,6 +24,7 @@
 #include "pcr_signer.h"
 #include "pcr_signer_frame.h"
 #include "pcr_signer_log.h"
+#include "wd_genesis.h"
 #include "wd_hash.h"
 #include "wd_log.h"
 
@@ -57,6 +58,14 @@ typedef struct {
     char body[CAPSULE_CHECKPOINT_BODY_MAX + 1];
     size_t body_len;
 } s_checkpoint_t;
+
+/* A checkpoint note being sealed as a ledger anchor. */
+typedef struct {
+    node_pcr_t *owner;
+    uint64_t size;
+    size_t note_len;
+    char note[CAPSULE_CHECKPOINT_MAX + 1];
+} s_anchor_t;
 
 /* A framed byte stream: a serial device or standard input. */
 typedef struct {
@@ -93,6 +102,11 @@ struct node_pcr {
     int batch_timer, tick_timer;
     bool checkpoint_busy, checkpoint_again;
     bool checkpoint_retry; /* sign one on the next tick (failed, or at start) */
+    node_mesh_t *mesh;     /* NULL: no cluster, nothing is anchored */
+    uint8_t chain[WD_CHAIN_ID_LEN];
+    s_anchor_t *anchor_flying; /* being sealed; one at a time */
+    s_anchor_t *anchor_next;   /* the newest checkpoint waiting for its turn */
+    uint64_t anchor_last;      /* size of the last checkpoint queued for the ledger */
     node_pcr_stats_t stats;
 };
 
@@ -117,6 +131,105 @@ s_item_free (s_item_t *item)
         free (item->data);
         free (item->envelope);
         free (item);
+    }
+}
+
+/* ---- ledger anchors ---------------------------------------------------------------------------
+ */
+
+static void
+s_anchor_send (node_pcr_t *self, s_anchor_t *a);
+
+static void
+s_anchor_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
+{
+    s_anchor_t *a = arg;
+    node_pcr_t *self = a->owner;
+    if (!self) {
+        free (a);
+        return;
+    }
+    self->anchor_flying = NULL;
+    if (!envelope) {
+        wd_log_warnx ("pcr: checkpoint of %llu entries not anchored: %s (retrying)",
+                      (unsigned long long)a->size, reason);
+        if (!self->anchor_next)
+            self->anchor_next = a; /* the tick retries it */
+        else
+            free (a);
+        return;
+    }
+    int rc = node_mesh_publish_record (self->mesh, envelope, len);
+    uint8_t id[32];
+    crypto_hash_sha256 (id, envelope, len);
+    if (rc != WD_OK)
+        wd_log_warnx ("pcr: anchor of the checkpoint of %llu entries not published (%d)",
+                      (unsigned long long)a->size, rc);
+    else {
+        self->stats.anchors++;
+        wd_log_info ("pcr: checkpoint of %llu entries published for the ledger (record %s)",
+                     (unsigned long long)a->size, wd_short_id (id).s);
+    }
+    free (a);
+    if (self->anchor_next) {
+        s_anchor_t *next = self->anchor_next;
+        self->anchor_next = NULL;
+        s_anchor_send (self, next);
+    }
+}
+
+static void
+s_anchor_send (node_pcr_t *self, s_anchor_t *a)
+{
+    uint8_t body[CAPSULE_ANCHOR_BODY_MAX];
+    size_t len = capsule_anchor_body (body, sizeof body, a->note, a->note_len);
+    if (len == 0) {
+        wd_log_warnx ("pcr: checkpoint note of %zu bytes does not fit an anchor", a->note_len);
+        free (a);
+        return;
+    }
+    self->anchor_flying = a;
+    node_sign_seal (self->signer, CAPSULE_ANCHOR_TYPE, self->chain, body, len, s_anchor_sealed, a);
+}
+
+/* Queues a signed checkpoint note for the ledger: sealed now, or after the
+   one being sealed (a newer note replaces one still waiting). */
+static void
+s_anchor (node_pcr_t *self, uint64_t size, const char *note, size_t note_len)
+{
+    if (!self->mesh || note_len > CAPSULE_CHECKPOINT_MAX || size == self->anchor_last)
+        return;
+    self->anchor_last = size;
+    s_anchor_t *a = calloc (1, sizeof *a);
+    if (!a)
+        wd_fatalx ("out of memory");
+    a->owner = self;
+    a->size = size;
+    a->note_len = note_len;
+    memcpy (a->note, note, note_len);
+    if (self->anchor_flying) {
+        free (self->anchor_next);
+        self->anchor_next = a;
+        return;
+    }
+    s_anchor_send (self, a);
+}
+
+void
+node_pcr_set_mesh (node_pcr_t *self, node_mesh_t *mesh)
+{
+    if (!self || !mesh)
+        return;
+    self->mesh = mesh;
+    wd_genesis_chain_id (node_mesh_genesis (mesh), self->chain);
+    /* the newest checkpoint may never have reached the ledger (a crash, a
+       node that joined a cluster later): anchor it again; the same note
+       makes the same record, which the ledger keeps once */
+    char *note = NULL;
+    uint64_t size = 0;
+    if (capsule_pcr_log_newest_checkpoint (self->log, &size, &note) == WD_OK && note) {
+        s_anchor (self, size, note, strlen (note));
+        free (note);
     }
 }
 
@@ -150,8 +263,10 @@ s_checkpoint_signed (void *arg, const uint8_t sig[WD_SIG_LEN], const char *reaso
                                                         why, sizeof why) != WD_OK)
             wd_log_warnx ("pcr: checkpoint of %llu entries not stored: %s",
                           (unsigned long long)cp->size, len ? why : "note too long");
-        else
+        else {
             self->stats.checkpoints++;
+            s_anchor (self, cp->size, note, len); /* only once it is durable here */
+        }
     }
     free (cp);
     if (self->checkpoint_again) {
@@ -576,7 +691,12 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     if (self->drop_fd >= 0)
         s_scan (self);
     if (self->waiting && self->in_flight == 0)
-        s_pump (self); /* retry after a failed seal */
+        s_pump (self);                               /* retry after a failed seal */
+    if (self->anchor_next && !self->anchor_flying) { /* retry after a failed seal */
+        s_anchor_t *a = self->anchor_next;
+        self->anchor_next = NULL;
+        s_anchor_send (self, a);
+    }
     if (self->checkpoint_retry && !self->checkpoint_busy && capsule_pcr_log_size (self->log) > 0) {
         self->checkpoint_retry = false;
         s_checkpoint (self);
@@ -727,6 +847,9 @@ node_pcr_destroy (node_pcr_t **self_p)
         it->owner = NULL;
     if (self->cp_flying)
         self->cp_flying->owner = NULL;
+    if (self->anchor_flying)
+        self->anchor_flying->owner = NULL;
+    free (self->anchor_next);
     if (self->drop_fd >= 0)
         close (self->drop_fd);
     if (self->done_fd >= 0)

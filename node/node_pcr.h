@@ -11,6 +11,12 @@
  * in groups (`pcr/batch` entries or `pcr/batch_delay`, one fsync a group),
  * then signs a checkpoint over the new tree through node_sign as well.
  *
+ * When the node runs in a cluster (the mesh is up), each newly signed
+ * checkpoint is also sealed as a `pcr-checkpoint` record on the cluster's
+ * chain and gossiped, so the agreement commits it to the ledger
+ * (docs/PROTOCOL.md "Checkpoint anchors"): an anchored checkpoint cannot
+ * be withdrawn by editing results.db.
+ *
  * Nothing is ever written to an intake channel. Framing problems (gaps,
  * duplicates, truncation, digest mismatches, noise) are logged with their
  * code and counted.
@@ -22,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node_mesh.h"
 #include "node_sign.h"
 #include "wd_cert.h"
 #include "wd_config.h"
@@ -38,6 +45,7 @@ typedef struct {
     uint64_t gaps;     /* GAP reports */
     uint64_t sign_failures;
     uint64_t checkpoints;
+    uint64_t anchors; /* checkpoints published for the ledger */
 } node_pcr_stats_t;
 
 /* The component for the engine, or *out NULL when `pcr/enable` is false.
@@ -55,6 +63,13 @@ node_pcr_destroy (node_pcr_t **self_p);
 
 const node_pcr_stats_t *
 node_pcr_stats (const node_pcr_t *self);
+
+/* Anchors checkpoints through mesh (borrowed; must outlive the component,
+   which node_pcr_destroy before node_mesh_destroy ensures): the newest
+   stored checkpoint at once, then each new one. Safe with either NULL (no
+   PCR signer, or no cluster: nothing is anchored). */
+void
+node_pcr_set_mesh (node_pcr_t *self, node_mesh_t *mesh);
 
 /* The log's origin line for a node: "warden-pcr/<name>/<first 16 hex
    digits of sign_pk>". */

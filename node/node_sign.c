@@ -21,6 +21,7 @@ typedef enum {
     S_INFO,
     S_SEAL,
     S_VRF,
+    S_STEP, /* a guarded agreement signature */
 } s_kind_t;
 
 typedef struct {
@@ -34,6 +35,8 @@ typedef struct {
     node_sign_info_fn *info;
     node_sign_sealed_fn *sealed;
     node_sign_vrf_fn *vrf;
+    node_sign_step_fn *step;
+    int refused;    /* S_STEP: the guard's code from an error reply */
     uint8_t *alpha; /* S_VRF: owned copy */
     size_t alpha_len;
     void *arg;
@@ -83,6 +86,9 @@ s_finish_vrf (node_sign_t *self, s_request_t *req, const uint8_t *sig,
         case S_VRF:
             done.vrf (done.arg, sig, sig ? beta : NULL, sig ? NULL : reason);
             free (done.alpha);
+            break;
+        case S_STEP:
+            done.step (done.arg, sig, sig ? 0 : done.refused, sig ? NULL : reason);
             break;
         case S_FREE:
             break;
@@ -185,7 +191,8 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         wd_fatalx ("keys channel: %s", wd_strerror (err));
 
     s_request_t *req = s_find (self, msg.peer);
-    bool wants_signature = req && (req->kind == S_DIGEST || req->kind == S_SEAL);
+    bool wants_signature =
+        req && (req->kind == S_DIGEST || req->kind == S_SEAL || req->kind == S_STEP);
     if (!req)
         wd_log_debug ("late %s reply for request %u", wd_msg_name (msg.type), msg.peer);
     else if (msg.type == WD_MSG_KEYS_STATUS && req->kind == S_INFO) {
@@ -204,6 +211,9 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         err = wd_msg_decode_error (msg.body, msg.body_len, &code, message);
         if (err != WD_OK)
             wd_fatalx ("keys sent a bad error message: %s", wd_strerror (err));
+        if (req->kind == S_STEP &&
+            (code == WD_ERR_SIGN_CONFLICT || code == WD_ERR_SIGN_REGRESS || code == WD_ERR_IO))
+            req->refused = code;
         s_finish (self, req, NULL, NULL, message);
     } else
         wd_fatalx ("keys sent an unexpected %s message", wd_msg_name (msg.type));
@@ -309,6 +319,22 @@ node_sign_digest (node_sign_t *self, const uint8_t digest[WD_DIGEST_LEN], node_s
     }
     memcpy (req->digest, digest, WD_DIGEST_LEN);
     req->done = done;
+    req->arg = arg;
+}
+
+void
+node_sign_step (node_sign_t *self, const wd_msg_sign_step_t *step, node_sign_step_fn *done,
+                void *arg)
+{
+    uint8_t body[WD_MSG_SIGN_STEP_MAX];
+    size_t len = wd_msg_encode_sign_step (body, step);
+    s_request_t *req = s_start (self, S_STEP, WD_MSG_SIGN_STEP, body, len);
+    if (!req) {
+        done (arg, NULL, 0, s_full);
+        return;
+    }
+    memcpy (req->digest, step->digest, WD_DIGEST_LEN);
+    req->step = done;
     req->arg = arg;
 }
 

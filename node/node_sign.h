@@ -56,6 +56,21 @@ void
 node_sign_digest (node_sign_t *self, const uint8_t digest[WD_DIGEST_LEN], node_sign_done_fn *done,
                   void *arg);
 
+/* A signature over step->digest, verified like node_sign_digest's; or sig
+   NULL, refused the keys process's double-sign guard's code
+   (WD_ERR_SIGN_CONFLICT, WD_ERR_SIGN_REGRESS, or WD_ERR_IO when it could
+   not record the step; 0 for every other failure) and the reason. */
+typedef void (node_sign_step_fn) (void *arg, const uint8_t sig[WD_SIG_LEN], int refused,
+                                  const char *reason);
+
+/* Asks for the signature of an agreement message (WD_MSG_SIGN_STEP): the
+   keys process signs step->digest only when it has not signed another
+   message for the same chain, height, round and step, nor anything at a
+   later one (node_guard.h). step is copied. Answered as node_sign_digest. */
+void
+node_sign_step (node_sign_t *self, const wd_msg_sign_step_t *step, node_sign_step_fn *done,
+                void *arg);
+
 /* Asks for the keystore's status. */
 void
 node_sign_info (node_sign_t *self, node_sign_info_fn *done, void *arg);

@@ -35,6 +35,7 @@
 #include "cons_committee.h"
 #include "cons_ledger.h"
 #include "cons_sortition.h"
+#include "node_tpm.h"
 #include "wd_genesis.h"
 #include "wd_hash.h"
 #include "wd_log.h"
@@ -46,6 +47,7 @@ typedef enum {
     S_JOB_ESCALATION,    /* appraise and seal without a claim */
     S_JOB_SELF_INFO,     /* keystore status for self-evidence */
     S_JOB_SELF_SEAL,     /* self-evidence sealed */
+    S_JOB_BINDING,       /* the AK-binding record sealed (once, before the first quote) */
 } s_job_kind_t;
 
 typedef struct {
@@ -82,6 +84,8 @@ struct node_verify {
     size_t block_max;
     attest_policy_t *policy; /* NULL: appraise nothing */
     cons_committee_t *committee;
+    node_tpm_t *tpm;          /* tpm/tcti: quoted self-evidence; NULL: none */
+    attest_quote_ca_t *ek_ca; /* tpm/ek_ca: EK certificate issuers; NULL: TOFU */
 
     bool has_epoch;
     uint64_t epoch; /* the highest committee epoch given to the tracker */
@@ -238,6 +242,51 @@ s_prev_known (node_verify_t *self, const uint8_t prev[ATTEST_EVIDENCE_ID_LEN])
            s_kept_find (self, prev) != NULL;
 }
 
+/* The node's last decided evidence in the ledger, when it carried a quote:
+   its TPM clock and the EK its binding named. Looks in the deciding block
+   and the few before it (the evidence precedes its verdicts). */
+static bool
+s_last_quote (node_verify_t *self, const uint8_t node[WD_PUBKEY_LEN], attest_quote_clock_t *clock,
+              uint8_t ek_name[ATTEST_QUOTE_NAME_LEN])
+{
+    cons_node_status_t st;
+    if (cons_ledger_node_status (self->ledger, node, &st) != WD_OK || st.tier == ATTEST_TRUST_NONE)
+        return false;
+    bool found = false, quoted = false;
+    for (uint64_t h = st.height; !found && h >= 1 && st.height - h < 4; h--) {
+        uint8_t *block = NULL;
+        size_t len = 0;
+        cons_block_t b;
+        if (cons_ledger_get (self->ledger, h, &block, &len, NULL, NULL) != WD_OK)
+            break;
+        if (cons_block_decode (block, len, self->block_max, &b) != WD_OK) {
+            free (block);
+            break;
+        }
+        for (size_t i = 0; !found && i < b.record_count; i++) {
+            uint8_t id[ATTEST_EVIDENCE_ID_LEN];
+            wd_envelope_t e;
+            attest_evidence_id (id, b.records[i].data, b.records[i].len);
+            if (sodium_memcmp (id, st.evidence, sizeof id) != 0 ||
+                wd_envelope_decode (b.records[i].data, b.records[i].len, &e) != WD_OK)
+                continue;
+            found = true;
+            attest_evidence_t *ev = calloc (1, sizeof *ev);
+            if (!ev)
+                wd_fatalx ("out of memory");
+            quoted =
+                attest_evidence_decode (e.body, e.body_len, ev) == WD_OK && ev->has_quote &&
+                attest_quote_clock_of (&ev->quote, clock) == WD_OK &&
+                attest_quote_binding_open (ev->quote.binding, ev->quote.binding_len, self->chain,
+                                           node, NULL, NULL, NULL, NULL, ek_name) == WD_OK;
+            free (ev);
+        }
+        cons_block_release (&b);
+        free (block);
+    }
+    return quoted;
+}
+
 /* Opens and appraises evidence against the node policy. WD_OK and *out, or
    the rejection with a line in why. */
 static int
@@ -282,6 +331,25 @@ s_appraise (node_verify_t *self, const uint8_t *env, size_t len, attest_verdict_
         /* A host challenge's nonce was chosen by the attesting node itself:
            a verifier cannot check it, only that the record is signed. */
         expect.nonce = ev->nonce;
+    /* A quote: AK from its own binding record, the log PCR required and
+       compared by the verdict; EK, clock and "has a TPM" pinned by the
+       node's last decided quote in the ledger, where there is one. */
+    attest_quote_expect_t qx = {
+        .from_binding = true,
+        .ca = self->ek_ca,
+        .defer_pcr_log = true,
+    };
+    attest_quote_clock_t last;
+    uint8_t ek_name[ATTEST_QUOTE_NAME_LEN];
+    if (ev->has_quote && ev->has_log)
+        qx.required = 1u << ev->log.pcr;
+    if (ev->subject.kind == ATTEST_SUBJECT_NODE &&
+        s_last_quote (self, ev->subject.node, &last, ek_name)) {
+        qx.last = &last;
+        qx.ek_name = ek_name;
+        qx.require_quote = true;
+    }
+    expect.quote = &qx;
     const attest_policy_t *policies[1] = { self->policy };
     rc = attest_verdict_open_appraise (env, len, &expect, policies, 1,
                                        attest_policy_id (self->policy), out, NULL, NULL, why,
@@ -543,6 +611,19 @@ s_self_info (void *arg, const wd_msg_keys_status_t *keys, const char *reason)
     size_t records_len;
     const uint8_t *records = attest_log_binary (self->measurements, 0, &records_len);
     attest_evidence_set_log (ev, records, records_len, 0, 0, attest_log_state (self->measurements));
+    if (self->tpm) {
+        char why[256] = "";
+        int qrc = node_tpm_quote (self->tpm, ev->nonce, &ev->quote, why, sizeof why);
+        if (qrc != WD_OK) {
+            /* No evidence rather than evidence without its quote. */
+            wd_log_warnx ("verify: self-evidence: TPM quote: %s", why);
+            free (ev);
+            self->producing = false;
+            free (job);
+            return;
+        }
+        ev->has_quote = true;
+    }
     uint8_t *body = NULL;
     size_t len = 0;
     int rc = attest_evidence_encode (ev, &body, &len);
@@ -558,6 +639,25 @@ s_self_info (void *arg, const wd_msg_keys_status_t *keys, const char *reason)
     free (body);
 }
 
+/* The AK-binding record is sealed: keep it, then go on with the evidence. */
+static void
+s_binding_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
+{
+    s_job_t *job = arg;
+    node_verify_t *self = job->owner;
+    if (!envelope || node_tpm_set_binding (self->tpm, envelope, len) != WD_OK) {
+        wd_log_warnx ("verify: AK-binding record not sealed: %s", envelope ? "too long" : reason);
+        self->producing = false;
+        free (job);
+        return;
+    }
+    uint8_t id[32];
+    wd_envelope_id (id, envelope, len);
+    wd_log_info ("verify: AK-binding record %s sealed", wd_short_id (id).s);
+    job->kind = S_JOB_SELF_INFO;
+    node_sign_info (self->signer, s_self_info, job);
+}
+
 /* Starts self-evidence whose nonce takes the seed of block seed_height. */
 static void
 s_produce (node_verify_t *self, uint64_t seed_height, const uint8_t seed[CONS_BLOCK_HASH_LEN])
@@ -568,6 +668,14 @@ s_produce (node_verify_t *self, uint64_t seed_height, const uint8_t seed[CONS_BL
     s_job_t *job = s_job_new (self, S_JOB_SELF_INFO);
     job->seed_height = seed_height;
     memcpy (job->seed, seed, CONS_BLOCK_HASH_LEN);
+    if (self->tpm && !node_tpm_has_binding (self->tpm)) {
+        size_t len;
+        const uint8_t *body = node_tpm_binding_body (self->tpm, &len);
+        job->kind = S_JOB_BINDING;
+        node_sign_seal (self->signer, ATTEST_QUOTE_BINDING_TYPE, self->chain, body, len,
+                        s_binding_sealed, job);
+        return;
+    }
     node_sign_info (self->signer, s_self_info, job);
 }
 
@@ -634,7 +742,7 @@ s_on_commit (void *arg, uint64_t height, const uint8_t *block, size_t len)
         return;
     }
     for (size_t i = 0; i < b.record_count; i++)
-        cons_committee_committed (self->committee, b.records[i].data, b.records[i].len);
+        cons_committee_committed (self->committee, height, b.records[i].data, b.records[i].len);
     uint8_t seed[CONS_BLOCK_HASH_LEN];
     memcpy (seed, b.seed, sizeof seed);
     cons_block_release (&b);
@@ -649,7 +757,9 @@ static size_t
 s_propose (void *arg, cons_bytes_t *out, size_t max, size_t max_bytes)
 {
     node_verify_t *self = arg;
-    return cons_committee_propose (self->committee, out, max, max_bytes);
+    /* the block node_agree builds is the one after the ledger's tip */
+    return cons_committee_propose (self->committee, cons_ledger_height (self->ledger) + 1, out, max,
+                                   max_bytes);
 }
 
 static int
@@ -681,11 +791,35 @@ node_verify_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_ce
                  const attest_log_t *measurements, node_verify_t **out, char *why, size_t why_len)
 {
     *out = NULL;
-    if (!agree)
+    /* tpm/tcti: the TPM must work whenever it is configured (no silent
+       fallback), even when there is no agreement to quote for. */
+    node_tpm_t *tpm = NULL;
+    wd_err_t terr = node_tpm_new (cfg, self_cert->sign_pk, measurements, &tpm, why, why_len);
+    if (terr != WD_OK)
+        return terr;
+    attest_quote_ca_t *ek_ca = NULL;
+    const char *ca_path = wd_config_str (cfg, "tpm/ek_ca");
+    if (ca_path) {
+        char sub[256] = "";
+        ek_ca = attest_quote_ca_new (ca_path, sub, sizeof sub);
+        if (!ek_ca) {
+            snprintf (why, why_len, "tpm/ek_ca %s", sub);
+            node_tpm_destroy (&tpm);
+            return WD_ERR_CONFIG_VALUE;
+        }
+    }
+    if (!agree) {
+        if (tpm)
+            wd_log_info ("tpm: no agreement running: nothing to quote");
+        node_tpm_destroy (&tpm);
+        attest_quote_ca_destroy (&ek_ca);
         return WD_OK;
+    }
     node_verify_t *self = calloc (1, sizeof *self);
     if (!self)
         wd_fatalx ("out of memory");
+    self->tpm = tpm;
+    self->ek_ca = ek_ca;
     self->loop = loop;
     self->cfg = cfg;
     self->cert = self_cert;
@@ -711,6 +845,8 @@ node_verify_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_ce
         if (rc != WD_OK) {
             snprintf (why, why_len, "attest/node_policy %s: %s (%s): %s", policy_path,
                       attest_strerror (rc), attest_err_name (rc), sub);
+            node_tpm_destroy (&self->tpm);
+            attest_quote_ca_destroy (&self->ek_ca);
             free (self);
             return WD_ERR_CONFIG_VALUE;
         }
@@ -763,6 +899,8 @@ node_verify_destroy (node_verify_t **self_p)
                   self->verdicts_out, self->certified, self->rejected);
     cons_committee_destroy (&self->committee);
     attest_policy_destroy (&self->policy);
+    node_tpm_destroy (&self->tpm);
+    attest_quote_ca_destroy (&self->ek_ca);
     for (size_t i = 0; i < NODE_VERIFY_KEEP; i++)
         free (self->kept[i].env);
     free (self);

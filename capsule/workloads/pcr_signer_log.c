@@ -504,6 +504,30 @@ s_checkpoint_note (capsule_pcr_log_t *self, uint64_t size, uint64_t *size_out)
 }
 
 int
+capsule_pcr_log_newest_checkpoint (capsule_pcr_log_t *self, uint64_t *size, char **note)
+{
+    *size = 0;
+    *note = s_checkpoint_note (self, 0, size);
+    return WD_OK;
+}
+
+int
+capsule_pcr_log_head_at (capsule_pcr_log_t *self, uint64_t size, uint8_t root[32], char *why,
+                         size_t why_len)
+{
+    int rc = s_load_leaves (self, why, why_len);
+    if (rc != WD_OK)
+        return rc;
+    if (size > self->size) {
+        wd_err_why (why, why_len, "the log holds %zu entries, not %llu", self->size,
+                    (unsigned long long)size);
+        return CAPSULE_ERR_LOG_SHORT;
+    }
+    capsule_merkle_root (root, (const capsule_merkle_hash_t *)self->leaves, (size_t)size);
+    return WD_OK;
+}
+
+int
 capsule_pcr_log_consistency (capsule_pcr_log_t *self, uint64_t old_size, uint64_t new_size,
                              uint8_t (*proof)[32], size_t *count, char **old_note, char **new_note,
                              uint64_t *new_size_out, char *why, size_t why_len)

@@ -119,6 +119,18 @@ capsule_pcr_log_consistency (capsule_pcr_log_t *self, uint64_t old_size, uint64_
                              uint8_t (*proof)[32], size_t *count, char **old_note, char **new_note,
                              uint64_t *new_size_out, char *why, size_t why_len);
 
+/* The newest signed checkpoint's note (*note malloc'ed, caller frees; NULL
+   and *size 0 when the log has none). */
+int __attribute__ ((warn_unused_result))
+capsule_pcr_log_newest_checkpoint (capsule_pcr_log_t *self, uint64_t *size, char **note);
+
+/* The tree head over the first size entries (their stored leaf hashes:
+   run capsule_pcr_log_verify first to trust them). CAPSULE_ERR_LOG_SHORT
+   when the log holds fewer. */
+int __attribute__ ((warn_unused_result))
+capsule_pcr_log_head_at (capsule_pcr_log_t *self, uint64_t size, uint8_t root[32], char *why,
+                         size_t why_len);
+
 typedef struct {
     uint64_t entries;
     uint64_t checkpoints;

@@ -138,6 +138,65 @@ s_cell_is_ct (s_span_t c)
 
 #define S_COLS_MAX 128
 
+/* The sections the parser reads: [Results] gives the samples and their Ct
+   values; [Sample Setup] names the sample and target of each well (it fills
+   what a results row leaves empty, and is the sample list of a plate that
+   has no results yet); [Amplification Data] holds the curves, which the
+   signed raw bytes carry and the statement does not, so it is skipped like
+   any other section. */
+enum { S_SEC_NONE, S_SEC_SETUP, S_SEC_RESULTS, S_SEC_OTHER };
+
+typedef struct {
+    int well, pos, sample, target, ct;
+} s_cols_t;
+
+/* Reads a table's header row into cols. */
+static void
+s_header_cols (const s_span_t *cells, size_t n, s_cols_t *c)
+{
+    *c = (s_cols_t){ -1, -1, -1, -1, -1 };
+    for (size_t i = 0; i < n; i++) {
+        if (c->well < 0 && s_cell_is (cells[i], "Well"))
+            c->well = (int)i;
+        else if (c->pos < 0 && s_cell_is (cells[i], "Well Position"))
+            c->pos = (int)i;
+        else if (c->sample < 0 && s_cell_is (cells[i], "Sample Name"))
+            c->sample = (int)i;
+        else if (c->target < 0 && s_cell_is (cells[i], "Target Name"))
+            c->target = (int)i;
+        else if (c->ct < 0 && s_cell_is_ct (cells[i]))
+            c->ct = (int)i;
+    }
+}
+
+static void
+s_cell_copy (char *out, size_t size, const s_span_t *cells, size_t n, int col)
+{
+    if (col >= 0 && (size_t)col < n)
+        s_copy (out, size, cells[col].p, cells[col].len);
+}
+
+/* Fills the sample and target a results row left empty from the setup row
+   of the same well (and target, when both name one). */
+static void
+s_merge_setup (capsule_pcr_meta_t *meta, const capsule_pcr_meta_t *setup)
+{
+    for (size_t i = 0; i < meta->nsamples; i++) {
+        capsule_pcr_sample_t *r = &meta->samples[i];
+        for (size_t j = 0; j < setup->nsamples; j++) {
+            const capsule_pcr_sample_t *s = &setup->samples[j];
+            if (strcmp (r->well, s->well) != 0 ||
+                (r->target[0] && s->target[0] && strcmp (r->target, s->target) != 0))
+                continue;
+            if (!r->sample[0])
+                memcpy (r->sample, s->sample, sizeof r->sample);
+            if (!r->target[0])
+                memcpy (r->target, s->target, sizeof r->target);
+            break;
+        }
+    }
+}
+
 static int
 s_parse_ab (const char *name, const char *text, size_t len, capsule_pcr_meta_t *meta)
 {
@@ -145,11 +204,14 @@ s_parse_ab (const char *name, const char *text, size_t len, capsule_pcr_meta_t *
     if (len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
         text += 3, len -= 3;
     size_t headers = 0;
-    bool in_results = false, have_cols = false, saw_results = false;
-    int col_well = -1, col_pos = -1, col_sample = -1, col_target = -1, col_ct = -1;
+    int section = S_SEC_NONE;
+    bool have_cols = false, saw_results = false, saw_setup = false;
+    s_cols_t cols = { -1, -1, -1, -1, -1 };
+    capsule_pcr_meta_t setup = { 0 }; /* [Sample Setup] rows */
     const char *p = text, *end = text + len;
     size_t lineno = 0;
-    while (p < end) {
+    int rc = 0;
+    while (p < end && rc == 0) {
         const char *nl = memchr (p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         size_t ll = (size_t)(le - p);
@@ -158,9 +220,10 @@ s_parse_ab (const char *name, const char *text, size_t len, capsule_pcr_meta_t *
         lineno++;
         if (ll >= 2 && p[0] == '*' && p[1] == ' ') {
             const char *eq = memchr (p, '=', ll);
-            if (!eq)
-                return s_fail (meta, CAPSULE_ERR_META_SYNTAX, "line %zu: header without '='",
-                               lineno);
+            if (!eq) {
+                rc = s_fail (meta, CAPSULE_ERR_META_SYNTAX, "line %zu: header without '='", lineno);
+                break;
+            }
             char key[64];
             s_copy (key, sizeof key, p + 2, (size_t)(eq - p - 2));
             const char *v = eq + 1;
@@ -177,60 +240,64 @@ s_parse_ab (const char *name, const char *text, size_t len, capsule_pcr_meta_t *
             else if (strcmp (key, "Experiment Run End Time") == 0)
                 s_copy (meta->run_end, sizeof meta->run_end, v, vl);
         } else if (ll >= 2 && p[0] == '[') {
-            in_results = ll == 9 && memcmp (p, "[Results]", 9) == 0;
-            saw_results |= in_results;
+            if (ll == 9 && memcmp (p, "[Results]", 9) == 0)
+                section = S_SEC_RESULTS, saw_results = true;
+            else if (ll == 14 && memcmp (p, "[Sample Setup]", 14) == 0)
+                section = S_SEC_SETUP, saw_setup = true;
+            else
+                section = S_SEC_OTHER;
             have_cols = false;
         } else if (ll == 0) {
-            if (in_results && have_cols)
-                in_results = false;
-        } else if (in_results) {
+            if (have_cols) /* a blank line ends a table */
+                section = S_SEC_NONE, have_cols = false;
+        } else if (section == S_SEC_RESULTS || section == S_SEC_SETUP) {
+            bool results = section == S_SEC_RESULTS;
             s_span_t cells[S_COLS_MAX];
             size_t n = s_cells (p, ll, cells, S_COLS_MAX);
             if (!have_cols) {
-                for (size_t i = 0; i < n; i++) {
-                    if (col_well < 0 && s_cell_is (cells[i], "Well"))
-                        col_well = (int)i;
-                    else if (col_pos < 0 && s_cell_is (cells[i], "Well Position"))
-                        col_pos = (int)i;
-                    else if (col_sample < 0 && s_cell_is (cells[i], "Sample Name"))
-                        col_sample = (int)i;
-                    else if (col_target < 0 && s_cell_is (cells[i], "Target Name"))
-                        col_target = (int)i;
-                    else if (col_ct < 0 && s_cell_is_ct (cells[i]))
-                        col_ct = (int)i;
+                s_header_cols (cells, n, &cols);
+                if ((cols.well < 0 && cols.pos < 0) || (results && cols.ct < 0)) {
+                    rc = s_fail (meta, CAPSULE_ERR_META_SYNTAX, "line %zu: %s header lacks %s",
+                                 lineno, results ? "[Results]" : "[Sample Setup]",
+                                 results ? "Well or Ct columns" : "a Well column");
+                    break;
                 }
-                if ((col_well < 0 && col_pos < 0) || col_ct < 0)
-                    return s_fail (meta, CAPSULE_ERR_META_SYNTAX,
-                                   "line %zu: [Results] header lacks Well or Ct columns", lineno);
                 have_cols = true;
             } else {
-                capsule_pcr_sample_t *s = s_add_sample (meta);
-                if (!s)
-                    return s_fail (meta, CAPSULE_ERR_META_SYNTAX, "more than %d result rows",
-                                   CAPSULE_PCR_SAMPLES_MAX);
-                int wc = col_pos >= 0 ? col_pos : col_well;
-                if ((size_t)wc < n)
-                    s_copy (s->well, sizeof s->well, cells[wc].p, cells[wc].len);
-                if (col_sample >= 0 && (size_t)col_sample < n)
-                    s_copy (s->sample, sizeof s->sample, cells[col_sample].p,
-                            cells[col_sample].len);
-                if (col_target >= 0 && (size_t)col_target < n)
-                    s_copy (s->target, sizeof s->target, cells[col_target].p,
-                            cells[col_target].len);
-                if ((size_t)col_ct < n)
-                    s_copy_ct (s->ct, sizeof s->ct, cells[col_ct].p, cells[col_ct].len);
+                capsule_pcr_sample_t *s = s_add_sample (results ? meta : &setup);
+                if (!s) {
+                    rc = s_fail (meta, CAPSULE_ERR_META_SYNTAX, "more than %d %s rows",
+                                 CAPSULE_PCR_SAMPLES_MAX, results ? "result" : "sample setup");
+                    break;
+                }
+                s_cell_copy (s->well, sizeof s->well, cells, n,
+                             cols.pos >= 0 ? cols.pos : cols.well);
+                s_cell_copy (s->sample, sizeof s->sample, cells, n, cols.sample);
+                s_cell_copy (s->target, sizeof s->target, cells, n, cols.target);
+                if (results && (size_t)cols.ct < n)
+                    s_copy_ct (s->ct, sizeof s->ct, cells[cols.ct].p, cells[cols.ct].len);
             }
         }
         p = nl ? nl + 1 : end;
     }
-    if (headers == 0)
-        return s_fail (meta, CAPSULE_ERR_META_FORMAT, "no '* Key = Value' header lines");
-    if (!saw_results)
-        return s_fail (meta, CAPSULE_ERR_META_SYNTAX, "no [Results] section");
-    if (!meta->experiment_file[0])
-        s_copy (meta->experiment_file, sizeof meta->experiment_file, name, strlen (name));
-    meta->parsed = true;
-    return 0;
+    if (rc == 0 && headers == 0)
+        rc = s_fail (meta, CAPSULE_ERR_META_FORMAT, "no '* Key = Value' header lines");
+    if (rc == 0 && !saw_results && !saw_setup)
+        rc = s_fail (meta, CAPSULE_ERR_META_SYNTAX, "no [Results] or [Sample Setup] section");
+    if (rc == 0) {
+        if (saw_results)
+            s_merge_setup (meta, &setup);
+        else { /* a plate set up but not run (or exported without results) */
+            meta->samples = setup.samples;
+            meta->nsamples = setup.nsamples;
+            setup.samples = NULL;
+        }
+        if (!meta->experiment_file[0])
+            s_copy (meta->experiment_file, sizeof meta->experiment_file, name, strlen (name));
+        meta->parsed = true;
+    }
+    capsule_pcr_meta_clear (&setup);
+    return rc;
 }
 
 /* ---- RDML ------------------------------------------------------------------------------------ */

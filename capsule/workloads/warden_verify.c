@@ -21,6 +21,7 @@
 
 static const char *const s_usage =
     "usage: warden-verify bundle FILE [--raw ORIGINAL] [--trusted-keys FILE] [--json]\n"
+    "                            [--ledger EXPORT [--genesis GENESIS] [--consistency PROOF]]\n"
     "       warden-verify ledger FILE --genesis GENESIS [--json]\n"
     "\n"
     "Verifies a PCR-result bundle offline: the node certificate, the signed\n"
@@ -29,6 +30,11 @@ static const char *const s_usage =
     "  --raw ORIGINAL       also check that ORIGINAL is the file the statement is about\n"
     "  --trusted-keys FILE  accept only node keys listed in FILE (64 hex digits a line,\n"
     "                       '#' comments)\n"
+    "  --ledger EXPORT      also check that the bundle's checkpoint is anchored in the\n"
+    "                       exported ledger (`wardenctl ledger export`), which is verified\n"
+    "                       first; --genesis pins the cluster (else the export's own is used)\n"
+    "  --consistency PROOF  link the checkpoint to a later anchored one with the proof file\n"
+    "                       of `wardenctl results consistency OLD NEW --output PROOF`\n"
     "  --json               print the verdict and summary as JSON\n"
     "ledger re-checks a `wardenctl ledger export` file from scratch against\n"
     "GENESIS (the cluster's genesis file): hash chain, records, certificates and\n"
@@ -198,6 +204,86 @@ s_ledger (const char *path, const char *genesis_path, bool json)
     return v == CAPSULE_LEDGER_OK ? 0 : 1;
 }
 
+/* What the --ledger step found. */
+typedef struct {
+    bool asked;
+    bool genesis_pinned;
+    capsule_ledger_info_t info;
+    capsule_anchor_report_t rep;
+} s_anchor_t;
+
+/* The --ledger step, after the bundle verified: the export verifies, and
+   the bundle's checkpoint (or a later one it links to with the proof) is
+   anchored in it. Returns the verdict; 2 (with a message) for input
+   errors. */
+static int
+s_anchor (const capsule_bundle_info_t *in, const char *ledger_path, const char *genesis_path,
+          const char *proof_path, s_anchor_t *out, capsule_verify_t *v, char *detail,
+          size_t detail_len)
+{
+    uint8_t *buf = NULL, *gbuf = NULL, *pbuf = NULL;
+    size_t len, glen = 0, plen;
+    const uint8_t *genesis;
+    int status = 2;
+    if (s_read (ledger_path, &buf, &len) != 0) {
+        fprintf (stderr, "warden-verify: %s: %s\n", ledger_path, strerror (errno));
+        return 2;
+    }
+    if (genesis_path) {
+        if (s_read (genesis_path, &gbuf, &glen) != 0) {
+            fprintf (stderr, "warden-verify: %s: %s\n", genesis_path, strerror (errno));
+            goto out;
+        }
+        genesis = gbuf;
+        out->genesis_pinned = true;
+    } else if (!capsule_ledger_export_genesis (buf, len, &genesis, &glen)) {
+        fprintf (stderr, "warden-verify: %s: not a ledger export\n", ledger_path);
+        goto out;
+    }
+    static uint8_t proof[64][32];
+    size_t count = 0;
+    uint64_t old_size = 0, new_size = 0;
+    if (proof_path) {
+        if (s_read (proof_path, &pbuf, &plen) != 0) {
+            fprintf (stderr, "warden-verify: %s: %s\n", proof_path, strerror (errno));
+            goto out;
+        }
+        if (!capsule_consistency_decode (pbuf, plen, &old_size, &new_size, proof, 64, &count)) {
+            fprintf (stderr, "warden-verify: %s: not a consistency proof file\n", proof_path);
+            goto out;
+        }
+    }
+    uint8_t pk[32], root[32];
+    size_t got;
+    if (sodium_hex2bin (pk, 32, in->sign_pk, 64, NULL, &got, NULL) != 0 || got != 32 ||
+        sodium_hex2bin (root, 32, in->root, 64, NULL, &got, NULL) != 0 || got != 32)
+        abort (); /* the bundle check wrote both */
+    capsule_anchor_t *anchors;
+    size_t n;
+    char inner[192];
+    capsule_ledger_verdict_t lv = capsule_ledger_anchors (
+        buf, len, genesis, glen, pk, in->origin, &anchors, &n, &out->info, inner, sizeof inner);
+    status = 0;
+    if (lv != CAPSULE_LEDGER_OK) {
+        *v = CAPSULE_VERIFY_LEDGER_INVALID;
+        snprintf (detail, detail_len, "height %llu: %s: %s%s%s",
+                  (unsigned long long)out->info.bad_height, capsule_ledger_name (lv),
+                  capsule_ledger_strerror (lv), inner[0] ? ": " : "", inner);
+    } else if (proof_path && old_size != in->tree_size) {
+        *v = CAPSULE_VERIFY_CONSISTENCY;
+        snprintf (detail, detail_len, "the proof starts at %llu entries, the checkpoint has %llu",
+                  (unsigned long long)old_size, (unsigned long long)in->tree_size);
+    } else
+        *v = capsule_anchor_check (anchors, n, in->tree_size, root, proof_path ? proof : NULL,
+                                   count, new_size, &out->rep, detail, detail_len);
+    free (anchors);
+out:
+    free (buf);
+    free (gbuf);
+    free (pbuf);
+    return status;
+}
+
 static void
 s_json_field (const char *key, const char *value, bool comma)
 {
@@ -209,7 +295,8 @@ s_json_field (const char *key, const char *value, bool comma)
 }
 
 static void
-s_print_json (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in)
+s_print_json (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in,
+              const s_anchor_t *an)
 {
     char num[32];
     printf ("{\n");
@@ -239,12 +326,26 @@ s_print_json (capsule_verify_t v, const char *detail, const capsule_bundle_info_
     s_json_field ("origin", in->origin, true);
     printf ("  \"raw_included\": %s,\n", in->raw_included ? "true" : "false");
     printf ("  \"original_checked\": %s,\n", in->original_checked ? "true" : "false");
-    printf ("  \"key_pinned\": %s\n", in->key_pinned ? "true" : "false");
+    printf ("  \"key_pinned\": %s%s\n", in->key_pinned ? "true" : "false", an->asked ? "," : "");
+    if (an->asked) {
+        char chain[65];
+        sodium_bin2hex (chain, sizeof chain, an->info.chain, 32);
+        s_json_field ("ledger_chain", chain, true);
+        printf ("  \"genesis_pinned\": %s,\n", an->genesis_pinned ? "true" : "false");
+        printf ("  \"anchors\": %zu,\n", an->rep.anchors);
+        if (an->rep.height)
+            printf ("  \"anchor_height\": %llu,\n  \"anchored_size\": %llu,\n",
+                    (unsigned long long)an->rep.height, (unsigned long long)an->rep.anchored_size);
+        else
+            printf ("  \"anchor_height\": null,\n  \"anchored_size\": null,\n");
+        printf ("  \"anchor_exact\": %s\n", an->rep.exact ? "true" : "false");
+    }
     printf ("}\n");
 }
 
 static void
-s_print_text (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in)
+s_print_text (capsule_verify_t v, const char *detail, const capsule_bundle_info_t *in,
+              const s_anchor_t *an)
 {
     if (v != CAPSULE_VERIFY_OK) {
         printf ("FAILED %s: %s%s%s\n", capsule_verify_name (v), capsule_verify_strerror (v),
@@ -268,21 +369,47 @@ s_print_text (capsule_verify_t v, const char *detail, const capsule_bundle_info_
         printf ("\n  instrument    (file not parsed: signed as received)\n");
     printf ("  result log    entry %llu of %llu, root %s\n  checkpoint    %s\n",
             (unsigned long long)in->index, (unsigned long long)in->tree_size, in->root, in->origin);
+    if (an->asked) {
+        char chain[65];
+        sodium_bin2hex (chain, sizeof chain, an->info.chain, 32);
+        if (an->rep.exact)
+            printf ("  ledger        checkpoint anchored at height %llu",
+                    (unsigned long long)an->rep.height);
+        else
+            printf ("  ledger        extended by the checkpoint of %llu entries anchored at height "
+                    "%llu (consistency proof checked)",
+                    (unsigned long long)an->rep.anchored_size, (unsigned long long)an->rep.height);
+        printf ("\n                chain %.16s..., %llu blocks verified, genesis %s\n", chain,
+                (unsigned long long)an->info.blocks,
+                an->genesis_pinned ? "pinned" : "from the export (NOT pinned: pass --genesis)");
+    }
 }
 
 int
 main (int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "raw", required_argument, NULL, 'r' }, { "trusted-keys", required_argument, NULL, 't' },
-        { "json", no_argument, NULL, 'j' },      { "genesis", required_argument, NULL, 'g' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "raw", required_argument, NULL, 'r' },
+        { "trusted-keys", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },
+        { "genesis", required_argument, NULL, 'g' },
+        { "ledger", required_argument, NULL, 'L' },
+        { "consistency", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     const char *raw_path = NULL, *trusted_path = NULL, *genesis_path = NULL;
+    const char *ledger_path = NULL, *proof_path = NULL;
     bool json = false;
     int c;
-    while ((c = getopt_long (argc, argv, "r:t:g:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "r:t:g:L:c:jh", opts, NULL)) != -1) {
         switch (c) {
+            case 'L':
+                ledger_path = optarg;
+                break;
+            case 'c':
+                proof_path = optarg;
+                break;
             case 'r':
                 raw_path = optarg;
                 break;
@@ -305,7 +432,8 @@ main (int argc, char **argv)
     }
     bool ledger = argc - optind == 2 && strcmp (argv[optind], "ledger") == 0;
     if (argc - optind != 2 || (!ledger && strcmp (argv[optind], "bundle") != 0) ||
-        (ledger && (!genesis_path || raw_path || trusted_path)) || (!ledger && genesis_path)) {
+        (ledger && (!genesis_path || raw_path || trusted_path || ledger_path || proof_path)) ||
+        (!ledger && !ledger_path && (genesis_path || proof_path))) {
         fputs (s_usage, stderr);
         return 2;
     }
@@ -335,15 +463,23 @@ main (int argc, char **argv)
         }
     }
     capsule_bundle_info_t info;
-    char detail[256];
+    char detail[512];
     capsule_verify_t v =
         capsule_bundle_verify (bundle, bundle_len, raw_path ? original : NULL, original_len,
                                trusted_path ? (const uint8_t (*)[32])trusted : NULL, ntrusted,
                                &info, detail, sizeof detail);
+    s_anchor_t an = { .asked = ledger_path != NULL };
+    if (v == CAPSULE_VERIFY_OK && ledger_path &&
+        s_anchor (&info, ledger_path, genesis_path, proof_path, &an, &v, detail, sizeof detail) !=
+            0) {
+        free (bundle);
+        free (original);
+        return 2;
+    }
     if (json)
-        s_print_json (v, detail, &info);
+        s_print_json (v, detail, &info, &an);
     else
-        s_print_text (v, detail, &info);
+        s_print_text (v, detail, &info, &an);
     free (bundle);
     free (original);
     return v == CAPSULE_VERIFY_OK ? 0 : 1;

@@ -222,7 +222,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (cons_committee_status (c, cv.verdict.evidence, &st) != WD_OK || st.has_evidence)
             abort ();
         cons_bytes_t out[4];
-        (void)cons_committee_propose (c, out, 4, 1 << 20);
+        (void)cons_committee_propose (c, s_ep.height + 1, out, 4, 1 << 20);
     }
     cons_committee_destroy (&c);
     free (env);

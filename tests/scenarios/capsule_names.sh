@@ -17,7 +17,16 @@
 #   a task with other code is refused by the holders with the policy
 #   reason (exit 5); an endless loop with --time 1s is killed and the
 #   receipt says "wall" (exit 6); an input only affirming nodes may use is
-#   refused at once: no eligible executor (exit 4).
+#   refused at once: no eligible executor (exit 4) ->
+#   every other exit status of capsule-submit, with its --json error object:
+#   usage (2), wardend unreachable (3), timed out waiting (7), the task failed
+#   on the executor (8) ->
+#   escapes: a program that connects to a TCP listener the test opens on
+#   127.0.0.1 fails and the listener sees no connection; one that reads the
+#   nodes' state directories fails (exit 3 in its receipt, nothing in /out);
+#   a memory hog with --mem 32M is killed: memory ->
+#   the executor's whole wardend is killed (kill -9) while the task runs and
+#   restarted: the task ends with exactly one receipt in every ledger.
 # Usage: capsule_names.sh WARDEND WARDENCTL CAPSULE_SUBMIT
 set -euo pipefail
 WARDEND=$1
@@ -28,7 +37,8 @@ tmp=$(mktemp -d /tmp/warden-capsule-XXXXXX)
 # shellcheck source=mesh_lib.sh
 source "$HERE/mesh_lib.sh"
 work_base=/dev/shm/$(basename "$tmp")
-trap 'mesh_cleanup; rm -rf "$tmp" "$work_base"-n*' EXIT
+listener=
+trap '[ -n "$listener" ] && kill "$listener" 2> /dev/null; mesh_cleanup; rm -rf "$tmp" "$work_base"-n*' EXIT
 step() { echo "--- $* ($SECONDS s)"; }
 N=3
 
@@ -53,16 +63,43 @@ print(db.execute("select coalesce(max(height), 0) from blocks").fetchone()[0])
 EOF
 }
 
-# receipt_in INDEX TASK: node INDEX's ledger holds a receipt for TASK.
-receipt_in() {
+# receipts INDEX TASK: how many receipts for TASK node INDEX's ledger holds.
+receipts() {
     "$PY" - "$tmp/n$1/ledger.db" "$2" << 'EOF'
 import msgpack, sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+n = 0
 for (env,) in db.execute("select envelope from records where type = 'capsule-receipt'"):
     if msgpack.unpackb(msgpack.unpackb(env)["body"])["task"].hex() == sys.argv[2]:
-        sys.exit(0)
-sys.exit(1)
+        n += 1
+print(n)
 EOF
+}
+
+# receipt_in INDEX TASK: node INDEX's ledger holds a receipt for TASK.
+receipt_in() { [ "$(receipts "$1" "$2")" -ge 1 ]; }
+
+# state_is INDEX TASK STATE: capsule-submit status at node INDEX says STATE.
+state_is() {
+    cs "$1" alice status "$2" --json > "$tmp/st.json" 2> /dev/null || true
+    [ "$(json "$tmp/st.json" 'j["state"]')" = "$3" ]
+}
+
+# expect_exit WANT NAME CMD...: runs CMD (stdout to $tmp/NAME.json, stderr
+# to $tmp/NAME.err) and fails unless it exits WANT; a failure's JSON
+# answer must say so too: {"exit": WANT}, or the task's receipt or refusals.
+expect_exit() {
+    local want=$1 name=$2 rc
+    shift 2
+    set +e
+    "$@" > "$tmp/$name.json" 2> "$tmp/$name.err"
+    rc=$?
+    set -e
+    cat "$tmp/$name.err"
+    [ $rc -eq "$want" ] || { cat "$tmp/$name.json"; mesh_fail "$name: exit $rc, not $want"; }
+    [ "$want" -eq 0 ] ||
+        [ "$(json "$tmp/$name.json" 'j.get("exit") == '"$want"' or "receipt" in j or "refusals" in j')" = True ] ||
+        { cat "$tmp/$name.json"; mesh_fail "$name: the JSON answer does not say why"; }
 }
 
 step "a cluster of $N nodes"
@@ -100,7 +137,7 @@ printf '#!/bin/sh\nwhile :; do :; done\n' > "$tmp/spin.sh"
 env="$tmp/env"
 mkdir -p "$env/bin"
 cp /bin/busybox "$env/bin/busybox"
-for tool in sh sort uniq cat; do ln -s busybox "$env/bin/$tool"; done
+for tool in sh sort uniq cat nc yes head sleep; do ln -s busybox "$env/bin/$tool"; done
 # busybox is dynamically linked on Debian: its libraries go along
 ldd /bin/busybox | grep -o '/[^ ]*' | while read -r lib; do
     mkdir -p "$env$(dirname "$lib")"
@@ -183,6 +220,120 @@ rc=$?
 set -e
 cat "$tmp/none.err"
 [ $rc -eq 4 ] || mesh_fail "a task nobody may execute ended with exit $rc, not 4"
+
+step "every other exit status, each with its JSON answer"
+expect_exit 2 usage cs 0 alice --env "$envid" --json
+[ -n "$(json "$tmp/usage.json" 'j["error"]')" ] || mesh_fail "no error sentence in JSON"
+expect_exit 3 unreachable "$SUBMIT" --socket "$tmp/none.sock" --key "$tmp/alice.key" \
+    status "$task" --json
+expect_exit 7 timeout cs 0 alice --code "$tmp/spin.sh" --env "$envid" --to me --time 2s \
+    --wait --timeout 300ms --out "$tmp/t" --json
+# an environment that is no archive: the executor gives the task up
+badenv=$(cs 0 alice put "$tmp/alice.txt" --kind env)
+expect_exit 8 failed cs 0 alice --code "$code" --entry /code/intersect.sh --env "$badenv" \
+    --to me --wait --timeout 40s --out "$tmp/f" --json
+[ "$(json "$tmp/failed.json" 'j["code"]')" = CAPSULE_ERR_ENV_FORMAT ] ||
+    mesh_fail "the failure does not name the environment's reason"
+grep -q 'committed: the task failed' "$tmp/failed.err" || mesh_fail "no progress on stderr"
+
+step "escapes: network, the state directory, memory"
+"$PY" - "$tmp/port" "$tmp/connections" << 'EOF' &
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+s.settimeout(0.2)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    try:
+        c, peer = s.accept()
+        open(sys.argv[2], "a").write("connection from %s:%d\n" % peer)
+        c.close()
+    except socket.timeout:
+        pass
+EOF
+listener=$!
+mesh_wait 5 test -s "$tmp/port" || mesh_fail "the test's listener did not start"
+port=$(cat "$tmp/port")
+# the listener counts a connection from the host
+"$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 2).close()"
+mesh_wait 5 test -s "$tmp/connections" || mesh_fail "the listener does not count connections"
+: > "$tmp/connections"
+printf '#!/bin/sh\nexec nc 127.0.0.1 %s < /dev/null\n' "$port" > "$tmp/net.sh"
+{
+    echo '#!/bin/sh'
+    echo 'for f in \'
+    for ((i = 0; i < N; i++)); do
+        echo "    $tmp/n$i/keys/curve.key /proc/1/root$tmp/n$i/keys/curve.key $tmp/n$i/ledger.db \\"
+    done
+    echo '    ; do'
+    echo '    if cat "$f" > /tmp/leak 2> /dev/null; then cat /tmp/leak > /out/leak; exit 0; fi'
+    echo 'done'
+    echo 'exit 3'
+} > "$tmp/state.sh"
+printf '#!/bin/sh\nx=$(yes | head -c 200000000)\necho ${#x} > /out/n\n' > "$tmp/memhog.sh"
+expect_exit 1 net cs 0 alice --code "$tmp/net.sh" --env "$envid" --to me --time 5s \
+    --wait --timeout 40s --out "$tmp/net-out" --json
+json "$tmp/net.json" 'j["receipt"]'
+[ "$(json "$tmp/net.json" 'j["receipt"].get("exit", 0) != 0 or "signal" in j["receipt"]')" = True ] ||
+    mesh_fail "the receipt of the network attempt does not show a failure"
+sleep 0.5
+[ ! -s "$tmp/connections" ] || mesh_fail "the sandbox reached the host: $(cat "$tmp/connections")"
+expect_exit 1 state cs 0 alice --code "$tmp/state.sh" --env "$envid" --to me --time 5s \
+    --wait --timeout 40s --out "$tmp/state-out" --json
+[ "$(json "$tmp/state.json" 'j["receipt"].get("exit")')" = 3 ] ||
+    mesh_fail "the state directory attempt did not fail with exit 3"
+[ "$(json "$tmp/state.json" 'len(j["outputs"])')" = 0 ] || mesh_fail "something left the sandbox"
+set +e
+cs 0 alice --code "$tmp/memhog.sh" --env "$envid" --to me --time 10s --mem 32M \
+    --wait --timeout 40s --out "$tmp/hog-out" --json > "$tmp/hog.json" 2> "$tmp/hog.err"
+rc=$?
+set -e
+cat "$tmp/hog.err"
+json "$tmp/hog.json" 'j["receipt"]'
+if [ "$(json "$tmp/hog.json" 'bool(set(j["receipt"]["degraded"]) & {"rlimit-only", "no-cgroup-memory"})')" = True ]; then
+    # without a memory cgroup the allocation is refused (RLIMIT_AS) instead
+    [ $rc -eq 1 ] || mesh_fail "the memory hog (rlimit only) ended with exit $rc"
+else
+    [ $rc -eq 6 ] || mesh_fail "the memory hog ended with exit $rc, not 6"
+    [ "$(json "$tmp/hog.json" 'j["receipt"]["killed"]')" = memory ] ||
+        mesh_fail "the receipt does not say the memory limit killed it"
+fi
+
+step "the executor's wardend killed (kill -9) during a task and restarted"
+printf '#!/bin/sh\nsleep 3\necho done > /out/done.txt\n' > "$tmp/slow.sh"
+slow=$(cs 0 alice --code "$tmp/slow.sh" --env "$envid" --to me --time 20s --json 2> /dev/null |
+    "$PY" -c "import json,sys; print(json.load(sys.stdin)['task'])")
+exec_of() {
+    cs 0 alice status "$slow" --json > "$tmp/slow-st.json" 2> /dev/null || true
+    [ "$(json "$tmp/slow-st.json" '"executor" in j')" = True ]
+}
+mesh_wait 20 exec_of || mesh_fail "no executor for the slow task"
+victim=$(json "$tmp/slow-st.json" 'j["executor"]')
+victim=${victim#n}
+mesh_wait 20 state_is "$victim" "$slow" running || mesh_fail "the slow task never ran on n$victim"
+sleep 0.5
+mesh_kill "$victim"
+echo "killed n$victim while it ran the task"
+mesh_start "$victim"
+mesh_wait_up "$victim"
+mesh_wait 40 state_is 0 "$slow" done || mesh_fail "the task did not end after the restart"
+for ((i = 0; i < N; i++)); do
+    mesh_wait 10 receipt_in "$i" "$slow" || mesh_fail "n$i has no receipt for the slow task"
+done
+# a few more blocks: a second receipt would be committed by now
+h=$(tip 0)
+mesh_wait 10 tip_at_least 0 $((h + 3)) || mesh_fail "the ledger stopped after the restart"
+for ((i = 0; i < N; i++)); do
+    [ "$(receipts "$i" "$slow")" = 1 ] || mesh_fail "n$i holds $(receipts "$i" "$slow") receipts"
+done
+cs 0 alice status "$slow" --json > "$tmp/slow.json" || true
+[ "$(json "$tmp/slow.json" 'j["receipt"]["exit"]')" = 0 ] || mesh_fail "the re-run did not exit 0"
+# it ran twice (killed, then again after the restart), and one receipt came of it
+[ "$(grep -c "executes task ${slow:0:8}" "$tmp/n$victim/wardend.log")" = 2 ] ||
+    mesh_fail "the restarted executor did not run the task again"
 
 mesh_check_logs
 step "ok"

@@ -9,9 +9,12 @@
 #   the measured file of n3 changes and n3 reloads (SIGHUP: the engine
 #   measures again): its next evidence fails, its tier becomes
 #   contraindicated in every ledger, its reputation score drops below the
-#   others' (wardenctl reputation --json), and by the epoch rules its
-#   weight in the next epoch's validator set falls to the lowest (0: out of
-#   the set) ->
+#   others' (wardenctl reputation --json), and by the epoch rules
+#   (docs/PROTOCOL.md "Weights": a node whose latest decided evidence was
+#   rejected is left out) it is out of the validator set from the first
+#   epoch whose reference table holds the rejection: from then on it is an
+#   observer (wardenctl agree status), the others count 3 validators and
+#   it proposes no block ->
 #   all ledgers still agree block for block.
 # Usage: ledger_attest.sh WARDEND WARDENCTL
 set -euo pipefail
@@ -19,6 +22,8 @@ WARDEND=$1
 WARDENCTL=$2
 N=4
 BAD=3
+EPOCH_BLOCKS=8 # short epochs: self-evidence (one per epoch) and sets move fast
+LOOKBACK=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/warden-attest-XXXXXX)
 # shellcheck source=mesh_lib.sh
@@ -71,11 +76,10 @@ EOF
 
 step "$N nodes with one node policy, each measuring its own app file"
 mesh_make "$N"
-# short epochs, so self-evidence (one per epoch) and validator sets move fast
 certs=()
 for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
-"$WARDENCTL" genesis create --name attest-test "${certs[@]}" --param epoch_blocks=12 --force \
-    --out "$tmp/genesis" > /dev/null
+"$WARDENCTL" genesis create --name attest-test "${certs[@]}" --param epoch_blocks=$EPOCH_BLOCKS \
+    --param seed_lookback=$LOOKBACK --force --out "$tmp/genesis" > /dev/null
 exe=$(readlink -f "$WARDEND")
 digests="\"$exe\": [\"$(sha256 "$exe")\"]"
 for ((i = 0; i < N; i++)); do
@@ -135,22 +139,48 @@ step "n$BAD's reputation drops and it leaves the validator set"
 score_after=$(rep 0 "r['n$BAD']['score_bp']")
 echo "    n$BAD: score $score_before -> $score_after bp, $(rep 0 "r['n$BAD']['failed']") failed"
 [ "$(rep 0 "r['n$BAD']['failed'] >= 1")" = True ] || mesh_fail "no failed attestation counted"
-[ "$(rep 0 "r['n$BAD']['score_bp'] < min(v['score_bp'] for k, v in r.items() if k != 'n$BAD')")" \
-    = True ] || mesh_fail "n$BAD's score is not the lowest"
-# The epoch rules (cons_reputation_weights) give the next epoch's weights
-# from the table; a weight of 0 is out of the set. With a weight floor of
-# CONS_REP_WEIGHT_FLOOR a failing node keeps the lowest weight instead.
-lowest() {
-    [ "$(rep 0 "r['n$BAD']['weight'] < min(v['weight'] for k, v in r.items() if k != 'n$BAD')")" \
+# Lowest once the failures count: right after the first one a node that
+# missed precommits while the cluster started can still score lower; every
+# epoch adds a pass for the others and a failure for n$BAD.
+lowest_score() {
+    [ "$(rep 0 "r['n$BAD']['score_bp'] < min(v['score_bp'] for k, v in r.items() if k != 'n$BAD')")" \
         = True ]
 }
-mesh_wait 30 lowest || mesh_fail "n$BAD's weight $(rep 0 "r['n$BAD']['weight']") is not the lowest"
-weight=$(rep 0 "r['n$BAD']['weight']")
-if [ "$weight" = 0 ]; then
-    echo "    n$BAD has left the validator set"
-else
-    echo "    NOTE: n$BAD keeps weight $weight (the rules' floor keeps it in the set)"
-fi
+mesh_wait 30 lowest_score || mesh_fail "n$BAD's score is not the lowest: $(rep 0 "{k: (v['score_bp'], \
+v['passed'], v['failed'], v['precommits_made'], v['precommits_possible']) for k, v in r.items()}")"
+[ "$(rep 0 "r['n$BAD']['weight']")" = 0 ] \
+    || mesh_fail "the table still gives n$BAD weight $(rep 0 "r['n$BAD']['weight']")"
+
+# The set of epoch e comes from the table after block e*EPOCH_BLOCKS -
+# LOOKBACK: the rejection decided at height X is in the set of the first
+# epoch e with e*EPOCH_BLOCKS - LOOKBACK >= X, whose first block is H.
+mesh_ctl 0 attest node "n$BAD" --json > "$tmp/bad.json" || true # exit 1: contraindicated
+decided=$(json "$tmp/bad.json" "j['height']")
+epoch=$(((decided + LOOKBACK + EPOCH_BLOCKS - 1) / EPOCH_BLOCKS))
+first=$((epoch * EPOCH_BLOCKS + 1))
+echo "    rejected at height $decided: out of the set from epoch $epoch (height $first)"
+# agree AT EXPR: EXPR over node AT's agreement status `j`.
+agree() {
+    mesh_ctl "$1" agree status --json 2> /dev/null \
+        | "$PY" -c "import json,sys; j=json.load(sys.stdin); print($2)"
+}
+past_first() {
+    local i
+    for ((i = 0; i < N; i++)); do [ "$(agree "$i" "j['tip'] >= $first")" = True ] || return 1; done
+}
+mesh_wait 60 past_first || mesh_fail "the ledgers do not reach height $first"
+[ "$(agree "$BAD" "j['validator']")" = False ] || mesh_fail "n$BAD is still a validator"
+for ((k = 0; k < N; k++)); do
+    [ "$k" = "$BAD" ] && continue
+    [ "$(agree "$k" "j['validator'] and j['validators'] == $((N - 1))")" = True ] \
+        || mesh_fail "n$k: $(mesh_ctl "$k" agree status)"
+done
+# no block of those epochs is n$BAD's (it is not in their sets)
+mesh_ctl 0 ledger show --from "$first" --json > "$tmp/after_blocks.json"
+[ "$(json "$tmp/after_blocks.json" \
+    "len(j['blocks']) > 0 and all(b['proposer_name'] != 'n$BAD' for b in j['blocks'])")" = True ] \
+    || mesh_fail "n$BAD proposed a block from height $first on"
+echo "    n$BAD has left the validator set; $(agree 0 "j['tip']") blocks committed"
 same_ledgers || mesh_fail "ledgers differ"
 mesh_check_logs
 echo "PASS ($SECONDS s)"

@@ -202,3 +202,53 @@ mesh_check_logs() {
         fi
     done
 }
+
+# ---- ledger helpers (ledger_*.sh): read a node's ledger.db read-only ----
+
+# ledger_tip INDEX: node INDEX's ledger height.
+ledger_tip() {
+    "$PY" - "$tmp/n$1/ledger.db" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+print(db.execute("select coalesce(max(height), 0) from blocks").fetchone()[0])
+PYEOF
+}
+
+# ledger_tips_at_least H INDEXES...: every listed node's tip is at least H.
+ledger_tips_at_least() {
+    local h=$1 i
+    shift
+    for i in "$@"; do [ "$(ledger_tip "$i")" -ge "$h" ] || return 1; done
+}
+
+# ledger_has_notice INDEX TEXT: node INDEX's ledger holds a notice with TEXT.
+ledger_has_notice() {
+    "$PY" - "$tmp/n$1/ledger.db" "$2" <<'PYEOF'
+import msgpack, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+for (env,) in db.execute("select envelope from records where type = 'notice'"):
+    if msgpack.unpackb(msgpack.unpackb(env)["body"])["text"] == sys.argv[2]:
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+}
+
+# ledger_same INDEXES...: every block id agrees at every height that two of
+# the nodes share, and each holds heights 1..tip; prints the lowest tip.
+ledger_same() {
+    "$PY" - "$tmp" "$@" <<'PYEOF'
+import sqlite3, sys
+tmp, nodes = sys.argv[1], sys.argv[2:]
+chains = {}
+for i in nodes:
+    db = sqlite3.connect("file:%s/n%s/ledger.db?mode=ro" % (tmp, i), uri=True, timeout=5)
+    chains[i] = dict(db.execute("select height, id from blocks"))
+    if chains[i] and sorted(chains[i]) != list(range(1, max(chains[i]) + 1)):
+        sys.exit("n%s: heights are not 1..tip" % i)
+for h in sorted(set().union(*[set(c) for c in chains.values()])):
+    ids = {c[h] for c in chains.values() if h in c}
+    if len(ids) != 1:
+        sys.exit("conflicting blocks at height %d: %s" % (h, [x.hex()[:16] for x in ids]))
+print(min(max(c) if c else 0 for c in chains.values()))
+PYEOF
+}

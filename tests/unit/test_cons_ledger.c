@@ -25,7 +25,8 @@
 #include "wd_codec.h"
 #include "wd_hash.h"
 
-#define VEC "ledger.txt"
+#define VEC          "ledger.txt"
+#define S_VEC_BLOCKS 7 /* blocks in the vectors */
 
 static char s_path[512];
 static int s_counter;
@@ -62,7 +63,7 @@ test_vectors (void **state)
     const char *path = s_fresh ();
     assert_int_equal (cons_ledger_open (path, g, CONS_LEDGER_READ_WRITE, &l, why, sizeof why),
                       WD_OK);
-    for (int h = 1; h <= 5; h++) {
+    for (int h = 1; h <= S_VEC_BLOCKS; h++) {
         size_t len, cert_len;
         uint8_t *block = s_vec ("block", h, &len);
         uint8_t *cert = s_vec ("cert", h, &cert_len);
@@ -89,6 +90,14 @@ test_vectors (void **state)
         free (block);
         free (cert);
     }
+    /* the node rejected in block 3 is out of epoch 2 (heights 5, 6, with
+       the quarantined one: two validators left) and back in epoch 3 */
+    const cons_validator_t *set;
+    size_t set_count;
+    assert_int_equal (cons_ledger_validators (l, 5, &set, &set_count), WD_OK);
+    assert_int_equal (set_count, 2);
+    assert_int_equal (cons_ledger_validators (l, 7, &set, &set_count), WD_OK);
+    assert_int_equal (set_count, 3);
     size_t rlen, want_len;
     uint8_t *rep = cons_reputation_encode (cons_ledger_reputation (l), &rlen);
     uint8_t *want = test_vector_hex (VEC, "reputation", &want_len);
@@ -100,7 +109,7 @@ test_vectors (void **state)
     cons_ledger_destroy (&l);
     assert_int_equal (cons_ledger_open (path, g, CONS_LEDGER_READ_ONLY, &l, why, sizeof why),
                       WD_OK);
-    assert_int_equal (cons_ledger_height (l), 5);
+    assert_int_equal (cons_ledger_height (l), S_VEC_BLOCKS);
     rep = cons_reputation_encode (cons_ledger_reputation (l), &rlen);
     assert_int_equal (rlen, want_len);
     assert_memory_equal (rep, want, rlen);
@@ -123,7 +132,8 @@ test_vectors (void **state)
     assert_int_equal (height, 3);
     id[0] ^= 1;
     assert_int_equal (cons_ledger_find (l, id, &height), WD_ERR_NOT_FOUND);
-    assert_int_equal (cons_ledger_get (l, 6, &block, &len, NULL, NULL), WD_ERR_NOT_FOUND);
+    assert_int_equal (cons_ledger_get (l, S_VEC_BLOCKS + 1, &block, &len, NULL, NULL),
+                      WD_ERR_NOT_FOUND);
     free (v3);
     free (block);
     free (cert);

@@ -241,12 +241,12 @@ test_weights_cap (void **state)
     /* node 3 fails 48 times: pass = 10000 / 50 = 200, x 5000 / 10000 =
        score 100, weight 1 (the floor); after 16 failures the score is 277
        and the weight 2 */
+    cons_validator_t set4[4];
+    for (size_t i = 0; i < 4; i++) {
+        memcpy (set4[i].pk, s_t.pk[i], 32);
+        set4[i].weight = 1;
+    }
     for (int block = 0; block < 3; block++) {
-        cons_validator_t set4[4];
-        for (size_t i = 0; i < 4; i++) {
-            memcpy (set4[i].pk, s_t.pk[i], 32);
-            set4[i].weight = 1;
-        }
         for (uint64_t i = 0; i < 16; i++)
             s_outcome (&r, 3, false, 100 * (uint64_t)block + i);
         s_apply (rep, &r, NULL, 0, set4, 4);
@@ -255,8 +255,17 @@ test_weights_cap (void **state)
     }
     assert_int_equal (cons_reputation_score (s_row (rep, 3), 0), 100);
     cons_validator_t v[4];
+    /* its latest attestation is contraindicated: out of the set */
+    assert_true (cons_reputation_excluded (rep, 3, 0));
+    assert_int_equal (cons_reputation_weights (rep, 0, v), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_not_equal (tchain_index (&s_t, v[i].pk), 3);
+    /* one certified pass brings it back, with the lowest weight */
+    s_outcome (&r, 3, true, 1000);
+    s_apply (rep, &r, NULL, 0, set4, 4);
+    assert_false (cons_reputation_excluded (rep, 3, 0));
     assert_int_equal (cons_reputation_weights (rep, 0, v), 4);
-    assert_int_equal (v[3].weight, CONS_REP_WEIGHT_FLOOR);
+    assert_true (v[3].weight >= CONS_REP_WEIGHT_FLOOR && v[3].weight < v[0].weight);
     /* every weight at most the cap */
     for (size_t i = 0; i < 4; i++)
         assert_true (v[i].weight <= CONS_REP_WEIGHT_CAP);

@@ -7,6 +7,9 @@
  * exact codes; a DEALER reconnects to a transport destroyed and re-created
  * on the same port; a full send queue drops instead of blocking; and the
  * zloop path works with a ban made from inside the receive callback.
+ * Observers: admitted by key with their own User-Id, refused on any channel
+ * but 6 and by on_observe's reason, pushed to on a DEALER pinned to their
+ * key; unlisted keys are refused at ZAP.
  *
  * Waits are bounded (S_WAIT_MS) and only ever wait for an event: nothing
  * asserts on timing.
@@ -281,7 +284,7 @@ test_frame_decode (void **state)
     frame[1] = 0;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
-    frame[1] = CONS_CHANNEL_CAPSULE + 1;
+    frame[1] = CONS_CHANNEL_OBSERVE + 1;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
     assert_null (body);
@@ -786,6 +789,158 @@ test_beacon_discovery (void **state)
     cons_transport_destroy (&t[1]); /* stops its beacon */
 }
 
+/* ---- observers --------------------------------------------------------------- */
+
+typedef struct {
+    size_t count;
+    uint8_t key[32];
+    uint8_t body[S_BODY_MAX];
+    size_t body_len;
+} s_observed_t;
+
+/* on_observe: takes "sub", refuses anything else with WD_ERR_BAD_VALUE. */
+static int
+s_on_observe (void *arg, const uint8_t key[32], const uint8_t *body, size_t body_len)
+{
+    s_observed_t *o = arg;
+    o->count++;
+    memcpy (o->key, key, 32);
+    o->body_len = body_len < S_BODY_MAX ? body_len : S_BODY_MAX;
+    memcpy (o->body, body, o->body_len);
+    return body_len == 3 && memcmp (body, "sub", 3) == 0 ? 0 : WD_ERR_BAD_VALUE;
+}
+
+typedef struct {
+    cons_transport_t *self;
+    int reason;
+    uint64_t want;
+} s_reject_wait_t;
+
+static bool
+s_rejected_for (void *arg)
+{
+    s_reject_wait_t *w = arg;
+    return cons_transport_rejections (w->self, w->reason) >= w->want;
+}
+
+typedef struct {
+    s_observed_t *seen;
+    size_t want;
+} s_observed_wait_t;
+
+static bool
+s_observed (void *arg)
+{
+    s_observed_wait_t *w = arg;
+    return w->seen->count >= w->want;
+}
+
+static void
+test_observers (void **state)
+{
+    (void)state;
+    s_observed_t seen = { 0 };
+    cons_transport_config_t config = {
+        .self = &s_nodes[0].cert,
+        .curve_sk = s_nodes[0].curve_sk,
+        .certs = s_certs,
+        .cert_count = 2,
+        .bind = "tcp://127.0.0.1:*",
+        .reconnect_ms = 20,
+        .reconnect_max_ms = 200,
+        .on_observe = s_on_observe,
+        .on_observe_arg = &seen,
+    };
+    cons_transport_t *t[1] = { cons_transport_new (&config) };
+    assert_non_null (t[0]);
+    uint8_t obs_sk[32], obs_pk[32], other_sk[32], other_pk[32];
+    randombytes_buf (obs_sk, 32);
+    crypto_scalarmult_base (obs_pk, obs_sk);
+    randombytes_buf (other_sk, 32);
+    crypto_scalarmult_base (other_pk, other_sk);
+    const uint8_t (*keys)[32] = (const uint8_t (*)[32])obs_pk;
+    assert_int_equal (cons_transport_set_observers (t[0], keys, 1), 0);
+    assert_int_equal (cons_transport_observer_endpoint (t[0], other_pk, "tcp://127.0.0.1:1"),
+                      CONS_ERR_PEER_UNKNOWN);
+    assert_int_equal (cons_transport_observer_endpoint (t[0], obs_pk, "ipc:///tmp/x"),
+                      WD_ERR_BAD_VALUE);
+    assert_int_equal (cons_transport_send (t[0], s_nodes[1].cert.sign_pk, CONS_CHANNEL_OBSERVE,
+                                           (const uint8_t *)"x", 1),
+                      CONS_ERR_FRAME_CHANNEL);
+
+    /* The observer's frames: another channel is refused before on_observe,
+       a subscription reaches it with the authenticated key, a bad body is
+       refused with on_observe's reason. */
+    s_raw_t raw;
+    s_raw_open (&raw, obs_pk, obs_sk, s_nodes[0].cert.curve_pk, cons_transport_endpoint (t[0]));
+    const uint8_t graft[] = { 1, CONS_CHANNEL_GOSSIP, 0x82, 0xa1, 't', 4, 0xa1, 'v', 1 };
+    s_raw_send (&raw, graft, sizeof graft, 0);
+    s_reject_wait_t rw = { t[0], CONS_ERR_OBSERVER_SEND, 1 };
+    assert_true (s_pump (t, 1, s_rejected_for, &rw));
+    assert_int_equal (seen.count, 0);
+    const uint8_t sub[] = { 1, CONS_CHANNEL_OBSERVE, 's', 'u', 'b' };
+    s_raw_send (&raw, sub, sizeof sub, 0);
+    s_observed_wait_t c = { &seen, 1 };
+    assert_true (s_pump (t, 1, s_observed, &c));
+    assert_memory_equal (seen.key, obs_pk, 32);
+    const uint8_t bad[] = { 1, CONS_CHANNEL_OBSERVE, 'x' };
+    s_raw_send (&raw, bad, sizeof bad, 0);
+    c.want = 2;
+    assert_true (s_pump (t, 1, s_observed, &c));
+    cons_transport_stats_t stats;
+    cons_transport_stats (t[0], &stats);
+    assert_int_equal (stats.observer_rejected, 2);
+    assert_int_equal (stats.zap_observers, 1);
+    cons_transport_peer_t info;
+    assert_int_equal (cons_transport_observers (t[0], &info, 1), 1);
+    assert_memory_equal (info.node_id, obs_pk, 32);
+    assert_int_equal (info.msgs_in, 2);
+    assert_int_equal (info.rejected, 2);
+    assert_int_equal (info.last_reject, WD_ERR_BAD_VALUE);
+
+    /* Pushes reach the observer's ROUTER on a DEALER pinned to its key. */
+    void *router = zmq_socket (raw.ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    assert_int_equal (zmq_setsockopt (router, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal (zmq_setsockopt (router, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal (zmq_setsockopt (router, ZMQ_CURVE_SECRETKEY, obs_sk, 32), 0);
+    assert_int_equal (zmq_bind (router, "tcp://127.0.0.1:*"), 0);
+    char ep[64];
+    size_t ep_len = sizeof ep;
+    assert_int_equal (zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, ep, &ep_len), 0);
+    assert_int_equal (cons_transport_observer_endpoint (t[0], obs_pk, ep), 0);
+    assert_int_equal (cons_transport_observer_send (t[0], obs_pk, (const uint8_t *)"push", 4), 0);
+    assert_int_equal (cons_transport_observer_send (t[0], other_pk, (const uint8_t *)"push", 4),
+                      CONS_ERR_PEER_UNKNOWN);
+    uint8_t got[16] = { 0 };
+    int n = -1;
+    int64_t deadline = zclock_mono () + S_WAIT_MS;
+    while (n < 0 && zclock_mono () < deadline) {
+        cons_transport_poll (t[0], 2);
+        if (zmq_recv (router, got, sizeof got, ZMQ_DONTWAIT) >= 0) /* routing id */
+            n = zmq_recv (router, got, sizeof got, 0);
+    }
+    assert_int_equal (n, 6);
+    assert_memory_equal (got, "\x01\x06push", 6);
+
+    /* A key that is not admitted is refused at ZAP; dropping the observer
+       refuses it too. */
+    s_raw_t stranger;
+    s_raw_open (&stranger, other_pk, other_sk, s_nodes[0].cert.curve_pk,
+                cons_transport_endpoint (t[0]));
+    s_raw_send (&stranger, sub, sizeof sub, ZMQ_DONTWAIT);
+    s_pump_for (t, 1, 200);
+    cons_transport_stats (t[0], &stats);
+    assert_true (stats.zap_unknown >= 1);
+    assert_int_equal (seen.count, 2);
+    assert_int_equal (cons_transport_set_observers (t[0], NULL, 0), 0);
+    assert_int_equal (cons_transport_observers (t[0], &info, 1), 0);
+    s_raw_close (&stranger);
+    zmq_close (router);
+    s_raw_close (&raw);
+    cons_transport_destroy (&t[0]);
+}
+
 int
 main (void)
 {
@@ -804,6 +959,7 @@ main (void)
         cmocka_unit_test (test_zloop_and_ban_in_callback),
         cmocka_unit_test (test_beacon_codec),
         cmocka_unit_test (test_beacon_discovery),
+        cmocka_unit_test (test_observers),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

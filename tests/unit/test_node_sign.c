@@ -4,8 +4,10 @@
  * verified before it is handed on, a wrong one is refused, silence times
  * out, a closed or missing channel fails every request with its reason,
  * answers never come from inside the asking call, a sealed envelope opens
- * under the node's key, and a VRF proof is handed on only when it verifies
- * under the node's VRF key.
+ * under the node's key, a VRF proof is handed on only when it verifies
+ * under the node's VRF key, and a guarded vote signature (sign-step,
+ * answered here through a real node_guard as the keys process does)
+ * reports the guard's refusal code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "node_guard.h"
 #include "node_sign.h"
 #include "test_support.h"
 
@@ -38,6 +41,8 @@ typedef struct {
     char reason[128];
     uint8_t *envelope;
     size_t envelope_len;
+    node_guard_t *guard; /* for sign-step requests */
+    int refused;
 } s_ctx_t;
 
 static int
@@ -57,6 +62,25 @@ s_on_keys_end (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         size_t len = wd_msg_encode_signature (body, sig);
         assert_int_equal (
             wd_chan_send (ctx->keys_end, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0), WD_OK);
+    } else if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_SIGN_STEP) {
+        wd_msg_sign_step_t req;
+        uint8_t sig[WD_SIG_LEN], body[WD_MSG_SMALL_MAX];
+        assert_int_equal (wd_msg_decode_sign_step (msg.body, msg.body_len, &req), WD_OK);
+        wd_err_t err = node_guard_check (ctx->guard, &req);
+        if (err == WD_OK) {
+            crypto_sign_detached (sig, NULL, req.digest, sizeof req.digest,
+                                  ctx->behaviour == KEYS_SIGN ? ctx->sk : ctx->other_sk);
+            size_t len = wd_msg_encode_signature (body, sig);
+            assert_int_equal (
+                wd_chan_send (ctx->keys_end, WD_MSG_SIGNATURE, msg.peer, body, len, NULL, 0),
+                WD_OK);
+        } else {
+            size_t len;
+            uint8_t *error = wd_msg_encode_error (err, wd_strerror (err), &len);
+            assert_int_equal (
+                wd_chan_send (ctx->keys_end, WD_MSG_ERROR, msg.peer, error, len, NULL, 0), WD_OK);
+            free (error);
+        }
     } else if (ctx->behaviour != KEYS_SILENT && msg.type == WD_MSG_VRF_PROVE) {
         const uint8_t *alpha;
         size_t alpha_len;
@@ -133,6 +157,14 @@ s_vrf_done (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t beta[WD
     snprintf (ctx->reason, sizeof ctx->reason, "%s", reason ? reason : "");
 }
 
+static void
+s_step_done (void *arg, const uint8_t sig[WD_SIG_LEN], int refused, const char *reason)
+{
+    s_ctx_t *ctx = arg;
+    ctx->refused = refused;
+    s_done (arg, sig, reason);
+}
+
 static int
 s_stop (zloop_t *loop, int timer_id, void *arg)
 {
@@ -189,6 +221,7 @@ s_free_ctx (s_ctx_t *ctx)
     zloop_destroy (&ctx->loop);
     wd_vrf_key_destroy (&ctx->vrf);
     wd_vrf_key_destroy (&ctx->other_vrf);
+    node_guard_destroy (&ctx->guard);
     free (ctx->envelope);
     free (ctx);
 }
@@ -323,6 +356,50 @@ test_vrf_proofs_are_checked (void **state)
     s_free_ctx (ctx);
 }
 
+static void
+test_step_is_guarded (void **state)
+{
+    (void)state;
+    s_ctx_t *ctx = s_setup_ctx (true);
+    char path[4096];
+    snprintf (path, sizeof path, "%s/sign.state", test_tmpdir ());
+    unlink (path);
+    assert_int_equal (node_guard_open (path, &ctx->guard), WD_OK);
+    wd_msg_sign_step_t step = { .height = 3, .round = 0, .step = 2 };
+    memset (step.chain, 0xc4, sizeof step.chain);
+    memset (step.digest, 0x01, sizeof step.digest);
+    node_sign_step (ctx->signer, &step, s_step_done, ctx);
+    assert_int_equal (ctx->answers, 0);
+    s_run_until (ctx, 1);
+    assert_true (ctx->have_sig);
+    assert_int_equal (ctx->refused, 0);
+    assert_int_equal (crypto_sign_verify_detached (ctx->sig, step.digest, 32, ctx->pk), 0);
+    /* the same vote again is signed again */
+    node_sign_step (ctx->signer, &step, s_step_done, ctx);
+    s_run_until (ctx, 2);
+    assert_true (ctx->have_sig);
+    /* another value at the same step, an earlier step: the guard's codes */
+    step.digest[0] = 0x02;
+    node_sign_step (ctx->signer, &step, s_step_done, ctx);
+    s_run_until (ctx, 3);
+    assert_false (ctx->have_sig);
+    assert_int_equal (ctx->refused, WD_ERR_SIGN_CONFLICT);
+    assert_string_equal (ctx->reason, wd_strerror (WD_ERR_SIGN_CONFLICT));
+    step.step = 1;
+    node_sign_step (ctx->signer, &step, s_step_done, ctx);
+    s_run_until (ctx, 4);
+    assert_int_equal (ctx->refused, WD_ERR_SIGN_REGRESS);
+    /* a failure that is not the guard's: refused 0 */
+    ctx->behaviour = KEYS_WRONG_KEY;
+    step.height = 4;
+    node_sign_step (ctx->signer, &step, s_step_done, ctx);
+    s_run_until (ctx, 5);
+    assert_false (ctx->have_sig);
+    assert_int_equal (ctx->refused, 0);
+    assert_string_equal (ctx->reason, "the keys process returned a bad signature");
+    s_free_ctx (ctx);
+}
+
 int
 main (void)
 {
@@ -333,6 +410,7 @@ main (void)
         cmocka_unit_test (test_seal_opens),
         cmocka_unit_test (test_failures_name_their_reason),
         cmocka_unit_test (test_vrf_proofs_are_checked),
+        cmocka_unit_test (test_step_is_guarded),
     };
-    return cmocka_run_group_tests (tests, NULL, NULL);
+    return cmocka_run_group_tests (tests, NULL, test_tmpdir_teardown);
 }

@@ -178,6 +178,54 @@ test_vrf_prove_and_proof (void **state)
 }
 
 static void
+test_sign_step (void **state)
+{
+    (void)state;
+    wd_msg_sign_step_t req = { .height = 7, .round = 1, .step = 2 }, back;
+    memset (req.chain, 0x11, sizeof req.chain);
+    memset (req.digest, 0x22, sizeof req.digest);
+    uint8_t body[WD_MSG_SIGN_STEP_MAX];
+    size_t len = wd_msg_encode_sign_step (body, &req);
+    assert_int_equal (wd_msg_decode_sign_step (body, len, &back), WD_OK);
+    assert_memory_equal (&back, &req, sizeof req);
+    /* the largest height and round fit */
+    req.height = WD_MSG_SIGN_HEIGHT_MAX;
+    req.round = (uint32_t)WD_MSG_SIGN_ROUND_MAX;
+    req.step = 3;
+    len = wd_msg_encode_sign_step (body, &req);
+    assert_true (len <= WD_MSG_SIGN_STEP_MAX);
+    assert_int_equal (wd_msg_decode_sign_step (body, len, &back), WD_OK);
+    assert_memory_equal (&back, &req, sizeof req);
+    assert_int_equal (wd_msg_decode_sign_step (body, len - 1, &back), WD_ERR_TRUNCATED);
+    /* height 0, step 0 and step 4 are out of range; a plain sign body is
+       not a sign-step body */
+    const struct {
+        uint64_t height, step;
+    } bad[] = { { 0, 2 }, { 5, 0 }, { 5, 4 } };
+    for (size_t i = 0; i < 3; i++) {
+        wd_writer_t *w = wd_writer_new ();
+        wd_writer_map (w, 5);
+        wd_writer_key (w, "chain");
+        wd_writer_bin (w, req.chain, 32);
+        wd_writer_key (w, "digest");
+        wd_writer_bin (w, req.digest, 32);
+        wd_writer_key (w, "height");
+        wd_writer_uint (w, bad[i].height);
+        wd_writer_key (w, "round");
+        wd_writer_uint (w, 0);
+        wd_writer_key (w, "step");
+        wd_writer_uint (w, bad[i].step);
+        const uint8_t *data = wd_writer_data (w, &len);
+        assert_int_equal (wd_msg_decode_sign_step (data, len, &back), WD_ERR_OUT_OF_RANGE);
+        wd_writer_destroy (&w);
+    }
+    uint8_t small[WD_MSG_SMALL_MAX];
+    len = wd_msg_encode_digest (small, req.digest);
+    assert_int_equal (wd_msg_decode_sign_step (small, len, &back), WD_ERR_MISSING_KEY);
+    assert_string_equal (wd_msg_name (WD_MSG_SIGN_STEP), "sign-step");
+}
+
+static void
 test_names (void **state)
 {
     (void)state;
@@ -196,6 +244,7 @@ main (void)
         cmocka_unit_test (test_error),
         cmocka_unit_test (test_keys_status_and_proc_state),
         cmocka_unit_test (test_vrf_prove_and_proof),
+        cmocka_unit_test (test_sign_step),
         cmocka_unit_test (test_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

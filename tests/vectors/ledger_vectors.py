@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """Independent implementation of Warden's ledger blocks and reputation
-function (docs/PROTOCOL.md "Blocks and the ledger", "Reputation") in Python,
-using python3-msgpack and python3-nacl only. It writes the known answers the
-C unit tests check (tests/vectors/ledger.txt): RFC 6962 Merkle roots, a
-genesis of four nodes, four certified blocks carrying notes and an
-equivocation (with the validator-set and reputation hashes the rules give),
-and the reputation table after them. ctest re-runs it and compares.
+function (docs/PROTOCOL.md "Blocks and the ledger", "Verifier committees",
+"Reputation") in Python, using python3-msgpack and python3-nacl only (and
+the independent VRF and sortition of vrf_vectors.py and
+sortition_vectors.py). It writes the known answers the C unit tests check
+(tests/vectors/ledger.txt): RFC 6962 Merkle roots, a genesis of four nodes
+with real VRF keys, five certified blocks carrying notes, an equivocation,
+evidence records and committee verdicts with real sortition claims (one
+record certified by two committee ACCEPTs, one rejected through
+escalation, whose node leaves the validator set of the next epoch until
+its next record is certified, one certified through escalation against a
+lying verifier, who gets a miss), with the validator-set and reputation
+hashes the rules give, and the reputation table after them. ctest re-runs
+it and compares.
 
 Usage: ledger_vectors.py [OUTPUT]   (default: standard output)
 """
@@ -16,8 +23,11 @@ import sys
 from nacl.signing import SigningKey
 
 from genesis_vectors import PARAMS, canonical, genesis, seal
+import sortition_vectors
+import vrf_vectors
 
 EPOCH_BLOCKS, LOOKBACK = 2, 1
+C_NEXT = 4  # the evidence number of node C's second record (see main)
 DECAY_DIV, QUARANTINE, SOFTWARE_BP, FLOOR, CAP, BP = 4, 4, 5000, 1, 100, 10000
 
 
@@ -37,12 +47,83 @@ def mth(ids):
     return sha(b"\x01" + mth(ids[:k]) + mth(ids[k:]))
 
 
+def vrf_public(seed):
+    """The VRF public key of a 32-byte seed (RFC 9381 §5.1: x from the
+    RFC 8032 expansion of the seed, Y = x·B)."""
+    x, _ = vrf_vectors.secret(seed)
+    return vrf_vectors.encode(vrf_vectors.mul(x, vrf_vectors.BASE))
+
+
+def vrf_seed(index):
+    return bytes([0x40 + index]) * 32
+
+
 def node(index, protection):
     key = SigningKey(bytes([index]) * 32)
     body = canonical({"v": 1, "name": "node-%d" % index, "key_protection": protection,
                       "created": 1767225600 + index, "sign_pk": bytes(key.verify_key),
-                      "vrf_pk": bytes([0x40 + index]) * 32, "curve_pk": bytes([0x80 + index]) * 32})
-    return key, seal(key, "node-cert", bytes(32), body), protection
+                      "vrf_pk": vrf_public(vrf_seed(index)),
+                      "curve_pk": bytes([0x80 + index]) * 32})
+    return key, seal(key, "node-cert", bytes(32), body), protection, index
+
+
+# ---- verifier committees (docs/PROTOCOL.md "Verifier committees") ----------
+
+CASE_EPOCHS = 2
+OPEN, ESCALATED, CERTIFIED, REJECTED = "open", "escalated", "certified", "rejected"
+CLAIM_NAMES = ("boot", "configuration", "executables", "freshness", "key_protection")
+
+
+def evidence_body(attester, protection, n, time):
+    """A node's periodic self-evidence (docs/PROTOCOL.md "Evidence body"): an
+    empty log delta whose sha256 register is n repeated."""
+    return canonical({"v": 1, "attester": attester,
+                      "fresh": {"kind": "epoch", "epoch": 1, "prev": bytes(32)},
+                      "key_protection": protection,
+                      "log": {"offset": 0, "pcr": 10, "records": b"", "sha256": bytes([n]) * 32,
+                              "start": 0},
+                      "nonce": sha(bytes([n]) * 32), "subject": {"kind": "node", "node": attester},
+                      "tamper": "clear", "time": time})
+
+
+def verdict_body(evidence_id, subject, accept, time):
+    """A verdict (docs/PROTOCOL.md "Verdict body"): every claim affirming, or
+    executables contraindicated (tier by the tier rule)."""
+    claims = {k: "affirming" for k in CLAIM_NAMES}
+    if not accept:
+        claims["executables"] = "contraindicated"
+    return canonical({"v": 1, "claims": claims, "evidence": evidence_id,
+                      "failures": {"count": 0 if accept else 1, "first": []},
+                      "policy": bytes(32), "subject": {"kind": "node", "node": subject},
+                      "tier": "affirming" if accept else "contraindicated", "time": time})
+
+
+def sortition_claim(seed32, chain, epoch_seed, epoch_height, evidence_id, w, total, tau):
+    """The verifier's claim {count, priority, proof} (docs/PROTOCOL.md
+    "Sortition", role 2)."""
+    alpha = sortition_vectors.alpha(chain, "verifier", epoch_seed, epoch_height, 0, evidence_id)
+    pk, pi, _ = vrf_vectors.prove(seed32, alpha)
+    beta = vrf_vectors.verify(pk, alpha, pi)
+    j = sortition_vectors.count(w, total, tau, beta)
+    return {"count": j, "priority": sortition_vectors.priority(beta, j), "proof": pi}
+
+
+def decide(votes, vset, subject):
+    """The rule over votes (signer, accept, committee) in chain order; once
+    escalated, more than 2/3 of the weight of the validators other than the
+    subject node decides."""
+    committee = [v for v in votes if v[2]]
+    if all(a for _, a, _ in committee):
+        return CERTIFIED if len(committee) >= 2 else OPEN
+    weight = dict(vset)
+    total = sum(w for pk, w in weight.items() if pk != subject)
+    acc = sum(weight.get(s, 0) for s, a, _ in votes if a)
+    rej = sum(weight.get(s, 0) for s, a, _ in votes if not a)
+    if total and 3 * acc > 2 * total:
+        return CERTIFIED
+    if total and 3 * rej > 2 * total:
+        return REJECTED
+    return ESCALATED
 
 
 def precommit_sig(key, chain, height, block_id):
@@ -56,7 +137,11 @@ class Rep:
         self.height = 0
         self.rows = [{"id": bytes(k.verify_key), "tier_bp": SOFTWARE_BP if p == "software" else BP,
                       "passed": 0, "failed": 0, "made": 0, "possible": 0, "last_seen": 0,
-                      "quarantine_until": 0, "slashes": 0} for k, _, p in nodes]
+                      "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0}
+                     for k, _, p, _ in nodes]
+        self.cases = {}  # evidence id -> {epoch, subject, votes, state}, in commit order
+        self.outcomes = []  # (height, evidence id, state) of every decided case
+        self.status = {}  # node id -> outcome of its latest decided evidence
 
     def find(self, pk):
         return next((r for r in self.rows if r["id"] == pk), None)
@@ -66,26 +151,69 @@ class Rep:
             return 0
         pass_ = (r["passed"] + 1) * BP // (r["passed"] + r["failed"] + 2)
         part = (r["made"] + 1) * BP // (r["possible"] + 2)
-        return pass_ * part // BP * r["tier_bp"] // BP
+        acc = (r["hits"] + 1) * BP // (r["hits"] + r["misses"] + 1)
+        return pass_ * part // BP * acc // BP * r["tier_bp"] // BP
+
+    def excluded(self, r, epoch):
+        """Out of the set: quarantined, or the latest decided attestation
+        of the node was rejected (contraindicated)."""
+        return epoch < r["quarantine_until"] or self.status.get(r["id"]) == REJECTED
 
     def weights(self, epoch):
         out = [(r["id"], min(CAP, max(FLOOR, self.score(r, epoch) // 100)))
-               for r in self.rows if epoch >= r["quarantine_until"]]
+               for r in self.rows if not self.excluded(r, epoch)]
         return out or [(r["id"], 1) for r in self.rows]
 
     def encode(self):
         keys = ["failed", "id", "last_seen", "made", "passed", "possible", "quarantine_until",
                 "slashes", "tier_bp"]
-        return canonical({"height": self.height, "v": 1,
-                          "nodes": [{k: r[k] for k in keys} for r in self.rows]})
+        rows = []
+        for r in self.rows:
+            row = {k: r[k] for k in keys}
+            row.update({k: r[k] for k in ("hits", "misses") if r[k]})  # only when non-zero
+            rows.append(row)
+        return canonical({"height": self.height, "v": 1, "nodes": rows})
+
+    def committee_verdict(self, h, env, body, prev_set):
+        """One committee-verdict record of block h (assumed valid by the
+        block rules; the asserts catch a vector that is not)."""
+        import msgpack
+        cv = msgpack.unpackb(body, raw=False)
+        verdict = msgpack.unpackb(cv["verdict"], raw=False)
+        epoch = (h - 1) // EPOCH_BLOCKS
+        assert cv["epoch"] in (epoch, epoch - 1)
+        case = self.cases[verdict["evidence"]]
+        assert case["state"] in (OPEN, ESCALATED) and verdict["subject"] == case["subject"]
+        signer = env["from"]
+        assert signer != case["subject"]["node"] and all(s != signer for s, _, _ in case["votes"])
+        committee = "claim" in cv
+        assert committee or (case["state"] == ESCALATED and signer in dict(prev_set))
+        accept = verdict["tier"] in ("affirming", "warning")
+        case["votes"].append((signer, accept, committee))
+        case["state"] = decide(case["votes"], prev_set, case["subject"]["node"])
+        if case["state"] not in (CERTIFIED, REJECTED):
+            return
+        certified = case["state"] == CERTIFIED
+        self.outcomes.append((h, verdict["evidence"], case["state"]))
+        for s, a, _ in case["votes"]:
+            r = self.find(s)
+            if r:
+                r["hits" if a == certified else "misses"] += 1
+        r = self.find(case["subject"]["node"])
+        if r and case["subject"]["kind"] == "node":
+            r["passed" if certified else "failed"] += 1
+            r["last_seen"] = h
+            self.status[r["id"]] = case["state"]
 
     def apply(self, block, records, last_cert, prev_set):
         import msgpack
         h = block
+        epoch = (h - 1) // EPOCH_BLOCKS
         if h > 1 and (h - 1) % EPOCH_BLOCKS == 0:
             for r in self.rows:
-                for k in ("passed", "failed", "made", "possible"):
+                for k in ("passed", "failed", "made", "possible", "hits", "misses"):
                     r[k] -= r[k] // DECAY_DIV
+        self.cases = {i: c for i, c in self.cases.items() if c["epoch"] + CASE_EPOCHS >= epoch}
         if h > 1 and last_cert:
             signers = {i for i, _ in msgpack.unpackb(last_cert, raw=False)["sigs"]}
             for i, (pk, _) in enumerate(prev_set):
@@ -106,11 +234,16 @@ class Rep:
                     r["slashes"] += 1
                     r["quarantine_until"] = max(r["quarantine_until"],
                                                 (h - 1) // EPOCH_BLOCKS + 1 + QUARANTINE)
-            elif env["type"] == "verdict" and body["subject"]["kind"] == "node":
-                r = self.find(body["subject"]["node"])
-                if r:
-                    r["failed" if body["tier"] == "contraindicated" else "passed"] += 1
-                    r["last_seen"] = h
+            elif env["type"] == "evidence":
+                self.cases[sha(rec)] = {"epoch": epoch, "subject": body["subject"], "votes": [],
+                                        "state": OPEN}
+                if body["subject"]["kind"] == "node":
+                    r = self.find(body["subject"]["node"])
+                    if r:
+                        r["last_seen"] = h
+            elif env["type"] == "committee-verdict":
+                self.committee_verdict(h, env, env["body"], prev_set)
+            # plain "verdict" records change nothing
         self.height = h
 
 
@@ -122,7 +255,8 @@ def main():
     out = open(sys.argv[1], "w") if len(sys.argv) > 1 else sys.stdout
     w = out.write
     w("# Warden ledger known answers, generated by tests/vectors/ledger_vectors.py\n")
-    w("# (independent Python implementation of docs/PROTOCOL.md \"Blocks and the ledger\").\n")
+    w("# (independent Python implementation of docs/PROTOCOL.md \"Blocks and the ledger\",\n")
+    w("# \"Verifier committees\" and \"Reputation\").\n")
     ids = [sha(bytes([i])) for i in range(7)]
     for n in range(8):
         w("merkle_%d=%s\n" % (n, mth(ids[:n]).hex()))
@@ -130,15 +264,16 @@ def main():
     nodes = sorted((node(i, "tpm" if i == 2 else "software") for i in (1, 2, 3, 4)),
                    key=lambda n: bytes(n[0].verify_key))
     params = dict(PARAMS, epoch_blocks=EPOCH_BLOCKS, seed_lookback=LOOKBACK)
-    gen = genesis([c for _, c, _ in nodes], [], params)
+    gen = genesis([c for _, c, _, _ in nodes], [], params)
     chain = sha(gen)
     w("genesis=%s\nchain_id=%s\n" % (gen.hex(), chain.hex()))
-    keys = [k for k, _, _ in nodes]
-    genesis_set = [(bytes(k.verify_key), 1) for k in keys]
+    keys = [k for k, _, _, _ in nodes]
+    pks = [bytes(k.verify_key) for k in keys]
+    genesis_set = [(pk, 1) for pk in pks]
 
     rep = Rep(nodes)
-    snapshots = {}
     sets = {}
+    seeds = {}  # height -> block seed
 
     def vset(h):
         e = (h - 1) // EPOCH_BLOCKS
@@ -158,16 +293,59 @@ def main():
                           "validator": bytes(keys[culprit].verify_key)})
         return seal(keys[signer], "equivocation", chain, body)
 
-    plan = [  # (records, signers skipped by set index)
-        ([note(0, 1), note(1, 2)], {3}),
-        ([], set()),
-        ([equivocation(1, 3, 2), note(2, 3)], {1}),
-        ([note(3, 4)], set()),
-        ([], set()),
+    def evidence(attester, n):
+        body = evidence_body(pks[attester], nodes[attester][2], n, 1767225600 + n)
+        env = seal(keys[attester], "evidence", chain, body)
+        return env, sha(env)
+
+    def cverdict(signer, ev, subject, accept, epoch, committee):
+        """A committee verdict; committee: with signer's claim for committee
+        epoch `epoch` (its set's weights), else an escalation verdict."""
+        body = {"epoch": epoch, "v": 1,
+                "verdict": verdict_body(ev, pks[subject], accept, 1767225700)}
+        if committee:
+            first = epoch * EPOCH_BLOCKS + 1
+            eset = dict(vset(first))
+            claim = sortition_claim(vrf_seed(nodes[signer][3]), chain, seeds[first], first, ev,
+                                    eset.get(pks[signer], 0), sum(eset.values()),
+                                    PARAMS["verifiers"])
+            assert claim["count"] > 0, "not selected"
+            body["claim"] = claim
+        return seal(keys[signer], "committee-verdict", chain, canonical(body))
+
+    # Roles: A the hardware (tpm) node, Q a software node that equivocates
+    # (quarantined from epoch 1 on), B a lying software verifier, C the
+    # last one. Epoch 0 weighs every node 1 (W = 4 <= tau: every node is
+    # selected once); epoch 1 (from the table after block 1) A 25, B 12,
+    # C 12 and no Q. C's evidence is rejected in block 3, so epoch 2 (from
+    # the table after block 3) is A and B only; C's next evidence is
+    # certified in block 5 by A and B (claims of epoch 1), so epoch 3 (from
+    # the table after block 5) has C back.
+    A = next(i for i, n in enumerate(nodes) if n[2] == "tpm")
+    Q, B, C = [i for i in range(4) if i != A]
+    ev_q, id_q = evidence(Q, 1)  # good: escalated by B's lie, certified in block 4
+    ev_x, id_x = evidence(C, 2)  # bad: rejected through escalation in block 3
+    ev_b, id_b = evidence(B, 3)  # good: certified by two committee ACCEPTs in block 3
+    # C's next evidence: certified in block 5 (n chosen so that both A and
+    # B are selected in epoch 1)
+    ev_c, id_c = evidence(C, C_NEXT)
+    plan = [  # (records of height h, signers skipped by set index)
+        (lambda: [note(0, 1), note(1, 2), equivocation(A, Q, 1), ev_q, ev_x], {3}),
+        (lambda: [cverdict(A, id_q, Q, True, 0, True), cverdict(B, id_q, Q, False, 0, True),
+                  cverdict(A, id_x, C, False, 0, True), cverdict(Q, id_x, C, False, 0, True)],
+         set()),
+        (lambda: [note(2, 3), cverdict(B, id_x, C, False, 1, False), ev_b,
+                  cverdict(A, id_b, B, True, 0, True), cverdict(C, id_b, B, True, 0, True)], {1}),
+        (lambda: [note(3, 4), cverdict(C, id_q, Q, True, 1, False)], set()),
+        (lambda: [ev_c, cverdict(A, id_c, C, True, 1, True), cverdict(B, id_c, C, True, 1, True)],
+         set()),
+        (lambda: [], set()),
+        (lambda: [], set()),
     ]
     prev, seed, last_cert = bytes(32), chain, b""
-    for i, (records, skip) in enumerate(plan):
+    for i, (make, skip) in enumerate(plan):
         h = i + 1
+        records = make()
         seed = sha(seed + prev + struct.pack(">Q", h))
         s = vset(h)
         block = canonical({
@@ -180,12 +358,19 @@ def main():
                 for j, (pk, _) in enumerate(s) if j not in skip]
         cert = canonical({"block": bid, "height": h, "round": 0, "sigs": sigs, "v": 1})
         rep.apply(h, records, last_cert, vset(h - 1) if h > 1 else [])
+        seeds[h] = seed
         ref = h + LOOKBACK
         if ref % EPOCH_BLOCKS == 0:
             sets[ref // EPOCH_BLOCKS] = rep.weights(ref // EPOCH_BLOCKS)
         w("block_%d=%s\ncert_%d=%s\n" % (h, block.hex(), h, cert.hex()))
         w("validators_%d=%s\n" % (h, validators_hash(s).hex()))
         prev, last_cert = bid, cert
+    # the committee outcomes the plan is built for
+    assert rep.outcomes == [(3, id_x, REJECTED), (3, id_b, CERTIFIED), (4, id_q, CERTIFIED),
+                            (5, id_c, CERTIFIED)], rep.outcomes
+    # the validator sets the plan is built for: C out of epoch 2, back in 3
+    assert [pk for pk, _ in sets[2]] == [pks[i] for i in sorted((A, B))], sets[2]
+    assert [pk for pk, _ in sets[3]] == [pks[i] for i in sorted((A, B, C))], sets[3]
     w("reputation=%s\n" % rep.encode().hex())
     w("reputation_hash=%s\n" % sha(rep.encode()).hex())
 
