@@ -18,6 +18,7 @@
 #include "wd_bytes.h" /* header only: no link dependency */
 
 #define S_NODES_MAX     256
+#define S_ROWS_MAX      1024 /* member rows: genesis nodes and joined nodes (cons_reputation) */
 #define S_SIGNERS_MAX   16
 #define S_ROUND_MAX     0x7fffffffu
 #define S_GENESIS_BYTES (S_NODES_MAX * (512 + 3) + 4096)
@@ -52,6 +53,12 @@ typedef struct {
     size_t nnodes;
     uint8_t signers[S_SIGNERS_MAX][32];
     size_t nsigners;
+    /* member rows (docs/PROTOCOL.md "Membership transactions"): the genesis
+       nodes, then every node whose join was committed, in commit order;
+       left: the height that committed its leave, 0 while a member */
+    uint8_t (*rows)[32];
+    uint64_t *left;
+    size_t nrows;
     uint64_t epoch_blocks, seed_lookback, block_max;
     uint8_t genesis_set_hash[32];
     /* every record id of the chain so far: open addressing, zero = empty */
@@ -177,6 +184,12 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
         memcpy (s->nodes[i], pk, 32);
     }
     s->nnodes = (size_t)nn;
+    s->rows = calloc (S_ROWS_MAX, sizeof *s->rows);
+    s->left = calloc (S_ROWS_MAX, sizeof *s->left);
+    if (!s->rows || !s->left)
+        abort ();
+    memcpy (s->rows, s->nodes, s->nnodes * sizeof *s->rows);
+    s->nrows = s->nnodes;
     if (!capsule_mp_enter (signers, &ns, &items) || ns > S_SIGNERS_MAX) {
         s_detail (s, "signers is not an array of at most %u keys", S_SIGNERS_MAX);
         return CAPSULE_LEDGER_GENESIS_FORMAT;
@@ -294,24 +307,27 @@ s_cert (s_state_t *s, const uint8_t *buf, size_t len, uint64_t h, const uint8_t 
             s_detail (s, "signature %llu is not [index, sig(64)]", (unsigned long long)i);
             return CAPSULE_LEDGER_CERT_FORMAT;
         }
-        if (index >= s->nnodes) {
-            s_detail (s, "index %llu, set of %zu", (unsigned long long)index, s->nnodes);
+        size_t set_n = known ? s->nnodes : s->nrows;
+        if (index >= set_n) {
+            s_detail (s, "index %llu, set of %zu", (unsigned long long)index, set_n);
             return CAPSULE_LEDGER_CERT_INDEX;
         }
         if ((int64_t)index <= last) {
             s_detail (s, "index %llu after %lld", (unsigned long long)index, (long long)last);
             return CAPSULE_LEDGER_CERT_ORDER;
         }
-        /* The set is an ordered subset of the genesis nodes: index maps to
-           node index itself in the genesis set, and otherwise to a later
-           node, skipping no fewer nodes than the previous signer did. */
+        /* The set is an ordered subset of the member rows (the genesis
+           nodes in the first epochs): index maps to node index itself in
+           the genesis set, and otherwise to a later row, skipping no fewer
+           rows than the previous signer did. */
         int64_t node = -1;
         int64_t lo = (int64_t)index;
         if (!known && last_node >= 0 && last_node - last + (int64_t)index > lo)
             lo = last_node - last + (int64_t)index;
-        int64_t hi = known ? (int64_t)index : (int64_t)s->nnodes - 1;
+        int64_t hi = known ? (int64_t)index : (int64_t)s->nrows - 1;
         for (int64_t j = lo; j <= hi && node < 0; j++)
-            if (crypto_sign_verify_detached (sig, digest, 32, s->nodes[j]) == 0)
+            if (crypto_sign_verify_detached (sig, digest, 32, known ? s->nodes[j] : s->rows[j]) ==
+                0)
                 node = j;
         if (node < 0) {
             s_detail (s, "signer index %llu", (unsigned long long)index);
@@ -393,6 +409,87 @@ s_listed (uint8_t (*keys)[32], size_t n, const uint8_t pk[32])
 
 /* Checks block h (buf) after the tip (prev_id, prev_time, prev_seed, the
    tip's id being prev_id). */
+/* Index of pk among the member rows, or SIZE_MAX. */
+static size_t
+s_row (const s_state_t *s, const uint8_t pk[32])
+{
+    for (size_t i = 0; i < s->nrows; i++)
+        if (memcmp (s->rows[i], pk, 32) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* A current member: a row that has not left. */
+static bool
+s_member (const s_state_t *s, const uint8_t pk[32])
+{
+    size_t i = s_row (s, pk);
+    return i != SIZE_MAX && s->left[i] == 0;
+}
+
+/* Applies record i of block h when it is a join or a leave
+   (docs/PROTOCOL.md "Membership transactions"): a join's body is {request:
+   bin, v: 1}, the request a join-request envelope of this chain signed by
+   the new node, its body {cert: bin, v: 1} the new node's self-signed
+   node-cert; the new sign_pk must have no row. A leave's body is {node:
+   bin(32), v: 1}, node = the signer, a member. The sponsor or leaver is a
+   member by rule 5. Name, CURVE and VRF key uniqueness and the row limit
+   are left to `wardenctl ledger verify`. */
+static capsule_ledger_verdict_t
+s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
+{
+    static const uint8_t zero[32];
+    capsule_mp_t body = { e->body, e->body + e->body_len };
+    uint64_t n, v;
+    if (strcmp (e->type, "leave") == 0) {
+        uint8_t node[32];
+        size_t row;
+        if (!capsule_mp_count (body, true, &n) || n != 2 || !s_uint (body, "v", &v) || v != 1 ||
+            !s_fixed (body, "node", node, 32) || sodium_memcmp (node, e->from, 32) != 0 ||
+            (row = s_row (s, node)) == SIZE_MAX || s->left[row] != 0) {
+            s_detail (s, "record %llu: a leave of {node: the signer, a member, v: 1}",
+                      (unsigned long long)i);
+            return CAPSULE_LEDGER_RECORD_FORMAT;
+        }
+        s->left[row] = h;
+        return CAPSULE_LEDGER_OK;
+    }
+    if (strcmp (e->type, "join") != 0)
+        return CAPSULE_LEDGER_OK;
+    const uint8_t *req, *cert;
+    size_t req_len, cert_len;
+    capsule_envelope_t renv, cenv;
+    uint8_t pk[32];
+    bool ok =
+        capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
+        s_bin (body, "request", &req, &req_len) && capsule_envelope_decode (req, req_len, &renv) &&
+        strcmp (renv.type, "join-request") == 0 && sodium_memcmp (renv.chain, s->chain, 32) == 0;
+    capsule_mp_t rbody =
+        ok ? (capsule_mp_t){ renv.body, renv.body + renv.body_len } : (capsule_mp_t){ NULL, NULL };
+    ok = ok && capsule_mp_count (rbody, true, &n) && n == 2 && s_uint (rbody, "v", &v) && v == 1 &&
+         s_bin (rbody, "cert", &cert, &cert_len) &&
+         capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
+         sodium_memcmp (cenv.chain, zero, 32) == 0 &&
+         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
+         sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
+         sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
+    if (!ok) {
+        s_detail (s,
+                  "record %llu: a join around a join-request of this chain signed by the "
+                  "self-signed certificate it holds",
+                  (unsigned long long)i);
+        return CAPSULE_LEDGER_RECORD_FORMAT;
+    }
+    if (s_row (s, pk) != SIZE_MAX || s->nrows >= S_ROWS_MAX) {
+        s_detail (s, "record %llu: the joining node has a row already, or the table is full",
+                  (unsigned long long)i);
+        return CAPSULE_LEDGER_RECORD_FORMAT;
+    }
+    memcpy (s->rows[s->nrows], pk, 32);
+    s->left[s->nrows++] = 0;
+    return CAPSULE_LEDGER_OK;
+}
+
 static capsule_ledger_verdict_t
 s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t prev_id[32],
          uint64_t prev_time, const uint8_t prev_seed[32], uint64_t *records, bool *unchecked)
@@ -477,8 +574,10 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
         s_detail (s, "the set of this height is the %zu genesis nodes with weight 1", s->nnodes);
         r = CAPSULE_LEDGER_BLOCK_VALIDATORS;
     }
-    if (r == CAPSULE_LEDGER_OK && !s_listed (s->nodes, s->nnodes, b.proposer)) {
-        s_detail (s, "proposer is no genesis node");
+    if (r == CAPSULE_LEDGER_OK &&
+        !(s_genesis_set (s, h) ? s_listed (s->nodes, s->nnodes, b.proposer)
+                               : s_listed (s->rows, s->nrows, b.proposer))) {
+        s_detail (s, "proposer is no %s", s_genesis_set (s, h) ? "genesis node" : "member row");
         r = CAPSULE_LEDGER_BLOCK_PROPOSER;
     }
     /* 4. last_cert */
@@ -499,8 +598,7 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
         if (sodium_memcmp (e->chain, s->chain, 32) != 0) {
             s_detail (s, "record %llu", (unsigned long long)i);
             r = CAPSULE_LEDGER_RECORD_CHAIN;
-        } else if (!s_listed (s->nodes, s->nnodes, e->from) &&
-                   !s_listed (s->signers, s->nsigners, e->from)) {
+        } else if (!s_member (s, e->from) && !s_listed (s->signers, s->nsigners, e->from)) {
             s_detail (s, "record %llu", (unsigned long long)i);
             r = CAPSULE_LEDGER_RECORD_SIGNER;
         } else if (!capsule_envelope_sig_ok (e, e->from)) {
@@ -511,6 +609,10 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
             r = CAPSULE_LEDGER_RECORD_DUPLICATE;
         }
     }
+    /* 6. membership: join and leave records change the rows, in block
+       order, for the next block's checks */
+    for (uint64_t i = 0; i < count && r == CAPSULE_LEDGER_OK; i++)
+        r = s_member_tx (s, h, i, &envs[i]);
     free (leaves);
     free (envs);
     free (ids);
@@ -645,6 +747,8 @@ capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *ge
     info->bad_height = 0;
 done:
     free (s->ids);
+    free (s->rows);
+    free (s->left);
     free (s);
     return r;
 }

@@ -92,6 +92,10 @@ wd_msg_name (uint32_t type)
             return "ctl-mesh-records";
         case WD_MSG_CTL_MESH_RECORDS_REPLY:
             return "ctl-mesh-records-reply";
+        case WD_MSG_CTL_MEMBER:
+            return "ctl-member";
+        case WD_MSG_CTL_MEMBER_REPLY:
+            return "ctl-member-reply";
         case WD_MSG_CTL_AGREE_STATUS:
             return "ctl-agree-status";
         case WD_MSG_CTL_AGREE_STATUS_REPLY:

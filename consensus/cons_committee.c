@@ -150,15 +150,25 @@ cons_committee_check_claim (const uint8_t chain[WD_CHAIN_ID_LEN], const wd_genes
                             const cons_committee_epoch_t *ep, uint64_t tau,
                             const uint8_t signer[WD_PUBKEY_LEN], const cons_committee_verdict_t *cv)
 {
-    assert (cv->has_claim && cv->epoch == ep->epoch);
     const wd_cert_t *cert = wd_genesis_find_node (genesis, signer);
     if (!cert)
         return CONS_ERR_BLOCK_SIGNER;
+    return cons_committee_check_claim_key (chain, cert->vrf_pk, ep, tau, signer, cv);
+}
+
+int
+cons_committee_check_claim_key (const uint8_t chain[WD_CHAIN_ID_LEN],
+                                const uint8_t vrf_pk[WD_PUBKEY_LEN],
+                                const cons_committee_epoch_t *ep, uint64_t tau,
+                                const uint8_t signer[WD_PUBKEY_LEN],
+                                const cons_committee_verdict_t *cv)
+{
+    assert (cv->has_claim && cv->epoch == ep->epoch);
     cons_sortition_input_t in;
     cons_committee_input (chain, ep, cv->verdict.evidence, signer, tau, &in);
     if (in.weight == 0)
         return CONS_ERR_COMMITTEE_WEIGHT;
-    return cons_sortition_verify (&in, cert->vrf_pk, &cv->claim);
+    return cons_sortition_verify (&in, vrf_pk, &cv->claim);
 }
 
 /* ---- the rule ----------------------------------------------------------- */
@@ -694,7 +704,10 @@ cons_committee_add_verdict (cons_committee_t *self, const uint8_t *bytes, size_t
         return WD_ERR_WRONG_CHAIN;
     if (strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) != 0)
         return WD_ERR_UNEXPECTED_TYPE;
-    if (!wd_genesis_find_node (self->cfg.genesis, env.from))
+    const wd_cert_t *signer = self->cfg.find_node
+                                  ? self->cfg.find_node (self->cfg.find_ctx, env.from)
+                                  : wd_genesis_find_node (self->cfg.genesis, env.from);
+    if (!signer)
         return CONS_ERR_BLOCK_SIGNER;
     int err = wd_envelope_verify (&env, self->cfg.chain, CONS_COMMITTEE_VERDICT_TYPE);
     if (err != WD_OK)
@@ -710,8 +723,8 @@ cons_committee_add_verdict (cons_committee_t *self, const uint8_t *bytes, size_t
     if (err == WD_OK && cv->has_claim) {
         cons_committee_epoch_t e = { ep->epoch, ep->height, { 0 }, ep->validators, ep->count };
         memcpy (e.seed, ep->seed, sizeof e.seed);
-        err = cons_committee_check_claim (self->cfg.chain, self->cfg.genesis, &e, self->cfg.tau,
-                                          env.from, cv);
+        err = cons_committee_check_claim_key (self->cfg.chain, signer->vrf_pk, &e, self->cfg.tau,
+                                              env.from, cv);
     } else if (err == WD_OK) {
         size_t wn;
         const cons_validator_t *w = s_weights (self, &wn);

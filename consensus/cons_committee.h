@@ -130,6 +130,16 @@ cons_committee_check_claim (const uint8_t chain[WD_CHAIN_ID_LEN], const wd_genes
                             const uint8_t signer[WD_PUBKEY_LEN],
                             const cons_committee_verdict_t *cv);
 
+/* cons_committee_check_claim with the signer's VRF key given (a node that
+   joined through the ledger is not in the genesis): the weight and claim
+   checks only. */
+int __attribute__ ((warn_unused_result))
+cons_committee_check_claim_key (const uint8_t chain[WD_CHAIN_ID_LEN],
+                                const uint8_t vrf_pk[WD_PUBKEY_LEN],
+                                const cons_committee_epoch_t *ep, uint64_t tau,
+                                const uint8_t signer[WD_PUBKEY_LEN],
+                                const cons_committee_verdict_t *cv);
+
 /* ---- the rule ----------------------------------------------------------- */
 
 typedef enum {
@@ -175,6 +185,11 @@ typedef struct {
     uint64_t tau;                /* the genesis `verifiers` */
     uint64_t expire_ms;          /* a case is dropped this long after it was first seen */
     size_t cases_max;            /* cases kept at most (the oldest go first) */
+    /* The certificate of a current member (NULL: not one), for verdict
+       signers and their vrf_pk; NULL function: the genesis nodes. The
+       engine passes the mesh's admitted set, which follows the ledger. */
+    const wd_cert_t *(*find_node) (void *ctx, const uint8_t id[WD_PUBKEY_LEN]);
+    void *find_ctx;
 } cons_committee_config_t;
 
 /* Defaults for what the caller leaves 0. */
@@ -211,8 +226,8 @@ cons_committee_add_evidence (cons_committee_t *self, const uint8_t *env, size_t 
 /* A committee verdict envelope from the network or from this node. Checks,
    in order: envelope decode and chain (CONS_ERR_BLOCK_RECORD,
    WD_ERR_WRONG_CHAIN), type (WD_ERR_UNEXPECTED_TYPE), the signer a genesis
-   node (CONS_ERR_BLOCK_SIGNER), the signature (WD_ERR_BAD_SIGNATURE), the
-   body (cons_committee_verdict_decode's reasons), the epoch is kept
+   node or, with cfg.find_node, a member (CONS_ERR_BLOCK_SIGNER), the signature
+   (WD_ERR_BAD_SIGNATURE), the body (cons_committee_verdict_decode's reasons), the epoch is kept
    (CONS_ERR_COMMITTEE_EPOCH); with a claim cons_committee_check_claim's
    reasons; without, the signer is a validator of the highest epoch
    (CONS_ERR_UNKNOWN_VALIDATOR) and the case is escalated

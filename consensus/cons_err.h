@@ -86,7 +86,13 @@
     X (CONS_ERR_COMMITTEE_SUBJECT, "committee verdict's subject is not the evidence's")            \
     X (CONS_ERR_COMMITTEE_SELF, "committee verdict signed by the evidence's own node")             \
     X (CONS_ERR_COMMITTEE_TWICE, "verifier already gave a verdict on this evidence")               \
-    X (CONS_ERR_OBSERVER_SEND, "observer sent something other than a subscription")
+    X (CONS_ERR_OBSERVER_SEND, "observer sent something other than a subscription")                \
+    X (CONS_ERR_TX_SIGNER, "membership record is not signed by the node it names")                 \
+    X (CONS_ERR_TX_EXISTS, "joining node is or was a member")                                      \
+    X (CONS_ERR_TX_DUPLICATE, "joining node shares a name or key with a member")                   \
+    X (CONS_ERR_TX_NOT_MEMBER, "signer or node is not a current member")                           \
+    X (CONS_ERR_TX_LAST, "the last member may not leave")                                          \
+    X (CONS_ERR_TX_LIMIT, "the member table is full")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

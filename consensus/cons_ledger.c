@@ -133,7 +133,7 @@ s_fix_epoch (cons_ledger_t *self, s_state_t *st, uint64_t h)
     }
     s_set_t *set = &st->sets[e];
     free (set->v);
-    set->v = malloc (self->genesis_count * sizeof *set->v);
+    set->v = malloc (cons_reputation_count (st->rep) * sizeof *set->v);
     if (!set->v)
         abort ();
     set->n = cons_reputation_weights (st->rep, e, set->v);
@@ -174,10 +174,13 @@ s_advance (cons_ledger_t *self, s_state_t *st, const cons_block_t *b,
 
 /* ---- rules ------------------------------------------------------------- */
 
+/* A current member (genesis or joined, not left) as of the tip of st, or a
+   reference-value signer. Membership changes in a block count from the
+   next block on. */
 static bool
-s_known_signer (const cons_ledger_t *self, const uint8_t pk[WD_PUBKEY_LEN])
+s_known_signer (const cons_ledger_t *self, const s_state_t *st, const uint8_t pk[WD_PUBKEY_LEN])
 {
-    if (wd_genesis_find_node (self->genesis, pk))
+    if (cons_reputation_is_member (st->rep, pk))
         return true;
     for (size_t i = 0; i < wd_genesis_signer_count (self->genesis); i++)
         if (memcmp (wd_genesis_signer (self->genesis, i), pk, WD_PUBKEY_LEN) == 0)
@@ -208,7 +211,8 @@ s_record_where (cons_ledger_t *self, const uint8_t id[32], uint64_t *height, uin
 }
 
 static int
-s_check_record (cons_ledger_t *self, const cons_block_t *b, size_t i, s_where_t where, bool sigs)
+s_check_record (cons_ledger_t *self, const s_state_t *st, const cons_block_t *b, size_t i,
+                s_where_t where, bool sigs)
 {
     wd_envelope_t env;
     int err = wd_envelope_decode (b->records[i].data, b->records[i].len, &env);
@@ -216,7 +220,7 @@ s_check_record (cons_ledger_t *self, const cons_block_t *b, size_t i, s_where_t 
         return CONS_ERR_BLOCK_RECORD;
     if (sodium_memcmp (env.chain, self->chain, WD_CHAIN_ID_LEN) != 0)
         return WD_ERR_WRONG_CHAIN;
-    if (!s_known_signer (self, env.from))
+    if (!s_known_signer (self, st, env.from))
         return CONS_ERR_BLOCK_SIGNER;
     uint8_t id[32];
     wd_envelope_id (id, b->records[i].data, b->records[i].len);
@@ -354,7 +358,7 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
             err = cons_cert_verify (&cert, self->chain, prev->v, prev->n, NULL, NULL);
     }
     for (size_t i = 0; err == WD_OK && i < b->record_count; i++)
-        if ((err = s_check_record (self, b, i, where, sigs)) != WD_OK)
+        if ((err = s_check_record (self, st, b, i, where, sigs)) != WD_OK)
             *bad_record = i;
     if (err == WD_OK) {
         const s_set_t *prev = b->height > 1 ? s_set_for (self, st, b->height - 1, &g2) : NULL;

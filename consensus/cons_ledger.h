@@ -21,8 +21,15 @@
  * epoch_blocks; for e = 0, or while e * epoch_blocks - seed_lookback < 1,
  * it is the genesis nodes with weight 1 each; otherwise it is
  * cons_reputation_weights of the table after block e * epoch_blocks -
- * seed_lookback. JOIN and LEAVE are not ledger transactions yet, so the
- * members are always the genesis nodes.
+ * seed_lookback. Members are the rows of the reputation table: the genesis
+ * nodes, then the nodes whose `join` record was committed, in commit order
+ * (cons_member_tx.h); a `leave` marks a row as left. Records must be
+ * signed by a member as of the previous block (or a reference-value
+ * signer); a joined node is a validator only from the first epoch whose
+ * reference table holds a certified evidence record about it, and a node
+ * that left is out of every set whose reference table holds its leave
+ * (cons_reputation_excluded). cons_reputation_members_version of
+ * cons_ledger_reputation changes whenever the members do.
  *
  * Threads: one ledger object belongs to one thread. Several processes may
  * open one database (SQLite's locking); only one should append.
@@ -150,7 +157,8 @@ cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
    (CONS_ERR_UNKNOWN_VALIDATOR); last_cert a valid certificate of the tip
    (CONS_ERR_CERT_BLOCK, cons_cert_decode / cons_cert_verify reasons);
    every record an envelope of this chain (WD_ERR_WRONG_CHAIN) from a known
-   signer (CONS_ERR_BLOCK_SIGNER: a genesis node or reference-value signer)
+   signer (CONS_ERR_BLOCK_SIGNER: a member as of the tip or a reference-value
+   signer)
    with a good signature (WD_ERR_BAD_SIGNATURE), a "verdict" or
    "equivocation" record whose body decodes (CONS_ERR_BLOCK_RECORD) and
    whose equivocation verifies, and not already in the chain

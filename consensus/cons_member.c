@@ -1213,3 +1213,128 @@ cons_member_stats (const cons_member_t *self, cons_member_stats_t *stats)
 {
     *stats = self->stats;
 }
+
+/* ---- changing the member set ---------------------------------------------- */
+
+int
+cons_member_set_members (cons_member_t *self, const uint8_t *members, size_t count, uint64_t now_ms)
+{
+    assert (self && (members || count == 0));
+    if (count > CONS_MEMBER_MAX)
+        return WD_ERR_OUT_OF_RANGE;
+    s_outs_compact (self);
+    s_member_t *m = calloc (count + 1, sizeof *m);
+    size_t *order = calloc (count + 1, sizeof *order);
+    size_t *scratch = calloc (count + 1, sizeof *scratch);
+    size_t *map = calloc (self->n, sizeof *map); /* old index -> new, SIZE_MAX: removed */
+    if (!m || !order || !scratch || !map) {
+        free (m);
+        free (order);
+        free (scratch);
+        free (map);
+        return WD_ERR_NOMEM;
+    }
+    size_t n = 0;
+    bool self_listed = false;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *id = members + i * CONS_MEMBER_ID_LEN;
+        memcpy (m[n++].id, id, CONS_MEMBER_ID_LEN);
+        self_listed |= memcmp (id, self->m[self->me].id, CONS_MEMBER_ID_LEN) == 0;
+    }
+    if (!self_listed)
+        memcpy (m[n++].id, self->m[self->me].id, CONS_MEMBER_ID_LEN);
+    qsort (m, n, sizeof *m, s_id_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp (m[i - 1].id, m[i].id, CONS_MEMBER_ID_LEN) == 0) {
+            free (m);
+            free (order);
+            free (scratch);
+            free (map);
+            return WD_ERR_BAD_VALUE;
+        }
+    /* Kept members keep everything; new ones start alive at incarnation 0. */
+    bool added = false;
+    for (size_t i = 0; i < n; i++) {
+        size_t old = s_find (self, m[i].id);
+        if (old != SIZE_MAX) {
+            m[i] = self->m[old];
+            continue;
+        }
+        m[i].state = CONS_MEMBER_ALIVE;
+        m[i].rtt_ms = CONS_MEMBER_NO_RTT;
+        m[i].since_ms = now_ms;
+        added = true;
+    }
+    for (size_t i = 0; i < self->n; i++) {
+        map[i] = SIZE_MAX;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = memcmp (m[mid].id, self->m[i].id, CONS_MEMBER_ID_LEN);
+            if (c == 0) {
+                map[i] = mid;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    /* Indices held elsewhere: the probe, relayed probes, queued outputs. */
+    if (self->probe.active) {
+        if (map[self->probe.target] == SIZE_MAX)
+            self->probe.active = false;
+        else {
+            self->probe.target = map[self->probe.target];
+            size_t k = 0;
+            for (size_t r = 0; r < self->probe.relays; r++)
+                if (map[self->probe.relay[r]] != SIZE_MAX) {
+                    self->probe.nacked[k] = self->probe.nacked[r];
+                    self->probe.relay[k++] = map[self->probe.relay[r]];
+                }
+            self->probe.relays = k;
+        }
+    }
+    for (size_t i = 0; i < S_RELAY_MAX; i++) {
+        s_relay_t *r = &self->relay[i];
+        if (!r->used)
+            continue;
+        if (map[r->origin] == SIZE_MAX || map[r->target] == SIZE_MAX)
+            r->used = false;
+        else {
+            r->origin = map[r->origin];
+            r->target = map[r->target];
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < self->outs_len; i++) {
+        s_out_t o = self->outs[i];
+        if (map[o.peer] == SIZE_MAX) {
+            free (o.body);
+            continue;
+        }
+        o.peer = map[o.peer];
+        self->outs[k++] = o;
+    }
+    self->outs_len = k;
+    self->me = map[self->me];
+    free (self->m);
+    free (self->order);
+    free (self->scratch);
+    free (map);
+    self->m = m;
+    self->n = n;
+    self->order = order;
+    self->scratch = scratch;
+    self->order_len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i != self->me)
+            self->order[self->order_len++] = i;
+    s_shuffle (self);
+    /* A member just added has had no chance to hear of this node yet: the
+       start-up grace covers it like a member at start. */
+    if (added && self->started && self->grace_until < now_ms + self->cfg.grace_ms)
+        self->grace_until = now_ms + self->cfg.grace_ms;
+    return WD_OK;
+}

@@ -177,6 +177,18 @@ typedef struct {
 int __attribute__ ((warn_unused_result))
 cons_member_new (const cons_member_config_t *config, cons_member_t **out);
 
+/* Replaces the member set (count ids, copied; self may be among them and
+   is kept either way) when the ledger adds or removes members. Members in
+   both sets keep their state, incarnation and pending updates; new ones
+   start alive at incarnation 0 and are covered by the start-up grace
+   (grace_ms from now) until heard from; removed ones are forgotten with
+   their probes, relays and queued outputs. WD_OK, WD_ERR_OUT_OF_RANGE
+   (above CONS_MEMBER_MAX), WD_ERR_BAD_VALUE (duplicates), WD_ERR_NOMEM
+   (the set is unchanged on error). */
+int __attribute__ ((warn_unused_result))
+cons_member_set_members (cons_member_t *self, const uint8_t *members, size_t count,
+                         uint64_t now_ms);
+
 /* Frees the machine; sets *self_p to NULL. Safe on NULL. */
 void
 cons_member_destroy (cons_member_t **self_p);

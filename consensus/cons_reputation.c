@@ -12,6 +12,7 @@
 
 #include "attest_evidence.h"
 #include "attest_verdict.h"
+#include "cons_member_tx.h"
 #include "wd_codec.h"
 #include "wd_hash.h"
 
@@ -29,16 +30,43 @@ typedef struct {
     cons_committee_state_t state;
 } s_case_t;
 
+/* The key of one equivocation (cons_vote evidence). */
+typedef struct {
+    uint8_t validator[WD_PUBKEY_LEN];
+    uint64_t height;
+    uint32_t round;
+    cons_kind_t kind;
+} s_slashed_t;
+
 struct cons_reputation {
     const wd_genesis_t *genesis;
+    uint8_t chain[WD_CHAIN_ID_LEN];
     uint64_t epoch_blocks;
     uint64_t height;
-    size_t count;
-    cons_rep_entry_t *entries;  /* ascending id, as in the genesis */
+    size_t count, cap;
+    /* the genesis nodes in ascending id, then the joined nodes in commit
+       order */
+    cons_rep_entry_t *entries;
     cons_node_status_t *status; /* per entry */
+    uint64_t members_version;   /* joins and leaves folded in */
     s_case_t **cases;           /* in the order the evidence was committed */
     size_t case_count, case_cap;
+    /* equivocations already slashed: one slash per (validator, height,
+       round, vote type), however many nodes report it */
+    s_slashed_t *slashed;
+    size_t slashed_count, slashed_cap;
 };
+
+static void
+s_entry_init (cons_rep_entry_t *e, const wd_cert_t *cert)
+{
+    memset (e, 0, sizeof *e);
+    memcpy (e->id, cert->sign_pk, WD_PUBKEY_LEN);
+    snprintf (e->name, sizeof e->name, "%s", cert->name);
+    e->tier_bp =
+        strcmp (cert->key_protection, "software") == 0 ? CONS_REP_TIER_SOFTWARE_BP : CONS_REP_BP;
+    e->cert = *cert;
+}
 
 cons_reputation_t *
 cons_reputation_new (const wd_genesis_t *genesis)
@@ -50,16 +78,12 @@ cons_reputation_new (const wd_genesis_t *genesis)
         !(self->status = calloc (n ? n : 1, sizeof *self->status)))
         abort ();
     self->genesis = genesis;
+    wd_genesis_chain_id (genesis, self->chain);
     self->epoch_blocks = wd_genesis_param (genesis, "epoch_blocks");
     self->count = n;
-    for (size_t i = 0; i < n; i++) {
-        const wd_cert_t *cert = wd_genesis_node (genesis, i);
-        cons_rep_entry_t *e = &self->entries[i];
-        memcpy (e->id, cert->sign_pk, WD_PUBKEY_LEN);
-        snprintf (e->name, sizeof e->name, "%s", cert->name);
-        e->tier_bp = strcmp (cert->key_protection, "software") == 0 ? CONS_REP_TIER_SOFTWARE_BP
-                                                                    : CONS_REP_BP;
-    }
+    self->cap = n ? n : 1;
+    for (size_t i = 0; i < n; i++)
+        s_entry_init (&self->entries[i], wd_genesis_node (genesis, i));
     return self;
 }
 
@@ -71,15 +95,20 @@ cons_reputation_dup (const cons_reputation_t *self)
     if (!copy)
         abort ();
     *copy = *self;
-    copy->entries = malloc ((self->count ? self->count : 1) * sizeof *copy->entries);
+    copy->entries = malloc (self->cap * sizeof *copy->entries);
     if (!copy->entries)
         abort ();
     memcpy (copy->entries, self->entries, self->count * sizeof *copy->entries);
-    copy->status = malloc ((self->count ? self->count : 1) * sizeof *copy->status);
+    copy->status = malloc (self->cap * sizeof *copy->status);
     copy->cases = malloc ((self->case_cap ? self->case_cap : 1) * sizeof *copy->cases);
     if (!copy->status || !copy->cases)
         abort ();
     memcpy (copy->status, self->status, self->count * sizeof *copy->status);
+    copy->slashed = malloc ((self->slashed_cap ? self->slashed_cap : 1) * sizeof *copy->slashed);
+    if (!copy->slashed)
+        abort ();
+    if (self->slashed_count)
+        memcpy (copy->slashed, self->slashed, self->slashed_count * sizeof *copy->slashed);
     for (size_t i = 0; i < self->case_count; i++) {
         const s_case_t *c = self->cases[i];
         s_case_t *d = malloc (sizeof *d);
@@ -106,22 +135,42 @@ cons_reputation_destroy (cons_reputation_t **self_p)
         free (self->cases[i]);
     }
     free (self->cases);
+    free (self->slashed);
     free (self->status);
     free (self->entries);
     free (self);
     *self_p = NULL;
 }
 
-static int
-s_entry_cmp (const void *key, const void *entry)
+/* Rows are not sorted once nodes join (commit order); tables are small
+   (at most CONS_VALIDATORS_MAX rows). */
+static cons_rep_entry_t *
+s_find (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
 {
-    return memcmp (key, ((const cons_rep_entry_t *)entry)->id, WD_PUBKEY_LEN);
+    for (size_t i = 0; i < self->count; i++)
+        if (memcmp (self->entries[i].id, id, WD_PUBKEY_LEN) == 0)
+            return &self->entries[i];
+    return NULL;
 }
 
-static cons_rep_entry_t *
-s_find (cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
+const cons_rep_entry_t *
+cons_reputation_find (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
 {
-    return bsearch (id, self->entries, self->count, sizeof *self->entries, s_entry_cmp);
+    assert (self && id);
+    return s_find (self, id);
+}
+
+bool
+cons_reputation_is_member (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    const cons_rep_entry_t *e = s_find (self, id);
+    return e && e->left == 0;
+}
+
+uint64_t
+cons_reputation_members_version (const cons_reputation_t *self)
+{
+    return self->members_version;
 }
 
 uint64_t
@@ -284,9 +333,14 @@ s_apply_committee (cons_reputation_t *self, const wd_envelope_t *env, uint64_t h
         if (memcmp (c->votes[i].signer, env->from, WD_PUBKEY_LEN) == 0)
             err = CONS_ERR_COMMITTEE_TWICE;
     if (err == WD_OK && cv->has_claim) {
-        if (rules && rules->claims)
-            err = cons_committee_check_claim (rules->chain, self->genesis, &ep, rules->tau,
-                                              env->from, cv);
+        if (rules && rules->claims) {
+            /* the VRF key from the table: joined nodes are not in the genesis */
+            const cons_rep_entry_t *se = s_find (self, env->from);
+            err = se && se->left == 0
+                      ? cons_committee_check_claim_key (rules->chain, se->cert.vrf_pk, &ep,
+                                                        rules->tau, env->from, cv)
+                      : CONS_ERR_BLOCK_SIGNER;
+        }
     } else if (err == WD_OK) {
         if (c->state != CONS_COMMITTEE_ESCALATED)
             err = CONS_ERR_COMMITTEE_NOT_ESCALATED;
@@ -325,12 +379,99 @@ s_apply_equivocation (cons_reputation_t *self, const uint8_t *body, size_t len, 
     cons_rep_entry_t *e = s_find (self, ev.validator);
     if (!e)
         return;
+    /* Every honest node that sees one equivocation reports it under its
+       own key: the later reports are stored but slash nothing more. */
+    for (size_t i = 0; i < self->slashed_count; i++) {
+        const s_slashed_t *k = &self->slashed[i];
+        if (k->height == ev.height && k->round == ev.round && k->kind == ev.kind &&
+            memcmp (k->validator, ev.validator, WD_PUBKEY_LEN) == 0)
+            return;
+    }
+    if (self->slashed_count == self->slashed_cap) {
+        size_t cap = self->slashed_cap ? self->slashed_cap * 2 : 8;
+        s_slashed_t *keys = realloc (self->slashed, cap * sizeof *keys);
+        if (!keys)
+            abort ();
+        self->slashed = keys;
+        self->slashed_cap = cap;
+    }
+    s_slashed_t *k = &self->slashed[self->slashed_count++];
+    memcpy (k->validator, ev.validator, WD_PUBKEY_LEN);
+    k->height = ev.height;
+    k->round = ev.round;
+    k->kind = ev.kind;
     e->passed = 0;
     e->precommits_made = 0;
     e->slashes++;
     uint64_t until = cons_reputation_epoch (self, height) + 1 + CONS_REP_QUARANTINE_EPOCHS;
     if (until > e->quarantine_until)
         e->quarantine_until = until;
+}
+
+/* A join record sealed by a current member (the sponsor): the new node's
+   row is appended. Returns the first failed rule; a failed record changes
+   nothing. */
+static int
+s_apply_join (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height, bool sigs)
+{
+    wd_cert_t cert;
+    int err = cons_join_open (env->body, env->body_len, self->chain, sigs, &cert);
+    if (err != WD_OK)
+        return err;
+    if (!cons_reputation_is_member (self, env->from))
+        return CONS_ERR_TX_NOT_MEMBER; /* the sponsor left earlier in this block */
+    if (s_find (self, cert.sign_pk))
+        return CONS_ERR_TX_EXISTS;
+    for (size_t i = 0; i < self->count; i++) {
+        const wd_cert_t *c = &self->entries[i].cert;
+        if (strcmp (c->name, cert.name) == 0 ||
+            memcmp (c->vrf_pk, cert.vrf_pk, WD_PUBKEY_LEN) == 0 ||
+            memcmp (c->curve_pk, cert.curve_pk, WD_PUBKEY_LEN) == 0)
+            return CONS_ERR_TX_DUPLICATE;
+    }
+    if (self->count >= CONS_VALIDATORS_MAX)
+        return CONS_ERR_TX_LIMIT;
+    if (self->count == self->cap) {
+        size_t cap = self->cap * 2;
+        cons_rep_entry_t *entries = realloc (self->entries, cap * sizeof *entries);
+        if (!entries)
+            abort ();
+        self->entries = entries;
+        cons_node_status_t *status = realloc (self->status, cap * sizeof *status);
+        if (!status)
+            abort ();
+        self->status = status;
+        self->cap = cap;
+    }
+    s_entry_init (&self->entries[self->count], &cert);
+    self->entries[self->count].joined = height;
+    memset (&self->status[self->count], 0, sizeof self->status[self->count]);
+    self->count++;
+    self->members_version++;
+    return WD_OK;
+}
+
+/* A leave record signed by the leaving member. */
+static int
+s_apply_leave (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height)
+{
+    uint8_t node[WD_PUBKEY_LEN];
+    int err = cons_leave_decode (env->body, env->body_len, node);
+    if (err != WD_OK)
+        return err;
+    if (memcmp (node, env->from, WD_PUBKEY_LEN) != 0)
+        return CONS_ERR_TX_SIGNER;
+    cons_rep_entry_t *e = s_find (self, node);
+    if (!e || e->left)
+        return CONS_ERR_TX_NOT_MEMBER;
+    size_t members = 0;
+    for (size_t i = 0; i < self->count; i++)
+        members += self->entries[i].left == 0;
+    if (members <= 1)
+        return CONS_ERR_TX_LAST;
+    e->left = height;
+    self->members_version++;
+    return WD_OK;
 }
 
 static void
@@ -402,6 +543,17 @@ s_fold (cons_reputation_t *self, const cons_block_t *block, const cons_validator
                               env.body_len, h);
         else if (strcmp (env.type, CONS_REP_EQUIVOCATION_TYPE) == 0)
             s_apply_equivocation (self, env.body, env.body_len, h);
+        else if (strcmp (env.type, CONS_JOIN_TYPE) == 0 ||
+                 strcmp (env.type, CONS_LEAVE_TYPE) == 0) {
+            int err = strcmp (env.type, CONS_JOIN_TYPE) == 0
+                          ? s_apply_join (self, &env, h, rules && rules->claims)
+                          : s_apply_leave (self, &env, h);
+            if (err != WD_OK && rules) {
+                if (bad_index)
+                    *bad_index = i;
+                return err;
+            }
+        }
     }
     self->height = h;
     return WD_OK;
@@ -424,7 +576,8 @@ cons_reputation_check (const cons_reputation_t *self, const cons_block_t *block,
     for (size_t i = 0; i < block->record_count && !any; i++) {
         wd_envelope_t env;
         any = wd_envelope_decode (block->records[i].data, block->records[i].len, &env) == WD_OK &&
-              strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) == 0;
+              (strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) == 0 ||
+               strcmp (env.type, CONS_JOIN_TYPE) == 0 || strcmp (env.type, CONS_LEAVE_TYPE) == 0);
     }
     if (!any)
         return WD_OK; /* nothing the committee rules judge */
@@ -440,8 +593,7 @@ cons_reputation_node_status (const cons_reputation_t *self, const uint8_t node[W
 {
     assert (self && node && out);
     memset (out, 0, sizeof *out);
-    const cons_rep_entry_t *e =
-        bsearch (node, self->entries, self->count, sizeof *self->entries, s_entry_cmp);
+    const cons_rep_entry_t *e = s_find (self, node);
     if (!e)
         return WD_ERR_NOT_FOUND;
     *out = self->status[e - self->entries];
@@ -497,8 +649,10 @@ bool
 cons_reputation_excluded (const cons_reputation_t *self, size_t index, uint64_t epoch)
 {
     assert (index < self->count);
-    return cons_reputation_quarantined (&self->entries[index], epoch) ||
-           self->status[index].tier == ATTEST_TRUST_CONTRAINDICATED;
+    const cons_rep_entry_t *e = &self->entries[index];
+    return e->left != 0 || cons_reputation_quarantined (e, epoch) ||
+           self->status[index].tier == ATTEST_TRUST_CONTRAINDICATED ||
+           (e->joined != 0 && self->status[index].tier == ATTEST_TRUST_NONE);
 }
 
 size_t
@@ -518,9 +672,14 @@ cons_reputation_weights (const cons_reputation_t *self, uint64_t epoch, cons_val
         out[n].weight = w;
         n++;
     }
-    if (n == 0)
+    /* nobody left: every member that is a genesis node or was appraised,
+       else every member */
+    for (int pass = 0; pass < 2 && n == 0; pass++)
         for (size_t i = 0; i < self->count; i++) {
-            memcpy (out[n].pk, self->entries[i].id, WD_PUBKEY_LEN);
+            const cons_rep_entry_t *e = &self->entries[i];
+            if (e->left || (pass == 0 && e->joined && self->status[i].tier == ATTEST_TRUST_NONE))
+                continue;
+            memcpy (out[n].pk, e->id, WD_PUBKEY_LEN);
             out[n].weight = 1;
             n++;
         }
@@ -540,7 +699,7 @@ cons_reputation_encode (const cons_reputation_t *self, size_t *len)
         const cons_rep_entry_t *e = &self->entries[i];
         /* hits and misses only when non-zero: a table without committee
            verdicts encodes (and hashes) as before */
-        wd_writer_map (w, 9 + (e->hits > 0) + (e->misses > 0));
+        wd_writer_map (w, 9 + (e->hits > 0) + (e->misses > 0) + (e->joined > 0) + (e->left > 0));
         wd_writer_key (w, "failed");
         wd_writer_uint (w, e->failed);
         if (e->hits > 0) {
@@ -549,8 +708,18 @@ cons_reputation_encode (const cons_reputation_t *self, size_t *len)
         }
         wd_writer_key (w, "id");
         wd_writer_bin (w, e->id, WD_PUBKEY_LEN);
+        /* joined and left only when non-zero: a genesis-only chain hashes
+           as before */
+        if (e->joined > 0) {
+            wd_writer_key (w, "joined");
+            wd_writer_uint (w, e->joined);
+        }
         wd_writer_key (w, "last_seen");
         wd_writer_uint (w, e->last_seen);
+        if (e->left > 0) {
+            wd_writer_key (w, "left");
+            wd_writer_uint (w, e->left);
+        }
         wd_writer_key (w, "made");
         wd_writer_uint (w, e->precommits_made);
         if (e->misses > 0) {

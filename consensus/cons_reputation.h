@@ -22,10 +22,14 @@
  *     against the validator set of h - 1: every validator of that set
  *     counts one possible precommit, every signer one made precommit, and a
  *     signer's last_seen becomes h;
- *   - each "equivocation" record (body: cons_vote evidence): the validator
+ *   - each "equivocation" record (body: cons_vote evidence) about an
+ *     equivocation not slashed before (one slash per validator, height,
+ *     round and vote type, however many nodes report it): the validator
  *     is slashed (passes and precommits made set to 0, slashes + 1) and
  *     quarantined for the rest of the epoch of h and CONS_REP_QUARANTINE_EPOCHS
- *     more (quarantine_until = epoch of h + 1 + CONS_REP_QUARANTINE_EPOCHS).
+ *     more (quarantine_until = epoch of h + 1 + CONS_REP_QUARANTINE_EPOCHS);
+ *   - each "join" record (cons_member_tx.h) appends the new node's row, in
+ *     commit order, and each "leave" record marks its signer's row as left.
  *
  * score (basis points, 0..10000) = pass * participation / 10000 * tier /
  * 10000 with pass = (passed + 1) * 10000 / (passed + failed + 2),
@@ -76,6 +80,13 @@ typedef struct {
     /* verifier accuracy: this node's verdicts that agreed (hits) or
        disagreed (misses) with the final outcome of the evidence */
     uint64_t hits, misses;
+    /* membership (docs/PROTOCOL.md "Membership transactions"): the node's
+       certificate (from the genesis or its join record), the height of the
+       block that committed its join (0: a genesis node) and its leave (0:
+       still a member). Rows are never removed: a node that left keeps its
+       row, its key can never join again. */
+    wd_cert_t cert;
+    uint64_t joined, left;
 } cons_rep_entry_t;
 
 /* A node's latest attestation outcome on the chain: the outcome of the
@@ -176,6 +187,20 @@ cons_reputation_entry (const cons_reputation_t *self, size_t index);
 uint64_t
 cons_reputation_epoch (const cons_reputation_t *self, uint64_t height);
 
+/* The row of node id (a member, or a node that left), or NULL. */
+const cons_rep_entry_t *
+cons_reputation_find (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN]);
+
+/* Whether id is a current member (a row that has not left). */
+bool
+cons_reputation_is_member (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN]);
+
+/* A counter that changes whenever a join or leave is folded in (not part
+   of the table's hash): a driver compares it to learn that the members
+   changed. */
+uint64_t
+cons_reputation_members_version (const cons_reputation_t *self);
+
 /* Whether entry is quarantined in epoch. */
 bool
 cons_reputation_quarantined (const cons_rep_entry_t *entry, uint64_t epoch);
@@ -185,16 +210,21 @@ uint32_t
 cons_reputation_score (const cons_rep_entry_t *entry, uint64_t epoch);
 
 /* Whether the node at index is left out of the validator set of epoch by
-   this table: quarantined in epoch, or its latest decided attestation
-   (cons_reputation_node_status) is contraindicated, until a later one of
-   its evidence records is certified. */
+   this table: it has left; quarantined in epoch; its latest decided
+   attestation (cons_reputation_node_status) is contraindicated, until a
+   later one of its evidence records is certified; or it joined through the
+   ledger and none of its evidence has been decided yet (a joined node
+   becomes a validator only once the table holds a certified evidence
+   record about it). */
 bool
 cons_reputation_excluded (const cons_reputation_t *self, size_t index, uint64_t epoch);
 
 /* The validator set for epoch from this table: every node not excluded
    (cons_reputation_excluded), in table order, weighted by its score; when
-   every node is excluded, every node with weight 1 (a chain never loses
-   its validators). out must hold cons_reputation_count entries; returns
+   every node is excluded, every node that has not left and is a genesis
+   node or has a decided attestation, with weight 1 (or, when there is
+   none, every node that has not left: a chain never loses its
+   validators). out must hold cons_reputation_count entries; returns
    the count. */
 size_t
 cons_reputation_weights (const cons_reputation_t *self, uint64_t epoch, cons_validator_t *out);

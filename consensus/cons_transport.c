@@ -82,7 +82,7 @@ struct cons_transport {
 bool
 cons_transport_channel_valid (uint8_t channel)
 {
-    return channel >= CONS_CHANNEL_MEMBER && channel <= CONS_CHANNEL_OBSERVE;
+    return channel >= CONS_CHANNEL_MEMBER && channel <= CONS_CHANNEL_HELLO;
 }
 
 int

@@ -75,6 +75,7 @@
 #define CONS_CHANNEL_SYNC    4
 #define CONS_CHANNEL_CAPSULE 5 /* capsule fetch and key release (node_capsule) */
 #define CONS_CHANNEL_OBSERVE 6 /* observers: subscription in, records and blocks out */
+#define CONS_CHANNEL_HELLO   7 /* endpoints: where a node listens, whom it knows (node_mesh) */
 
 #define CONS_TRANSPORT_VERSION       1
 #define CONS_TRANSPORT_HEADER        2             /* version, channel */

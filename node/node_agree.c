@@ -45,6 +45,7 @@
 #define RELAY_ROUNDS      3     /* repair sends what was accepted for the last rounds */
 #define SYNC_GAP_MS       250   /* between two sync requests, unless a reply asks for more */
 #define SYNC_SERVE_GAP_MS 50    /* between two answers to one peer */
+#define SERVED_MAX        2048  /* admitted nodes whose sync answers are paced */
 #define SIGN_RETRY_MS     250
 #define SIGN_TRIES        20
 #define START_RETRY_MS    500
@@ -155,7 +156,7 @@ struct node_agree {
     size_t seen_len;
     s_synced_t synced[SYNC_KEEP];
     uint64_t sync_last_ms;
-    uint64_t *served_ms; /* per genesis node: when its last sync request was answered */
+    uint64_t *served_ms; /* per admitted node (by index, SERVED_MAX): last sync answer */
 
     s_timer_t timers[TIMERS_MAX];
     int repair_timer, candidate_timer, start_timer;
@@ -242,12 +243,14 @@ s_input_free (s_input_t *in)
     free (in);
 }
 
-/* Sends body on channel to every genesis node but this one. */
+/* Sends body on channel to every node the mesh admits (the members by the
+   ledger, docs/PROTOCOL.md "Membership transactions") but this one: the
+   validators vote, the others follow the heights and fetch blocks. */
 static void
 s_broadcast (node_agree_t *self, uint8_t channel, const uint8_t *body, size_t len)
 {
-    for (size_t i = 0; i < wd_genesis_node_count (self->genesis); i++) {
-        const wd_cert_t *c = wd_genesis_node (self->genesis, i);
+    for (size_t i = 0; i < node_mesh_node_count (self->mesh); i++) {
+        const wd_cert_t *c = node_mesh_node (self->mesh, i);
         if (memcmp (c->sign_pk, self->self_id, WD_PUBKEY_LEN) == 0)
             continue;
         int rc = node_mesh_send (self->mesh, c->sign_pk, channel, body, len);
@@ -259,7 +262,7 @@ s_broadcast (node_agree_t *self, uint8_t channel, const uint8_t *body, size_t le
 static const char *
 s_name (node_agree_t *self, const uint8_t id[WD_PUBKEY_LEN])
 {
-    const wd_cert_t *c = wd_genesis_find_node (self->genesis, id);
+    const wd_cert_t *c = node_mesh_find_node (self->mesh, id);
     return c ? c->name : "?";
 }
 
@@ -824,6 +827,7 @@ s_commit (node_agree_t *self, const cons_agree_output_t *o)
     s_latency (self, now - self->height_start_ms);
     self->last_commit_ms = (uint64_t)zclock_time ();
     self->commits++;
+    node_mesh_ledger_changed (self->mesh); /* joins and leaves change who is admitted */
     if (self->hooks.on_commit)
         self->hooks.on_commit (self->hooks_arg, o->commit.height, o->commit.block,
                                o->commit.block_len);
@@ -1070,8 +1074,8 @@ s_sync_serve (node_agree_t *self, const uint8_t peer[WD_PUBKEY_LEN], uint64_t fr
        node read its ledger in a loop */
     uint64_t mono = (uint64_t)zclock_mono ();
     size_t who = SIZE_MAX;
-    for (size_t i = 0; i < wd_genesis_node_count (self->genesis); i++)
-        if (memcmp (wd_genesis_node (self->genesis, i)->sign_pk, peer, WD_PUBKEY_LEN) == 0)
+    for (size_t i = 0; i < node_mesh_node_count (self->mesh) && i < SERVED_MAX; i++)
+        if (memcmp (node_mesh_node (self->mesh, i)->sign_pk, peer, WD_PUBKEY_LEN) == 0)
             who = i;
     if (who == SIZE_MAX ||
         (self->served_ms[who] && mono < self->served_ms[who] + SYNC_SERVE_GAP_MS))
@@ -1300,7 +1304,7 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
         self->candidate_max = CANDIDATE_MAX;
     self->pending = calloc (PENDING_MAX, sizeof *self->pending);
     self->cert_sigs = calloc (CONS_VALIDATORS_MAX, sizeof *self->cert_sigs);
-    self->served_ms = calloc (wd_genesis_node_count (g), sizeof *self->served_ms);
+    self->served_ms = calloc (SERVED_MAX, sizeof *self->served_ms);
     self->hook_recs = calloc (HOOK_RECORDS_MAX, sizeof *self->hook_recs);
     if (!self->pending || !self->cert_sigs || !self->served_ms || !self->hook_recs)
         wd_fatalx ("out of memory");

@@ -331,7 +331,7 @@ s_mono_ms (void)
 static const char *
 s_name (node_capsule_t *self, const uint8_t id[WD_PUBKEY_LEN])
 {
-    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, id);
+    const wd_cert_t *cert = node_mesh_find_node (self->mesh, id);
     return cert ? cert->name : "?";
 }
 
@@ -579,7 +579,8 @@ s_ledger (node_capsule_t *self)
 }
 
 /* What the ledger says about node as an executor (its certificate's key
-   protection borrowed from the genesis). evidence (may be NULL) gets its
+   protection borrowed from the mesh's admitted set, which follows the ledger).
+   evidence (may be NULL) gets its
    latest attestation record id. */
 static void
 s_facts (node_capsule_t *self, const uint8_t node[WD_PUBKEY_LEN], node_capsule_facts_t *facts,
@@ -588,7 +589,7 @@ s_facts (node_capsule_t *self, const uint8_t node[WD_PUBKEY_LEN], node_capsule_f
     memset (facts, 0, sizeof *facts);
     if (evidence)
         memset (evidence, 0, 32);
-    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, node);
+    const wd_cert_t *cert = node_mesh_find_node (self->mesh, node);
     cons_ledger_t *ledger = s_ledger (self);
     cons_node_status_t st;
     if (!cert || cons_ledger_node_status (ledger, node, &st) != WD_OK)
@@ -693,7 +694,7 @@ s_on_claim (node_capsule_t *self, uint64_t height, const wd_envelope_t *env)
     if (!t || t->state != S_POSTED || c.height != t->height || c.round != t->claims.round ||
         height > node_capsule_claims_end (&t->claims))
         return; /* the verify below is the costly part: skip what cannot count */
-    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, env->from);
+    const wd_cert_t *cert = node_mesh_find_node (self->mesh, env->from);
     if (!cert)
         return;
     cons_sortition_input_t in;
@@ -1055,7 +1056,7 @@ s_release_decide (node_capsule_t *self, const capsule_release_req_t *req,
         [S_DONE] = NODE_CAPSULE_TASK_DONE,
         [S_FAILED] = NODE_CAPSULE_TASK_FAILED,
     };
-    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, executor);
+    const wd_cert_t *cert = node_mesh_find_node (self->mesh, executor);
     node_capsule_facts_t facts;
     s_facts (self, executor, &facts, NULL);
     node_capsule_release_in_t in = {
@@ -2216,7 +2217,7 @@ s_reply_error (node_capsule_t *self, void *client, uint32_t peer, int code, cons
 static void
 s_ctl_info (node_capsule_t *self, void *client, uint32_t peer)
 {
-    node_capsule_info_t info = { .node_count = wd_genesis_node_count (self->genesis) };
+    node_capsule_info_t info = { .node_count = node_mesh_node_count (self->mesh) };
     memcpy (info.chain, self->chain, WD_CHAIN_ID_LEN);
     memcpy (info.self.id, self->cert->sign_pk, WD_PUBKEY_LEN);
     memcpy (info.self.curve, self->cert->curve_pk, WD_PUBKEY_LEN);
@@ -2225,7 +2226,7 @@ s_ctl_info (node_capsule_t *self, void *client, uint32_t peer)
     if (!info.nodes)
         wd_fatalx ("out of memory");
     for (size_t i = 0; i < info.node_count; i++) {
-        const wd_cert_t *c = wd_genesis_node (self->genesis, i);
+        const wd_cert_t *c = node_mesh_node (self->mesh, i);
         memcpy (info.nodes[i].id, c->sign_pk, WD_PUBKEY_LEN);
         memcpy (info.nodes[i].curve, c->curve_pk, WD_PUBKEY_LEN);
         snprintf (info.nodes[i].name, sizeof info.nodes[i].name, "%s", c->name);
@@ -2300,7 +2301,7 @@ s_ctl_get (node_capsule_t *self, void *client, uint32_t peer, const uint8_t *bod
         free (reply);
         return;
     }
-    if (!wd_genesis_find_node (self->genesis, holder)) {
+    if (!node_mesh_find_node (self->mesh, holder)) {
         s_reply_error (self, client, peer, WD_ERR_NOT_FOUND, "the holder is not a node");
         return;
     }
@@ -2370,8 +2371,8 @@ static void
 s_submit_post (node_capsule_t *self, s_submit_t *s)
 {
     bool any = false;
-    for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && !any; i++)
-        any = s_eligible (self, wd_genesis_node (self->genesis, i)->sign_pk,
+    for (size_t i = 0; i < node_mesh_node_count (self->mesh) && !any; i++)
+        any = s_eligible (self, node_mesh_node (self->mesh, i)->sign_pk,
                           (const uint8_t *const *)s->policies, s->policy_lens, s->count) == 0;
     if (!any) {
         if (s->client)
@@ -2507,7 +2508,7 @@ s_ctl_submit (node_capsule_t *self, void *client, uint32_t peer, const uint8_t *
             s_submit_policy (self, s, i, rc, rc == WD_OK ? capsule_kind_name (h->kind) : "", policy,
                              plen);
             free (policy);
-        } else if (!wd_genesis_find_node (self->genesis, holder)) {
+        } else if (!node_mesh_find_node (self->mesh, holder)) {
             s_submit_policy (self, s, i, CAPSULE_ERR_EXEC_NOT_NAMED, "", NULL, 0);
         } else {
             node_capsule_msg_t m = { .type = NODE_CAPSULE_MSG_HEAD_REQ };

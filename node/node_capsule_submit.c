@@ -660,10 +660,11 @@ static const char s_usage[] =
     "4 no eligible executor, 5 key release refused, 6 limit exceeded, 7 timed out,\n"
     "8 task failed. With --json a failure also prints {\"error\", \"exit\", \"code\"}.\n";
 
-/* Options of the commands that take none but --json and --help: 1 when
-   --help was shown, 0 to go on, or EXIT_USAGE. */
+/* Options of the commands that take none but --json and --help, then
+   exactly `operands` operands from argv[optind]: 1 when --help was shown,
+   0 to go on, or EXIT_USAGE. */
 static int
-s_plain_options (int argc, char **argv)
+s_plain_options (int argc, char **argv, int operands)
 {
     static const struct option options[] = {
         { "json", no_argument, NULL, 'j' },
@@ -681,13 +682,15 @@ s_plain_options (int argc, char **argv)
         } else
             return EXIT_USAGE;
     }
-    return optind == argc ? 0 : s_fail (EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    if (argc - optind > operands)
+        return s_fail (EXIT_USAGE, "unexpected argument '%s'", argv[optind + operands]);
+    return argc - optind == operands ? 0 : s_fail (EXIT_USAGE, "missing operand (see --help)");
 }
 
 static int
 s_cmd_keygen (int argc, char **argv)
 {
-    int opts = s_plain_options (argc, argv);
+    int opts = s_plain_options (argc, argv, 0);
     if (opts)
         return opts == 1 ? 0 : opts;
     char buf[PATH_MAX];
@@ -735,7 +738,7 @@ s_cmd_keygen (int argc, char **argv)
 static int
 s_cmd_pubkey (int argc, char **argv)
 {
-    int opts = s_plain_options (argc, argv);
+    int opts = s_plain_options (argc, argv, 0);
     if (opts)
         return opts == 1 ? 0 : opts;
     s_user_t u = { 0 };
@@ -831,24 +834,11 @@ s_cmd_put (int argc, char **argv)
 static int
 s_cmd_status (int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long (argc, argv, "jh", options, NULL)) != -1) {
-        if (opt == 'j')
-            s_json = true;
-        else if (opt == 'h') {
-            fputs (s_usage, stdout);
-            return 0;
-        } else
-            return EXIT_USAGE;
-    }
+    int opts = s_plain_options (argc, argv, 1);
+    if (opts)
+        return opts == 1 ? 0 : opts;
     uint8_t task[32];
-    if (optind + 1 != argc || !s_unhex32 (argv[optind], task))
+    if (!s_unhex32 (argv[optind], task))
         return s_fail (EXIT_USAGE, "status takes one TASK id (64 hex digits)");
     node_capsule_info_t info = { 0 };
     int status = s_info (&info);

@@ -77,6 +77,12 @@ const wd_config_key_t node_config_table[] = {
     { "mesh/peers", WD_CFG_STRING, NULL, NULL, 0, 4095,
       "static peers: space-separated NAME=ENDPOINT (genesis node names), e.g. "
       "b=tcp://10.0.0.2:7400" },
+    { "mesh/bootstrap", WD_CFG_STRING, NULL, NULL, 0, 4095,
+      "NAME=ENDPOINT pairs naming members that may not be in the genesis (a node that joins "
+      "through the ledger); names not known yet are used once the ledger admits them" },
+    { "mesh/advertise", WD_CFG_STRING, NULL, NULL, 6, 255,
+      "the endpoint peers should dial, told to them in hello messages (default: mesh/listen "
+      "unless it binds a wildcard address)" },
     { "mesh/discovery", WD_CFG_BOOL, "false", NULL, 0, 0,
       "find peers on the LAN with UDP broadcast announcements (zbeacon)" },
     { "mesh/discovery_port", WD_CFG_UINT, "7401", NULL, 1, 65535,

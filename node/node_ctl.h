@@ -101,6 +101,25 @@ node_ctl_ledger (int argc, char **argv);
 int
 node_ctl_reputation (int argc, char **argv);
 
+/* Opens the genesis (genesis, or <state>/genesis when NULL) and the ledger
+   (db, or <state>/ledger.db) read-only for command cmd. Returns -1 with *g
+   and *l set (the caller destroys both), or an exit status after printing
+   why. */
+struct cons_ledger;
+struct wd_genesis;
+int
+node_ctl_ledger_open (const char *genesis, const char *db, const char *cmd, struct wd_genesis **g,
+                      struct cons_ledger **l);
+
+/* The command `wardenctl members` (node_ctl_member.c): the members the
+   ledger lists and their state. */
+int
+node_ctl_members (int argc, char **argv);
+/* `wardenctl member request|admit|leave` (node_ctl_member.c): membership
+   records sealed by the running wardend. */
+int
+node_ctl_member (int argc, char **argv);
+
 /* The command `wardenctl results` (node_ctl_results.c). */
 int
 node_ctl_results (int argc, char **argv);

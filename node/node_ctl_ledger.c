@@ -56,17 +56,17 @@ s_hex (const uint8_t *bin, size_t len)
     return json_string (wd_hex_encode (hex, bin, len));
 }
 
-/* Opens the genesis and ledger read-only. Returns -1 or an exit status. */
-static int
-s_open (const s_opts_t *o, const char *cmd, wd_genesis_t **g, cons_ledger_t **l)
+int
+node_ctl_ledger_open (const char *genesis, const char *db, const char *cmd, wd_genesis_t **g,
+                      cons_ledger_t **l)
 {
     char gpath[4096], dpath[4096];
-    if (o->genesis)
-        snprintf (gpath, sizeof gpath, "%s", o->genesis);
+    if (genesis)
+        snprintf (gpath, sizeof gpath, "%s", genesis);
     else if (node_ctl_state_path ("genesis", gpath, sizeof gpath) != 0)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: state path too long", cmd);
-    if (o->db)
-        snprintf (dpath, sizeof dpath, "%s", o->db);
+    if (db)
+        snprintf (dpath, sizeof dpath, "%s", db);
     else if (node_ctl_state_path (CONS_LEDGER_FILE, dpath, sizeof dpath) != 0)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "%s: state path too long", cmd);
     int err = wd_genesis_load (gpath, g);
@@ -81,6 +81,13 @@ s_open (const s_opts_t *o, const char *cmd, wd_genesis_t **g, cons_ledger_t **l)
                               "%s: %s: %s (%s)", cmd, dpath, cons_strerror (err), why);
     }
     return -1;
+}
+
+/* Opens the genesis and ledger read-only. Returns -1 or an exit status. */
+static int
+s_open (const s_opts_t *o, const char *cmd, wd_genesis_t **g, cons_ledger_t **l)
+{
+    return node_ctl_ledger_open (o->genesis, o->db, cmd, g, l);
 }
 
 static const char *

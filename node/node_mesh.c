@@ -11,15 +11,18 @@
 #include "node_mesh.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cons_gossip.h"
 #include "cons_ledger.h"
+#include "cons_member_tx.h"
 #include "cons_member.h"
 #include "cons_transport.h"
 #include "node_config.h"
@@ -43,7 +46,20 @@
 #define NODE_MESH_OBSERVER_BLOCKS   16
 #define NODE_MESH_OBSERVER_BYTES    (768 * 1024)
 
-/* What this node remembers about one genesis node beyond the machines. */
+/* Hello (channel CONS_CHANNEL_HELLO): a node tells a peer where it listens
+   and which endpoints it knows, so that a node that joined through the
+   ledger, started with one member's endpoint (mesh/bootstrap), and the
+   members that never had its endpoint in their configuration find each
+   other. Sent every NODE_MESH_HELLO_MS to peers with an endpoint that have
+   not been heard from yet, when a peer comes alive, and every
+   NODE_MESH_HELLO_REFRESH_MS to all. */
+#define NODE_MESH_HELLO_MS         1000
+#define NODE_MESH_HELLO_REFRESH_MS 30000
+#define NODE_MESH_HELLO_PEERS      64 /* endpoints of others in one hello, at most */
+#define NODE_MESH_HELLO_MAX                                                                        \
+    (NODE_MESH_HELLO_PEERS * (WD_PUBKEY_LEN + NODE_MESH_ADDRESS_MAX + 8) + 512)
+
+/* What this node remembers about one admitted node beyond the machines. */
 typedef struct {
     uint8_t id[WD_PUBKEY_LEN];
     uint64_t since_ms; /* Unix ms of the last membership event */
@@ -60,12 +76,14 @@ typedef struct {
     uint64_t next;        /* the next block height to push */
 } s_observer_t;
 
-/* A publish request waiting for its signature. */
+/* A publish or member request waiting for its signature. */
 typedef struct {
     node_mesh_t *mesh;
     bool busy;
     void *client; /* NULL once the client has left */
     uint32_t peer;
+    uint32_t reply_type; /* WD_MSG_CTL_MESH_PUBLISH_REPLY or WD_MSG_CTL_MEMBER_REPLY */
+    bool publish;        /* gossip the sealed record (a join-request is only returned) */
 } s_pending_t;
 
 struct node_mesh {
@@ -79,9 +97,22 @@ struct node_mesh {
     cons_member_t *member;
     cons_gossip_t *gossip;
     cons_vcache_t *vcache; /* ids whose signature verified (gossip, agree's ledger) */
-    size_t n;              /* genesis nodes, self included */
-    s_peer_t *peers;
+    /* The admitted nodes (docs/PROTOCOL.md "Membership transactions"): the
+       genesis nodes until the ledger says otherwise, then the ledger's
+       members plus the nodes that left but are still in the validator set
+       of the next height; ascending sign_pk. */
+    size_t n;
+    wd_cert_t *certs;
+    s_peer_t *peers;                 /* parallel to certs */
     uint8_t (*alive)[WD_PUBKEY_LEN]; /* gossip's peer set, scratch */
+    wd_cert_t self_cert;
+    char cert_path[PATH_MAX];                  /* <state>/node.cert, for join requests */
+    bool is_member;                            /* this node is among the admitted */
+    char *bootstrap;                           /* mesh/bootstrap entries not resolved yet */
+    char advertise[NODE_MESH_ADDRESS_MAX + 1]; /* own endpoint told to peers, "" none */
+    int hello_timer;
+    uint64_t hello_refresh_at;
+    bool draining; /* in s_drain: a commit from a delivered record must not drain again */
     bool peers_dirty;
     int timer;
     uint64_t armed_at;
@@ -104,15 +135,33 @@ struct node_mesh {
     cons_ledger_t *ledger; /* borrowed from the agreement, NULL without it */
 };
 
+static void
+s_hello_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], bool ask);
+
+/* The admitted node's extra record (peers is parallel to certs), or NULL. */
 static s_peer_t *
 s_peer (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    const wd_cert_t *cert = node_mesh_find_node (self, id);
+    return cert ? &self->peers[cert - self->certs] : NULL;
+}
+
+static const char *
+s_name (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    const wd_cert_t *cert = node_mesh_find_node (self, id);
+    return cert ? cert->name : "?";
+}
+
+const wd_cert_t *
+node_mesh_find_node (const node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
 {
     size_t lo = 0, hi = self->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp (id, self->peers[mid].id, WD_PUBKEY_LEN);
+        int c = memcmp (id, self->certs[mid].sign_pk, WD_PUBKEY_LEN);
         if (c == 0)
-            return &self->peers[mid];
+            return &self->certs[mid];
         if (c < 0)
             hi = mid;
         else
@@ -121,11 +170,23 @@ s_peer (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
     return NULL;
 }
 
-static const char *
-s_name (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN])
+size_t
+node_mesh_node_count (const node_mesh_t *self)
 {
-    const wd_cert_t *cert = wd_genesis_find_node (self->genesis, id);
-    return cert ? cert->name : "?";
+    return self->n;
+}
+
+const wd_cert_t *
+node_mesh_node (const node_mesh_t *self, size_t index)
+{
+    assert (index < self->n);
+    return &self->certs[index];
+}
+
+bool
+node_mesh_is_member (const node_mesh_t *self)
+{
+    return self->is_member;
 }
 
 /* ---- observers ------------------------------------------------------------------ */
@@ -312,9 +373,12 @@ s_on_observe (void *arg, const uint8_t key[WD_PUBKEY_LEN], const uint8_t *body, 
     return WD_OK;
 }
 
-/* mesh/observers: "HEX HEX ..." (64 hex digits each, X25519 public keys). */
+typedef wd_err_t (s_token_fn) (node_mesh_t *self, char *tok, char *why, size_t why_len);
+
+/* Calls fn for every blank- or comma-separated token of list (NULL: none)
+   until one fails. */
 static wd_err_t
-s_set_observers (node_mesh_t *self, const char *list, char *why, size_t why_len)
+s_tokens (node_mesh_t *self, const char *list, s_token_fn *fn, char *why, size_t why_len)
 {
     if (!list)
         return WD_OK;
@@ -324,34 +388,46 @@ s_set_observers (node_mesh_t *self, const char *list, char *why, size_t why_len)
     wd_err_t err = WD_OK;
     char *save = NULL;
     for (char *tok = strtok_r (copy, " \t\n,", &save); tok && err == WD_OK;
-         tok = strtok_r (NULL, " \t\n,", &save)) {
-        uint8_t key[WD_PUBKEY_LEN];
-        size_t bin_len = 0;
-        const char *end = NULL;
-        if (strlen (tok) != 2 * WD_PUBKEY_LEN ||
-            sodium_hex2bin (key, sizeof key, tok, strlen (tok), NULL, &bin_len, &end) != 0 ||
-            bin_len != WD_PUBKEY_LEN) {
-            snprintf (why, why_len, "mesh/observers: '%.70s' is not 64 hex digits", tok);
-            err = WD_ERR_CONFIG_VALUE;
-            break;
-        }
-        for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && err == WD_OK; i++)
-            if (memcmp (wd_genesis_node (self->genesis, i)->curve_pk, key, WD_PUBKEY_LEN) == 0) {
-                snprintf (why, why_len, "mesh/observers: %.16s... is the CURVE key of node %s", tok,
-                          wd_genesis_node (self->genesis, i)->name);
-                err = WD_ERR_CONFIG_VALUE;
-            }
-        if (err != WD_OK || s_observer (self, key))
-            continue;
-        if (self->observer_count == CONS_TRANSPORT_OBSERVERS_MAX) {
-            snprintf (why, why_len, "mesh/observers: more than %d keys",
-                      CONS_TRANSPORT_OBSERVERS_MAX);
-            err = WD_ERR_CONFIG_VALUE;
-            break;
-        }
-        memcpy (self->observers[self->observer_count++].key, key, WD_PUBKEY_LEN);
-    }
+         tok = strtok_r (NULL, " \t\n,", &save))
+        err = fn (self, tok, why, why_len);
     free (copy);
+    return err;
+}
+
+/* One mesh/observers entry: 64 hex digits, an X25519 public key that is no
+   genesis node's. */
+static wd_err_t
+s_observer_token (node_mesh_t *self, char *tok, char *why, size_t why_len)
+{
+    uint8_t key[WD_PUBKEY_LEN];
+    size_t bin_len = 0;
+    if (strlen (tok) != 2 * WD_PUBKEY_LEN ||
+        sodium_hex2bin (key, sizeof key, tok, strlen (tok), NULL, &bin_len, NULL) != 0 ||
+        bin_len != WD_PUBKEY_LEN) {
+        snprintf (why, why_len, "mesh/observers: '%.70s' is not 64 hex digits", tok);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    for (size_t i = 0; i < self->n; i++)
+        if (memcmp (self->certs[i].curve_pk, key, WD_PUBKEY_LEN) == 0) {
+            snprintf (why, why_len, "mesh/observers: %.16s... is the CURVE key of node %s", tok,
+                      self->certs[i].name);
+            return WD_ERR_CONFIG_VALUE;
+        }
+    if (s_observer (self, key))
+        return WD_OK;
+    if (self->observer_count == CONS_TRANSPORT_OBSERVERS_MAX) {
+        snprintf (why, why_len, "mesh/observers: more than %d keys", CONS_TRANSPORT_OBSERVERS_MAX);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    memcpy (self->observers[self->observer_count++].key, key, WD_PUBKEY_LEN);
+    return WD_OK;
+}
+
+/* mesh/observers: admits the keys at the transport and starts the tick. */
+static wd_err_t
+s_set_observers (node_mesh_t *self, const char *list, char *why, size_t why_len)
+{
+    wd_err_t err = s_tokens (self, list, s_observer_token, why, why_len);
     if (err != WD_OK || self->observer_count == 0)
         return err;
     uint8_t (*keys)[WD_PUBKEY_LEN] = calloc (self->observer_count, sizeof *keys);
@@ -378,6 +454,7 @@ node_mesh_set_ledger (node_mesh_t *self, cons_ledger_t *ledger)
 {
     if (self)
         self->ledger = ledger;
+    node_mesh_ledger_changed (self);
 }
 
 /* ---- records ----------------------------------------------------------------- */
@@ -412,15 +489,16 @@ s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
     }
 }
 
-/* gossip's accept callback: the signer must be a genesis node, and a
-   notice's body must be a notice. */
+/* gossip's accept callback: the signer must be an admitted node (a
+   genesis node, or a member by the ledger), and a notice's body must be a
+   notice. */
 static int
 s_accept (void *ctx, const wd_envelope_t *env, const uint8_t *record, size_t len)
 {
     (void)record;
     (void)len;
     node_mesh_t *self = ctx;
-    if (!wd_genesis_find_node (self->genesis, env->from))
+    if (!node_mesh_find_node (self, env->from))
         return CONS_ERR_GOSSIP_UNKNOWN_SENDER;
     if (strcmp (env->type, NODE_MESH_NOTICE_TYPE) == 0) {
         char text[NODE_MESH_TEXT_MAX + 1];
@@ -487,6 +565,8 @@ s_member_event (node_mesh_t *self, const cons_member_output_t *out)
         p->deaths += out->state == CONS_MEMBER_DEAD;
     }
     if (out->state == CONS_MEMBER_ALIVE)
+        s_hello_send (self, out->peer, true); /* a restarted peer forgot learned endpoints */
+    if (out->state == CONS_MEMBER_ALIVE)
         wd_log_info ("mesh: %s (%s) is alive, incarnation %llu", s_name (self, out->peer),
                      wd_short_id (out->peer).s, (unsigned long long)out->incarnation);
     else
@@ -544,6 +624,8 @@ s_gossip_output (node_mesh_t *self, const cons_gossip_output_t *out)
 static void
 s_drain (node_mesh_t *self, uint64_t now)
 {
+    bool nested = self->draining;
+    self->draining = true;
     for (int round = 0; round < 2; round++) {
         cons_member_output_t mo;
         while (cons_member_poll (self->member, &mo)) {
@@ -562,6 +644,7 @@ s_drain (node_mesh_t *self, uint64_t now)
         while (cons_gossip_output (self->gossip, &go))
             s_gossip_output (self, &go);
     }
+    self->draining = nested;
     s_arm (self);
 }
 
@@ -581,6 +664,215 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* ---- hello: endpoints ---------------------------------------------------------- */
+
+/* {ask: bool, endpoint: str, peers: [[id: bin(32), endpoint: str], ...], v: 1}:
+   the sender's own endpoint ("" when it has none to tell) and up to
+   NODE_MESH_HELLO_PEERS endpoints it knows of other admitted nodes; ask:
+   answer with a hello. */
+static void
+s_hello_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], bool ask)
+{
+    if (!self->transport)
+        return;
+    cons_transport_peer_t *tp = calloc (self->n ? self->n : 1, sizeof *tp);
+    if (!tp)
+        wd_fatalx ("out of memory");
+    size_t tn = cons_transport_peers (self->transport, tp, self->n);
+    if (tn > self->n)
+        tn = self->n;
+    size_t k = 0;
+    for (size_t i = 0; i < tn && k < NODE_MESH_HELLO_PEERS; i++)
+        if (tp[i].endpoint[0] && memcmp (tp[i].node_id, to, WD_PUBKEY_LEN) != 0)
+            tp[k++] = tp[i];
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 4);
+    wd_writer_key (w, "ask");
+    wd_writer_bool (w, ask);
+    wd_writer_key (w, "endpoint");
+    wd_writer_cstr (w, self->advertise);
+    wd_writer_key (w, "peers");
+    wd_writer_array (w, k);
+    for (size_t i = 0; i < k; i++) {
+        wd_writer_array (w, 2);
+        wd_writer_bin (w, tp[i].node_id, WD_PUBKEY_LEN);
+        wd_writer_cstr (w, tp[i].endpoint);
+    }
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, 1);
+    size_t len;
+    const uint8_t *body = wd_writer_data (w, &len);
+    int rc = cons_transport_send (self->transport, to, CONS_CHANNEL_HELLO, body, len);
+    if (rc != WD_OK)
+        wd_log_debug ("mesh: hello to %s: %s", s_name (self, to), cons_strerror (rc));
+    wd_writer_destroy (&w);
+    free (tp);
+}
+
+/* Sets the endpoint of peer id when it has none (from a peer's list) or
+   always (its own claim: the transport authenticated it). */
+static void
+s_endpoint_learn (node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN], const char *endpoint,
+                  bool own)
+{
+    if (!endpoint[0] || memcmp (id, self->self_id, WD_PUBKEY_LEN) == 0 ||
+        !node_mesh_find_node (self, id) || strncmp (endpoint, "tcp://", 6) != 0)
+        return;
+    cons_transport_peer_t tp[1];
+    size_t tn = cons_transport_peers (self->transport, NULL, 0);
+    cons_transport_peer_t *all = calloc (tn ? tn : 1, sizeof *all);
+    if (!all)
+        wd_fatalx ("out of memory");
+    tn = cons_transport_peers (self->transport, all, tn);
+    bool found = false;
+    for (size_t i = 0; i < tn && !found; i++)
+        if (memcmp (all[i].node_id, id, WD_PUBKEY_LEN) == 0) {
+            tp[0] = all[i];
+            found = true;
+        }
+    free (all);
+    if (!found || strcmp (tp[0].endpoint, endpoint) == 0 || (tp[0].endpoint[0] && !own))
+        return;
+    int rc = cons_transport_set_endpoint (self->transport, id, endpoint);
+    if (rc == WD_OK)
+        wd_log_info ("mesh: %s (%s) is at %s", s_name (self, id), wd_short_id (id).s, endpoint);
+    else
+        wd_log_debug ("mesh: endpoint %.64s of %s: %s", endpoint, s_name (self, id),
+                      cons_strerror (rc));
+}
+
+static int
+s_hello_receive (node_mesh_t *self, const uint8_t from[WD_PUBKEY_LEN], const uint8_t *body,
+                 size_t len)
+{
+    if (len > NODE_MESH_HELLO_MAX)
+        return WD_ERR_OVERSIZE;
+    wd_err_t err = wd_codec_check (body, len, NODE_MESH_ADDRESS_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    struct {
+        uint8_t id[WD_PUBKEY_LEN];
+        char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+    } peers[NODE_MESH_HELLO_PEERS];
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1] = "";
+    bool ask = false;
+    uint64_t v = 0;
+    size_t n = 0, k;
+    wd_reader_t r;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &k);
+    wd_read_key (&r, "ask");
+    wd_read_bool (&r, &ask);
+    wd_read_key (&r, "endpoint");
+    wd_read_cstr (&r, endpoint, sizeof endpoint);
+    wd_read_key (&r, "peers");
+    if (wd_read_array (&r, &n) && n > NODE_MESH_HELLO_PEERS)
+        return WD_ERR_OVERSIZE;
+    for (size_t i = 0; i < n; i++) {
+        wd_read_array (&r, &k);
+        wd_read_bin_fixed (&r, peers[i].id, WD_PUBKEY_LEN);
+        if (!wd_read_cstr (&r, peers[i].endpoint, sizeof peers[i].endpoint))
+            n = i; /* the reader holds the error */
+        wd_read_end (&r);
+    }
+    wd_read_end (&r);
+    wd_read_key (&r, "v");
+    wd_read_uint (&r, &v, UINT64_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err != WD_OK)
+        return err;
+    if (v != 1)
+        return WD_ERR_BAD_VERSION;
+    s_endpoint_learn (self, from, endpoint, true);
+    for (size_t i = 0; i < n; i++)
+        s_endpoint_learn (self, peers[i].id, peers[i].endpoint, false);
+    if (ask)
+        s_hello_send (self, from, false);
+    return WD_OK;
+}
+
+/* Every NODE_MESH_HELLO_MS: a hello to every admitted peer with an endpoint
+   that this node has not heard from (it may not know this node's
+   endpoint), and to all every NODE_MESH_HELLO_REFRESH_MS. */
+static int
+s_on_hello_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    node_mesh_t *self = arg;
+    uint64_t mono = (uint64_t)zclock_mono ();
+    bool all = mono >= self->hello_refresh_at;
+    if (all)
+        self->hello_refresh_at = mono + NODE_MESH_HELLO_REFRESH_MS;
+    cons_transport_peer_t *tp = calloc (self->n ? self->n : 1, sizeof *tp);
+    if (!tp)
+        wd_fatalx ("out of memory");
+    size_t tn = cons_transport_peers (self->transport, tp, self->n);
+    if (tn > self->n)
+        tn = self->n;
+    for (size_t i = 0; i < tn; i++)
+        if (tp[i].endpoint[0] && (all || tp[i].last_seen_ms == 0))
+            s_hello_send (self, tp[i].node_id, tp[i].last_seen_ms == 0);
+    free (tp);
+    return 0;
+}
+
+/* ---- the admitted set ----------------------------------------------------------- */
+
+static int
+s_cert_cmp (const void *a, const void *b)
+{
+    return memcmp (((const wd_cert_t *)a)->sign_pk, ((const wd_cert_t *)b)->sign_pk, WD_PUBKEY_LEN);
+}
+
+/* Replaces the admitted set with certs (copied, any order): the
+   transport's known certificates (ZAP), the membership's members (and so
+   gossip's peers), the peer table. Counters of kept nodes stay. */
+static void
+s_set_nodes (node_mesh_t *self, const wd_cert_t *certs, size_t count, uint64_t now)
+{
+    wd_cert_t *c = calloc (count ? count : 1, sizeof *c);
+    s_peer_t *p = calloc (count ? count : 1, sizeof *p);
+    uint8_t (*alive)[WD_PUBKEY_LEN] = calloc (count ? count : 1, sizeof *alive);
+    uint8_t *ids = calloc (count ? count : 1, WD_PUBKEY_LEN);
+    if (!c || !p || !alive || !ids)
+        wd_fatalx ("out of memory");
+    if (count)
+        memcpy (c, certs, count * sizeof *c);
+    qsort (c, count, sizeof *c, s_cert_cmp);
+    bool member = false;
+    for (size_t i = 0; i < count; i++) {
+        const s_peer_t *old = self->peers ? s_peer (self, c[i].sign_pk) : NULL;
+        if (old)
+            p[i] = *old;
+        else
+            memcpy (p[i].id, c[i].sign_pk, WD_PUBKEY_LEN);
+        memcpy (ids + i * WD_PUBKEY_LEN, c[i].sign_pk, WD_PUBKEY_LEN);
+        member |= memcmp (c[i].sign_pk, self->self_id, WD_PUBKEY_LEN) == 0;
+    }
+    if (self->transport) {
+        int rc = cons_transport_set_certs (self->transport, c, count);
+        if (rc != WD_OK)
+            wd_fatalx ("mesh: known certificates: %s", cons_strerror (rc));
+    }
+    if (self->member) {
+        int rc = cons_member_set_members (self->member, ids, count, now);
+        if (rc != WD_OK)
+            wd_fatalx ("mesh: membership: %s", cons_strerror (rc));
+    }
+    free (ids);
+    free (self->certs);
+    free (self->peers);
+    free (self->alive);
+    self->certs = c;
+    self->peers = p;
+    self->alive = alive;
+    self->n = count;
+    self->is_member = member;
+    self->peers_dirty = true;
+}
+
 static void
 s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const uint8_t *body,
            size_t body_len)
@@ -592,6 +884,8 @@ s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const 
         rc = cons_member_receive (self->member, now, from, body, body_len);
     else if (channel == CONS_CHANNEL_GOSSIP)
         rc = cons_gossip_input (self->gossip, from, body, body_len, now);
+    else if (channel == CONS_CHANNEL_HELLO)
+        rc = s_hello_receive (self, from, body, body_len);
     else if (channel == CONS_CHANNEL_CAPSULE) {
         if (self->on_capsule)
             self->on_capsule (self->capsule_arg, from, channel, body, body_len);
@@ -603,8 +897,10 @@ s_on_recv (void *arg, const uint8_t from[WD_PUBKEY_LEN], uint8_t channel, const 
     }
     if (rc != WD_OK && rc != CONS_ERR_STALE && rc != CONS_ERR_DUPLICATE)
         wd_log_debug ("mesh: %s message from %s: %s",
-                      channel == CONS_CHANNEL_MEMBER ? "member" : "gossip", s_name (self, from),
-                      cons_strerror (rc));
+                      channel == CONS_CHANNEL_MEMBER  ? "member"
+                      : channel == CONS_CHANNEL_HELLO ? "hello"
+                                                      : "gossip",
+                      s_name (self, from), cons_strerror (rc));
     s_drain (self, now);
 }
 
@@ -658,44 +954,143 @@ node_mesh_vcache (node_mesh_t *self)
 
 /* ---- start-up ------------------------------------------------------------------ */
 
-/* mesh/peers: "NAME=ENDPOINT NAME=ENDPOINT ..."; own name is skipped so
-   every node can carry the same list. */
+/* One mesh/peers entry "NAME=ENDPOINT"; own name is skipped so every node
+   can carry the same list. */
 static wd_err_t
-s_set_peers (node_mesh_t *self, const char *list, char *why, size_t why_len)
+s_peer_token (node_mesh_t *self, char *tok, char *why, size_t why_len)
 {
-    if (!list)
-        return WD_OK;
-    char *copy = strdup (list);
-    if (!copy)
-        wd_fatalx ("out of memory");
-    wd_err_t err = WD_OK;
-    char *save = NULL;
-    for (char *tok = strtok_r (copy, " \t\n,", &save); tok && err == WD_OK;
-         tok = strtok_r (NULL, " \t\n,", &save)) {
-        char *eq = strchr (tok, '=');
-        if (!eq || eq == tok || !eq[1]) {
-            snprintf (why, why_len, "mesh/peers: '%s' is not NAME=ENDPOINT", tok);
-            err = WD_ERR_CONFIG_VALUE;
-            break;
-        }
-        *eq = 0;
-        const wd_cert_t *cert = NULL;
-        for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && !cert; i++)
-            if (strcmp (wd_genesis_node (self->genesis, i)->name, tok) == 0)
-                cert = wd_genesis_node (self->genesis, i);
-        if (!cert) {
-            snprintf (why, why_len, "mesh/peers: no node '%s' in the genesis", tok);
-            err = WD_ERR_CONFIG_VALUE;
-        } else if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) != 0) {
-            int rc = cons_transport_set_endpoint (self->transport, cert->sign_pk, eq + 1);
-            if (rc != WD_OK) {
-                snprintf (why, why_len, "mesh/peers: %s=%s: %s", tok, eq + 1, cons_strerror (rc));
-                err = WD_ERR_CONFIG_VALUE;
-            }
-        }
+    char *eq = strchr (tok, '=');
+    if (!eq || eq == tok || !eq[1]) {
+        snprintf (why, why_len, "mesh/peers: '%s' is not NAME=ENDPOINT", tok);
+        return WD_ERR_CONFIG_VALUE;
     }
-    free (copy);
-    return err;
+    *eq = 0;
+    const wd_cert_t *cert = NULL;
+    for (size_t i = 0; i < wd_genesis_node_count (self->genesis) && !cert; i++)
+        if (strcmp (wd_genesis_node (self->genesis, i)->name, tok) == 0)
+            cert = wd_genesis_node (self->genesis, i);
+    if (!cert) {
+        snprintf (why, why_len, "mesh/peers: no node '%s' in the genesis", tok);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) == 0)
+        return WD_OK;
+    int rc = cons_transport_set_endpoint (self->transport, cert->sign_pk, eq + 1);
+    if (rc != WD_OK) {
+        snprintf (why, why_len, "mesh/peers: %s=%s: %s", tok, eq + 1, cons_strerror (rc));
+        return WD_ERR_CONFIG_VALUE;
+    }
+    return WD_OK;
+}
+
+/* One mesh/bootstrap entry "NAME=ENDPOINT": NAME may be a node that joined
+   through the ledger; a name the admitted set does not hold yet is kept in
+   self->bootstrap and tried again whenever the set changes. */
+static wd_err_t
+s_bootstrap_token (node_mesh_t *self, char *tok, char *why, size_t why_len)
+{
+    char *eq = strchr (tok, '=');
+    if (!eq || eq == tok || !eq[1] || strlen (eq + 1) > NODE_MESH_ADDRESS_MAX) {
+        snprintf (why, why_len, "mesh/bootstrap: '%.200s' is not NAME=ENDPOINT", tok);
+        return WD_ERR_CONFIG_VALUE;
+    }
+    *eq = 0;
+    const wd_cert_t *cert = NULL;
+    for (size_t i = 0; i < self->n && !cert; i++)
+        if (strcmp (self->certs[i].name, tok) == 0)
+            cert = &self->certs[i];
+    if (!cert) {
+        *eq = '=';
+        size_t used = self->bootstrap ? strlen (self->bootstrap) : 0;
+        char *b = realloc (self->bootstrap, used + strlen (tok) + 2);
+        if (!b)
+            wd_fatalx ("out of memory");
+        snprintf (b + used, strlen (tok) + 2, "%s%s", used ? " " : "", tok);
+        self->bootstrap = b;
+        return WD_OK;
+    }
+    if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) == 0)
+        return WD_OK;
+    int rc = cons_transport_set_endpoint (self->transport, cert->sign_pk, eq + 1);
+    if (rc != WD_OK) {
+        snprintf (why, why_len, "mesh/bootstrap: %s=%s: %s", tok, eq + 1, cons_strerror (rc));
+        return WD_ERR_CONFIG_VALUE;
+    }
+    wd_log_info ("mesh: bootstrap peer %s at %s", cert->name, eq + 1);
+    return WD_OK;
+}
+
+/* Tries the mesh/bootstrap entries still waiting for their node. */
+static void
+s_bootstrap_retry (node_mesh_t *self)
+{
+    char *pending = self->bootstrap;
+    self->bootstrap = NULL;
+    if (!pending)
+        return;
+    char why[256];
+    if (s_tokens (self, pending, s_bootstrap_token, why, sizeof why) != WD_OK)
+        wd_log_warnx ("mesh: %s", why);
+    free (pending);
+}
+
+void
+node_mesh_ledger_changed (node_mesh_t *self)
+{
+    if (!self || !self->ledger)
+        return;
+    const cons_reputation_t *rep = cons_ledger_reputation (self->ledger);
+    uint64_t height = cons_ledger_height (self->ledger);
+    const cons_validator_t *set = NULL;
+    size_t set_n = 0;
+    if (cons_ledger_validators (self->ledger, height + 1, &set, &set_n) != WD_OK)
+        set_n = 0;
+    size_t rows = cons_reputation_count (rep);
+    wd_cert_t *certs = calloc (rows ? rows : 1, sizeof *certs);
+    if (!certs)
+        wd_fatalx ("out of memory");
+    size_t count = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const cons_rep_entry_t *e = cons_reputation_entry (rep, i);
+        bool keep = e->left == 0;
+        /* a node that left keeps its key while it may still have to vote */
+        for (size_t k = 0; k < set_n && !keep; k++)
+            keep = memcmp (set[k].pk, e->id, WD_PUBKEY_LEN) == 0;
+        if (keep)
+            certs[count++] = e->cert;
+    }
+    qsort (certs, count, sizeof *certs, s_cert_cmp);
+    bool same = count == self->n;
+    for (size_t i = 0; i < count && same; i++)
+        same = memcmp (certs[i].sign_pk, self->certs[i].sign_pk, WD_PUBKEY_LEN) == 0 &&
+               memcmp (certs[i].curve_pk, self->certs[i].curve_pk, WD_PUBKEY_LEN) == 0;
+    if (same) {
+        free (certs);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (!node_mesh_find_node (self, certs[i].sign_pk))
+            wd_log_info ("mesh: %s (%s) admitted by the ledger at height %llu", certs[i].name,
+                         wd_short_id (certs[i].sign_pk).s, (unsigned long long)height);
+    for (size_t i = 0; i < self->n; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < count && !kept; k++)
+            kept = memcmp (certs[k].sign_pk, self->certs[i].sign_pk, WD_PUBKEY_LEN) == 0;
+        if (!kept)
+            wd_log_info ("mesh: %s (%s) dropped by the ledger at height %llu", self->certs[i].name,
+                         wd_short_id (self->certs[i].sign_pk).s, (unsigned long long)height);
+    }
+    bool was_member = self->is_member;
+    uint64_t now = (uint64_t)zclock_mono ();
+    s_set_nodes (self, certs, count, now);
+    free (certs);
+    if (self->is_member != was_member)
+        wd_log_info ("mesh: this node is %s at height %llu",
+                     self->is_member ? "a member" : "no longer a member",
+                     (unsigned long long)height);
+    s_bootstrap_retry (self);
+    if (!self->draining)
+        s_drain (self, now);
 }
 
 /* Reads <state>/keys/curve.key into sodium_malloc memory and checks it
@@ -754,10 +1149,22 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         snprintf (why, why_len, "genesis %s: %s", path, wd_strerror (err));
         return err;
     }
+    /* A node outside the genesis runs the mesh too when it names a member
+       to start from (mesh/bootstrap): it joins through the ledger
+       (docs/OPERATIONS.md "Add a node") and is admitted by the members
+       once its join is committed. */
     const wd_cert_t *me = wd_genesis_find_node (genesis, self_cert->sign_pk);
-    if (!me || memcmp (me->curve_pk, self_cert->curve_pk, WD_PUBKEY_LEN) != 0) {
-        snprintf (why, why_len, "this node (%s) is not a node of the genesis %s", self_cert->name,
-                  path);
+    if (!me && !wd_config_str (cfg, "mesh/bootstrap")) {
+        snprintf (why, why_len,
+                  "this node (%s) is not a node of the genesis %s (to join through the ledger, "
+                  "name a member in mesh/bootstrap)",
+                  self_cert->name, path);
+        wd_genesis_destroy (&genesis);
+        return WD_ERR_KEY_MISMATCH;
+    }
+    if (me && memcmp (me->curve_pk, self_cert->curve_pk, WD_PUBKEY_LEN) != 0) {
+        snprintf (why, why_len, "node.cert of %s does not match its genesis entry in %s",
+                  self_cert->name, path);
         wd_genesis_destroy (&genesis);
         return WD_ERR_KEY_MISMATCH;
     }
@@ -776,30 +1183,35 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
     self->genesis = genesis;
     self->timer = -1;
     self->observer_timer = -1;
+    self->hello_timer = -1;
+    self->self_cert = *self_cert;
+    if (node_path_state (cfg, "node.cert", self->cert_path, sizeof self->cert_path) != 0)
+        self->cert_path[0] = 0;
     self->observers = calloc (CONS_TRANSPORT_OBSERVERS_MAX, sizeof *self->observers);
     if (!self->observers)
         wd_fatalx ("out of memory");
     wd_genesis_chain_id (genesis, self->chain);
     memcpy (self->self_id, self_cert->sign_pk, WD_PUBKEY_LEN);
-    self->n = wd_genesis_node_count (genesis);
-    self->peers = calloc (self->n, sizeof *self->peers);
-    self->alive = calloc (self->n, sizeof *self->alive);
-    wd_cert_t *certs = calloc (self->n, sizeof *certs);
-    uint8_t *ids = calloc (self->n, WD_PUBKEY_LEN);
+    size_t gn = wd_genesis_node_count (genesis);
+    wd_cert_t *certs = calloc (gn, sizeof *certs);
     self->keep = (size_t)wd_config_uint (cfg, "mesh/records_keep");
     self->records = calloc (self->keep, sizeof *self->records);
-    if (!self->peers || !self->alive || !certs || !ids || !self->records)
+    if (!certs || !self->records)
         wd_fatalx ("out of memory");
-    for (size_t i = 0; i < self->n; i++) {
+    for (size_t i = 0; i < gn; i++)
         certs[i] = *wd_genesis_node (genesis, i);
-        memcpy (self->peers[i].id, certs[i].sign_pk, WD_PUBKEY_LEN);
-        memcpy (ids + i * WD_PUBKEY_LEN, certs[i].sign_pk, WD_PUBKEY_LEN);
-    }
+    s_set_nodes (self, certs, gn, (uint64_t)zclock_mono ()); /* until the ledger says more */
+    free (certs);
+    uint8_t *ids = calloc (self->n, WD_PUBKEY_LEN);
+    if (!ids)
+        wd_fatalx ("out of memory");
+    for (size_t i = 0; i < self->n; i++)
+        memcpy (ids + i * WD_PUBKEY_LEN, self->certs[i].sign_pk, WD_PUBKEY_LEN);
 
     cons_transport_config_t tc = {
-        .self = me,
+        .self = self_cert,
         .curve_sk = curve_sk,
-        .certs = certs,
+        .certs = self->certs,
         .cert_count = self->n,
         .bind = listen,
         .on_recv = s_on_recv,
@@ -809,7 +1221,6 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
     };
     self->transport = cons_transport_new (&tc);
     sodium_free (curve_sk); /* the transport keeps its own guarded copy */
-    free (certs);
     if (!self->transport) {
         snprintf (why, why_len, "mesh/listen %s: the peer transport did not start (see log)",
                   listen);
@@ -817,7 +1228,10 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
         node_mesh_destroy (&self);
         return WD_ERR_IO;
     }
-    err = s_set_peers (self, wd_config_str (cfg, "mesh/peers"), why, why_len);
+    err = s_tokens (self, wd_config_str (cfg, "mesh/peers"), s_peer_token, why, why_len);
+    if (err == WD_OK)
+        err =
+            s_tokens (self, wd_config_str (cfg, "mesh/bootstrap"), s_bootstrap_token, why, why_len);
     if (err == WD_OK)
         err = s_set_observers (self, wd_config_str (cfg, "mesh/observers"), why, why_len);
     if (err != WD_OK) {
@@ -878,12 +1292,24 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
                                      (int)wd_config_uint (cfg, "mesh/discovery_port"),
                                      (int)wd_config_uint (cfg, "mesh/discovery_interval")) != 0)
         wd_log_warnx ("mesh: LAN discovery did not start (no broadcast interface?)");
+    const char *advertise = wd_config_str (cfg, "mesh/advertise");
+    const char *bound = cons_transport_endpoint (self->transport);
+    if (advertise)
+        snprintf (self->advertise, sizeof self->advertise, "%s", advertise);
+    else if (strncmp (bound, "tcp://0.0.0.0:", 14) != 0 && strncmp (bound, "tcp://*:", 8) != 0 &&
+             strncmp (bound, "tcp://[::]:", 11) != 0)
+        snprintf (self->advertise, sizeof self->advertise, "%s", bound);
+    self->hello_refresh_at = now + NODE_MESH_HELLO_REFRESH_MS;
+    self->hello_timer = zloop_timer (loop, NODE_MESH_HELLO_MS, 0, s_on_hello_tick, self);
+    if (self->hello_timer < 0)
+        wd_fatalx ("zloop_timer");
     s_update_peer_set (self, now);
     s_drain (self, now);
     char chain_hex[WD_HASH_SHORT_HEX + 1];
     snprintf (chain_hex, sizeof chain_hex, "%s", wd_short_id (self->chain).s);
-    wd_log_info ("mesh: %s on %s, %zu genesis nodes, chain %s", self_cert->name,
-                 cons_transport_endpoint (self->transport), self->n, chain_hex);
+    wd_log_info ("mesh: %s on %s, %zu genesis nodes, chain %s%s", self_cert->name,
+                 cons_transport_endpoint (self->transport), gn, chain_hex,
+                 self->is_member ? "" : "; not a genesis node: waiting for the ledger to admit it");
     *out = self;
     return WD_OK;
 }
@@ -898,13 +1324,17 @@ node_mesh_destroy (node_mesh_t **self_p)
         zloop_timer_end (self->loop, self->timer);
     if (self->observer_timer >= 0)
         zloop_timer_end (self->loop, self->observer_timer);
+    if (self->hello_timer >= 0)
+        zloop_timer_end (self->loop, self->hello_timer);
     cons_transport_destroy (&self->transport);
     cons_member_destroy (&self->member);
     cons_gossip_destroy (&self->gossip);
     cons_vcache_destroy (&self->vcache);
     wd_genesis_destroy (&self->genesis);
+    free (self->certs);
     free (self->peers);
     free (self->alive);
+    free (self->bootstrap);
     free (self->records);
     free (self->observers);
     free (self);
@@ -917,7 +1347,7 @@ bool
 node_mesh_handles (uint32_t type)
 {
     return type == WD_MSG_CTL_MESH_PEERS || type == WD_MSG_CTL_MESH_PUBLISH ||
-           type == WD_MSG_CTL_MESH_RECORDS;
+           type == WD_MSG_CTL_MESH_RECORDS || type == WD_MSG_CTL_MEMBER;
 }
 
 static void
@@ -948,7 +1378,7 @@ s_reply_peers (node_mesh_t *self, void *client, uint32_t peer, uint64_t start)
         gn = self->n + 1;
     for (size_t i = 0; i < self->n; i++) {
         node_mesh_peer_t *row = &rows[i];
-        const wd_cert_t *cert = wd_genesis_node (self->genesis, i);
+        const wd_cert_t *cert = &self->certs[i];
         memcpy (row->id, cert->sign_pk, WD_PUBKEY_LEN);
         snprintf (row->name, sizeof row->name, "%s", cert->name);
         row->rtt_ms = -1;
@@ -1044,9 +1474,13 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
     node_mesh_t *self = p->mesh;
     void *client = p->client;
     uint32_t peer = p->peer;
-    memset (p, 0, sizeof *p);
-    if (!self)
+    if (!self) {
+        memset (p, 0, sizeof *p);
         return; /* the mesh has gone */
+    }
+    uint32_t reply_type = p->reply_type;
+    bool publish = p->publish;
+    memset (p, 0, sizeof *p);
     if (!envelope) {
         wd_log_warnx ("mesh: publish: %s", reason);
         if (client) {
@@ -1059,13 +1493,16 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
         }
         return;
     }
-    uint64_t now = (uint64_t)zclock_mono ();
-    int rc = cons_gossip_publish (self->gossip, envelope, len, now);
-    if (rc == WD_OK) {
-        self->published++;
-        s_keep (self, envelope, len, true);
+    int rc = WD_OK;
+    if (publish) {
+        uint64_t now = (uint64_t)zclock_mono ();
+        rc = cons_gossip_publish (self->gossip, envelope, len, now);
+        if (rc == WD_OK) {
+            self->published++;
+            s_keep (self, envelope, len, true);
+        }
+        s_drain (self, now);
     }
-    s_drain (self, now);
     if (!client)
         return;
     if (rc != WD_OK) {
@@ -1075,13 +1512,116 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
     uint8_t id[32];
     wd_envelope_id (id, envelope, len);
     wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 1);
+    bool member = reply_type == WD_MSG_CTL_MEMBER_REPLY;
+    wd_writer_map (w, member ? 2 : 1);
+    if (member) {
+        wd_writer_key (w, "envelope");
+        wd_writer_bin (w, envelope, len);
+    }
     wd_writer_key (w, "id");
     wd_writer_bin (w, id, sizeof id);
     size_t blen;
     const uint8_t *body = wd_writer_data (w, &blen);
-    self->reply (client, peer, WD_MSG_CTL_MESH_PUBLISH_REPLY, body, blen);
+    self->reply (client, peer, reply_type, body, blen);
     wd_writer_destroy (&w);
+}
+
+/* A free pending slot for a signature, or NULL (the error is replied). */
+static s_pending_t *
+s_pending_take (node_mesh_t *self, void *client, uint32_t peer, uint32_t reply_type, bool publish)
+{
+    s_pending_t *p = NULL;
+    for (size_t i = 0; i < PENDING_MAX && !p; i++)
+        if (!self->pending[i].busy)
+            p = &self->pending[i];
+    if (!p) {
+        s_reply_error (self, client, peer, WD_ERR_UNAVAILABLE, "too many requests waiting");
+        return NULL;
+    }
+    *p = (s_pending_t){ .mesh = self,
+                        .busy = true,
+                        .client = client,
+                        .peer = peer,
+                        .reply_type = reply_type,
+                        .publish = publish };
+    return p;
+}
+
+/* wardenctl member request|admit|leave (docs/OPERATIONS.md "Add a node"):
+   a join-request signed by this node for this chain (returned, not
+   gossiped); a join record around a new node's request, sealed by this
+   node as its sponsor and gossiped; this node's leave record, gossiped. */
+static void
+s_member_request (node_mesh_t *self, void *client, uint32_t peer, const uint8_t *body, size_t len)
+{
+    char op[16];
+    const uint8_t *request = NULL;
+    size_t request_len = 0;
+    wd_err_t err = node_mesh_decode_member (body, len, op, &request, &request_len);
+    if (err != WD_OK) {
+        s_reply_error (self, client, peer, err, "member request");
+        return;
+    }
+    uint8_t *rbody = NULL;
+    size_t rlen = 0;
+    const char *type = NULL;
+    if (strcmp (op, "request") == 0) {
+        if (self->is_member) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_EXISTS,
+                           "member request: this node is already a member");
+            return;
+        }
+        uint8_t cert[WD_CERT_MAX_BYTES + 1];
+        int fd = open (self->cert_path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read (fd, cert, sizeof cert) : -1;
+        if (fd >= 0)
+            close (fd);
+        wd_cert_t check;
+        if (n <= 0 || (size_t)n >= sizeof cert || wd_cert_open (cert, (size_t)n, &check) != WD_OK ||
+            memcmp (check.sign_pk, self->self_id, WD_PUBKEY_LEN) != 0) {
+            s_reply_error (self, client, peer, WD_ERR_IO, "member request: node.cert unreadable");
+            return;
+        }
+        rbody = cons_join_request_body (cert, (size_t)n, &rlen);
+        type = CONS_JOIN_REQUEST_TYPE;
+    } else if (strcmp (op, "admit") == 0) {
+        wd_cert_t cert;
+        int rc = cons_join_request_open (request, request_len, self->chain, true, &cert);
+        if (rc != WD_OK) {
+            s_reply_error (self, client, peer, rc, "member admit: the request");
+            return;
+        }
+        if (!self->is_member) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_NOT_MEMBER,
+                           "member admit: this node is not a member");
+            return;
+        }
+        if (self->ledger &&
+            cons_reputation_find (cons_ledger_reputation (self->ledger), cert.sign_pk)) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_EXISTS, "member admit");
+            return;
+        }
+        rbody = cons_join_body (request, request_len, &rlen);
+        type = CONS_JOIN_TYPE;
+    } else if (strcmp (op, "leave") == 0) {
+        if (!self->is_member) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_NOT_MEMBER,
+                           "member leave: this node is not a member");
+            return;
+        }
+        rbody = cons_leave_body (self->self_id, &rlen);
+        type = CONS_LEAVE_TYPE;
+    } else {
+        s_reply_error (self, client, peer, WD_ERR_BAD_VALUE, "member request: unknown op");
+        return;
+    }
+    s_pending_t *p =
+        s_pending_take (self, client, peer, WD_MSG_CTL_MEMBER_REPLY, strcmp (op, "request") != 0);
+    if (p) {
+        wd_log_info ("mesh: sealing a %s record", type);
+        node_sign_seal (self->signer, type, self->chain, rbody, rlen, s_sealed, p);
+    }
+    free (rbody);
 }
 
 static void
@@ -1093,15 +1633,9 @@ s_publish (node_mesh_t *self, void *client, uint32_t peer, const uint8_t *body, 
         s_reply_error (self, client, peer, err, "publish request");
         return;
     }
-    s_pending_t *p = NULL;
-    for (size_t i = 0; i < PENDING_MAX && !p; i++)
-        if (!self->pending[i].busy)
-            p = &self->pending[i];
-    if (!p) {
-        s_reply_error (self, client, peer, WD_ERR_UNAVAILABLE, "too many publish requests");
+    s_pending_t *p = s_pending_take (self, client, peer, WD_MSG_CTL_MESH_PUBLISH_REPLY, true);
+    if (!p)
         return;
-    }
-    *p = (s_pending_t){ .mesh = self, .busy = true, .client = client, .peer = peer };
     size_t nlen;
     uint8_t *notice = node_mesh_encode_notice (text, (uint64_t)zclock_time (), &nlen);
     node_sign_seal (self->signer, NODE_MESH_NOTICE_TYPE, self->chain, notice, nlen, s_sealed, p);
@@ -1115,6 +1649,10 @@ node_mesh_request (node_mesh_t *self, void *client, uint32_t peer, uint32_t type
     assert (self && node_mesh_handles (type));
     if (type == WD_MSG_CTL_MESH_PUBLISH) {
         s_publish (self, client, peer, body, len);
+        return;
+    }
+    if (type == WD_MSG_CTL_MEMBER) {
+        s_member_request (self, client, peer, body, len);
         return;
     }
     uint64_t start;
@@ -1481,6 +2019,52 @@ node_mesh_decode_notice (const uint8_t *body, size_t len, char text[NODE_MESH_TE
     wd_read_cstr (&r, text, NODE_MESH_TEXT_MAX + 1);
     wd_read_key (&r, "time");
     wd_read_uint (&r, time_ms, UINT64_MAX);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_member (const char *op, const uint8_t *request, size_t request_len, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "op");
+    wd_writer_cstr (w, op);
+    wd_writer_key (w, "request");
+    wd_writer_bin (w, request, request_len);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_member (const uint8_t *body, size_t len, char op[16], const uint8_t **request,
+                         size_t *request_len)
+{
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "op");
+    wd_read_cstr (&r, op, 16);
+    wd_read_key (&r, "request");
+    wd_read_bin (&r, request, request_len, CONS_JOIN_REQUEST_MAX);
+    wd_read_end (&r);
+    return wd_reader_finish (&r);
+}
+
+wd_err_t
+node_mesh_decode_member_reply (const uint8_t *body, size_t len, const uint8_t **envelope,
+                               size_t *envelope_len, uint8_t id[32])
+{
+    wd_reader_t r;
+    size_t n;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &n);
+    wd_read_key (&r, "envelope");
+    wd_read_bin (&r, envelope, envelope_len, NODE_MESH_MEMBER_REPLY_MAX);
+    wd_read_key (&r, "id");
+    wd_read_bin_fixed (&r, id, 32);
     wd_read_end (&r);
     return wd_reader_finish (&r);
 }

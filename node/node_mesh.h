@@ -39,12 +39,13 @@
 typedef struct node_mesh node_mesh_t;
 struct cons_ledger;
 
-#define NODE_MESH_NOTICE_TYPE     "notice"
-#define NODE_MESH_TEXT_MAX        1024 /* bytes of a notice's text */
-#define NODE_MESH_ADDRESS_MAX     255
-#define NODE_MESH_STATE_MAX       15
-#define NODE_MESH_RECORDS_MAX     65536 /* mesh/records_keep, at most */
-#define NODE_MESH_PEERS_REPLY_MAX (8 << 20)
+#define NODE_MESH_NOTICE_TYPE      "notice"
+#define NODE_MESH_TEXT_MAX         1024 /* bytes of a notice's text */
+#define NODE_MESH_ADDRESS_MAX      255
+#define NODE_MESH_STATE_MAX        15
+#define NODE_MESH_RECORDS_MAX      65536 /* mesh/records_keep, at most */
+#define NODE_MESH_PEERS_REPLY_MAX  (8 << 20)
+#define NODE_MESH_MEMBER_REPLY_MAX 4096 /* bytes of a sealed member record */
 
 /* Sends a reply to the control client the request came from (client is
    the engine's opaque handle, peer the request's peer field). */
@@ -54,8 +55,10 @@ typedef void (node_mesh_reply_fn) (void *client, uint32_t peer, uint32_t type, c
 /* Starts the mesh on loop when the configuration asks for it. Returns
    WD_OK with *out NULL when the mesh is not configured (mesh/listen unset,
    or no genesis file: logged), WD_OK with *out the running mesh, or an
-   error with why (unreadable key, node not in the genesis, a peer name the
-   genesis does not know, bind failure). */
+   error with why (unreadable key, node not in the genesis and no
+   mesh/bootstrap to join through the ledger, a peer name the genesis does
+   not know, bind failure). A node outside the genesis starts with the
+   genesis nodes admitted and waits for the ledger to admit it. */
 wd_err_t __attribute__ ((warn_unused_result))
 node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert,
                node_sign_t *signer, node_mesh_reply_fn *reply, node_mesh_t **out, char *why,
@@ -113,10 +116,36 @@ node_mesh_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], uint8_t chan
 int
 node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len);
 
-/* The ledger whose committed blocks go to subscribed observers (borrowed;
-   NULL: none). Safe on a NULL mesh. */
+/* The ledger whose committed blocks go to subscribed observers and whose
+   members the mesh admits (borrowed; NULL: none; node_mesh_ledger_changed
+   runs at once). Safe on a NULL mesh. */
 void
 node_mesh_set_ledger (node_mesh_t *self, struct cons_ledger *ledger);
+
+/* The admitted nodes (docs/PROTOCOL.md "Membership transactions"): the
+   genesis nodes until a ledger is set, then the ledger's members plus the
+   nodes that left but are still in the validator set of the next height.
+   They are the transport's known certificates (its ZAP allowlist), the
+   membership's members and gossip's senders. Ascending sign_pk; borrowed
+   until the next node_mesh_ledger_changed. */
+size_t
+node_mesh_node_count (const node_mesh_t *self);
+const wd_cert_t *
+node_mesh_node (const node_mesh_t *self, size_t index);
+/* The admitted node with sign_pk id, or NULL. Borrowed like node_mesh_node. */
+const wd_cert_t *
+node_mesh_find_node (const node_mesh_t *self, const uint8_t id[WD_PUBKEY_LEN]);
+/* Whether this node is among the admitted (false on a joining node until
+   its join is committed, and after its leave has taken effect). */
+bool
+node_mesh_is_member (const node_mesh_t *self);
+
+/* Re-reads the admitted set from the ledger (node_mesh_set_ledger's): call
+   after every commit; cheap when nothing changed. When it changed, the
+   transport's certificates, the membership and gossip's peers follow, and
+   mesh/bootstrap names not known before are tried again. Safe on NULL. */
+void
+node_mesh_ledger_changed (node_mesh_t *self);
 
 /* The genesis the mesh runs on (borrowed, lives as long as the mesh). */
 const struct wd_genesis *
@@ -217,6 +246,21 @@ uint8_t *
 node_mesh_encode_publish (const char *text, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 node_mesh_decode_publish (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1]);
+
+/* {op: str, request: bin}: a member request (WD_MSG_CTL_MEMBER); op is
+   "request" (this node's join-request, returned), "admit" (request: a
+   join-request envelope; this node seals and gossips the join record) or
+   "leave" (this node's leave record); request is empty but for admit. The
+   reply {envelope: bin, id: bin(32)} holds the sealed envelope. The
+   decoders borrow from body. */
+uint8_t *
+node_mesh_encode_member (const char *op, const uint8_t *request, size_t request_len, size_t *len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_member (const uint8_t *body, size_t len, char op[16], const uint8_t **request,
+                         size_t *request_len);
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_member_reply (const uint8_t *body, size_t len, const uint8_t **envelope,
+                               size_t *envelope_len, uint8_t id[32]);
 
 /* The notice record's body {text: str, time: uint} (Unix ms). */
 uint8_t *

@@ -209,12 +209,19 @@ s_set_epoch (node_verify_t *self, uint64_t e)
 
 /* ---- appraisal -------------------------------------------------------------- */
 
+/* The committee's member lookup: the mesh's admitted set (the ledger's). */
+static const wd_cert_t *
+s_find_node (void *ctx, const uint8_t id[WD_PUBKEY_LEN])
+{
+    return node_mesh_find_node (ctx, id);
+}
+
 static bool
 s_key_fn (void *ctx, const uint8_t node_id[WD_PUBKEY_LEN],
           char key_protection[WD_CERT_PROTECTION_MAX + 1])
 {
     node_verify_t *self = ctx;
-    const wd_cert_t *c = wd_genesis_find_node (self->genesis, node_id);
+    const wd_cert_t *c = node_mesh_find_node (self->mesh, node_id); /* follows the ledger */
     if (!c)
         return false;
     snprintf (key_protection, WD_CERT_PROTECTION_MAX + 1, "%s", c->key_protection);
@@ -855,7 +862,9 @@ node_verify_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_ce
     } else
         wd_log_info ("verify: no attest/node_policy: this node appraises no evidence");
 
-    cons_committee_config_t ccfg = { .genesis = self->genesis, .tau = self->tau };
+    cons_committee_config_t ccfg = {
+        .genesis = self->genesis, .tau = self->tau, .find_node = s_find_node, .find_ctx = self->mesh
+    };
     memcpy (ccfg.chain, self->chain, WD_CHAIN_ID_LEN);
     self->committee = cons_committee_new (&ccfg);
     if (!self->committee)

@@ -36,6 +36,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/warden-capsule-XXXXXX)
 # shellcheck source=mesh_lib.sh
 source "$HERE/mesh_lib.sh"
+# shellcheck source=cluster_lib.sh
+source "$HERE/cluster_lib.sh"
 work_base=/dev/shm/$(basename "$tmp")
 listener=
 trap '[ -n "$listener" ] && kill "$listener" 2> /dev/null; mesh_cleanup; rm -rf "$tmp" "$work_base"-n*' EXIT
@@ -54,30 +56,8 @@ cs() {
     "$SUBMIT" --socket "$tmp/n$i/control.sock" --key "$tmp/$user.key" "$@"
 }
 
-# tip INDEX: the node's ledger height.
-tip() {
-    "$PY" - "$tmp/n$1/ledger.db" << 'EOF'
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-print(db.execute("select coalesce(max(height), 0) from blocks").fetchone()[0])
-EOF
-}
-
-# receipts INDEX TASK: how many receipts for TASK node INDEX's ledger holds.
-receipts() {
-    "$PY" - "$tmp/n$1/ledger.db" "$2" << 'EOF'
-import msgpack, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-n = 0
-for (env,) in db.execute("select envelope from records where type = 'capsule-receipt'"):
-    if msgpack.unpackb(msgpack.unpackb(env)["body"])["task"].hex() == sys.argv[2]:
-        n += 1
-print(n)
-EOF
-}
-
 # receipt_in INDEX TASK: node INDEX's ledger holds a receipt for TASK.
-receipt_in() { [ "$(receipts "$1" "$2")" -ge 1 ]; }
+receipt_in() { [ "$(ledger_receipts "$1" "$2")" -ge 1 ]; }
 
 # state_is INDEX TASK STATE: capsule-submit status at node INDEX says STATE.
 state_is() {
@@ -112,37 +92,16 @@ EOF
 done
 for ((i = 0; i < N; i++)); do mesh_start "$i"; done
 for ((i = 0; i < N; i++)); do mesh_wait_up "$i"; done
-tip_at_least() { [ "$(tip "$1" 2> /dev/null || echo 0)" -ge "$2" ]; }
-mesh_wait 20 tip_at_least 0 2 || mesh_fail "no blocks committed"
+mesh_wait 20 ledger_tips_at_least 2 0 || mesh_fail "no blocks committed"
 
 step "users, lists, code and environment"
 cs 0 alice keygen > "$tmp/alice.pub" 2> /dev/null
 cs 1 bob keygen > "$tmp/bob.pub" 2> /dev/null
-printf '%s\n' carol dave erin frank grace heidi ivan > "$tmp/alice.txt"
-printf '%s\n' bob erin heidi judy mallory ivan trent > "$tmp/bob.txt"
-printf '%s\n' erin heidi ivan > "$tmp/expected.txt"
-cat > "$tmp/intersect.sh" << 'EOF'
-#!/bin/sh
-# the names common to every list under /in
-set -e
-n=0
-for f in /in/*; do
-    n=$((n + 1))
-    sort -u "$f" > "/tmp/$n"
-done
-cat /tmp/1 /tmp/2 | sort | uniq -d > /out/common.txt
-EOF
+capsule_names_files
 sed 's/uniq -d/uniq -u/' "$tmp/intersect.sh" > "$tmp/difference.sh"
 printf '#!/bin/sh\nwhile :; do :; done\n' > "$tmp/spin.sh"
 env="$tmp/env"
-mkdir -p "$env/bin"
-cp /bin/busybox "$env/bin/busybox"
-for tool in sh sort uniq cat nc yes head sleep; do ln -s busybox "$env/bin/$tool"; done
-# busybox is dynamically linked on Debian: its libraries go along
-ldd /bin/busybox | grep -o '/[^ ]*' | while read -r lib; do
-    mkdir -p "$env$(dirname "$lib")"
-    cp -L "$lib" "$env$lib"
-done
+capsule_busybox_env "$env" sh sort uniq cat nc yes head sleep
 
 code=$(cs 0 alice put "$tmp/intersect.sh" --kind code)
 envid=$(cs 0 alice put "$env" --kind env)
@@ -324,10 +283,10 @@ for ((i = 0; i < N; i++)); do
     mesh_wait 10 receipt_in "$i" "$slow" || mesh_fail "n$i has no receipt for the slow task"
 done
 # a few more blocks: a second receipt would be committed by now
-h=$(tip 0)
-mesh_wait 10 tip_at_least 0 $((h + 3)) || mesh_fail "the ledger stopped after the restart"
+h=$(ledger_tip 0)
+mesh_wait 10 ledger_tips_at_least $((h + 3)) 0 || mesh_fail "the ledger stopped after the restart"
 for ((i = 0; i < N; i++)); do
-    [ "$(receipts "$i" "$slow")" = 1 ] || mesh_fail "n$i holds $(receipts "$i" "$slow") receipts"
+    [ "$(ledger_receipts "$i" "$slow")" = 1 ] || mesh_fail "n$i holds $(ledger_receipts "$i" "$slow") receipts"
 done
 cs 0 alice status "$slow" --json > "$tmp/slow.json" || true
 [ "$(json "$tmp/slow.json" 'j["receipt"]["exit"]')" = 0 ] || mesh_fail "the re-run did not exit 0"

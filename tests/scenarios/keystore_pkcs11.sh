@@ -14,8 +14,9 @@ set -euo pipefail
 WARDEND=$1
 WARDENCTL=$2
 AGENT=$3
-PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=mesh_lib.sh
+source "$HERE/mesh_lib.sh" # PY, json, mesh_wait
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 PIN=31415926
 
@@ -38,14 +39,6 @@ fail() {
     exit 1
 }
 ctl() { "$WARDENCTL" --state "$state" "$@"; }
-json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
-until_ok() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.05
-    done
-}
 verified_with_keys_restarts() { # verified_with_keys_restarts N
     ctl status --json >"$tmp/status.json" &&
         [ "$(json "$tmp/status.json" "j['signature']['verified']")" = True ] &&
@@ -116,7 +109,7 @@ attest
 EOF
 "$WARDEND" -c "$state/warden.conf" -l debug 2>"$tmp/wardend.log" &
 daemon_pid=$!
-until_ok 10 verified_with_keys_restarts 0 || fail "no verified status"
+mesh_wait 10 verified_with_keys_restarts 0 || fail "no verified status"
 [ "$(json "$tmp/status.json" "j['keystore']['backend'], j['keystore']['key_protection'], j['keystore']['healthy'], j['keystore']['tamper']")" = \
     "pkcs11 pkcs11 True not-supported" ] || fail "keystore status: $(cat "$tmp/status.json")"
 ctl status | grep -q "^keystore    pkcs11 (pkcs11), healthy" || fail "human status"
@@ -143,7 +136,7 @@ evidence_ok() {
     ctl attest evidence --limit 100 --json >"$tmp/ev.json" &&
         [ "$(json "$tmp/ev.json" "j['unverified'] == 0 and sum(r['outcome'] == 'pass' and r['key_protection'] == 'pkcs11' for r in j['records']) >= 2")" = True ]
 }
-until_ok 20 evidence_ok || fail "no verified pass evidence with key protection pkcs11"
+mesh_wait 20 evidence_ok || fail "no verified pass evidence with key protection pkcs11"
 kill -TERM "$agent_pid" 2>/dev/null || true
 wait "$agent_pid" 2>/dev/null || true
 agent_pid=
@@ -151,7 +144,7 @@ agent_pid=
 step "kill -9 the keys process: restarted, it logs in again and signs"
 keys_pid=$(json "$tmp/status.json" "[p['pid'] for p in j['processes'] if p['name']=='keys'][0]")
 kill -KILL "$keys_pid"
-until_ok 10 verified_with_keys_restarts 1 || fail "keys not back with verified signatures"
+mesh_wait 10 verified_with_keys_restarts 1 || fail "keys not back with verified signatures"
 [ "$(json "$tmp/status.json" "j['keystore']['backend']")" = pkcs11 ] || fail "backend after restart"
 
 step "SIGTERM stops the node"
@@ -195,7 +188,7 @@ refused "needs exactly one of keystore/pin_file and keystore/pin_credential" \
 step "after the refusals the node starts again"
 "$WARDEND" -c "$state/warden.conf" 2>"$tmp/wardend.log" &
 daemon_pid=$!
-until_ok 10 verified_with_keys_restarts 0 || fail "no verified status after the refusals"
+mesh_wait 10 verified_with_keys_restarts 0 || fail "no verified status after the refusals"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "wardend exit status $?"
 daemon_pid=

@@ -28,74 +28,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/warden-attest-XXXXXX)
 # shellcheck source=mesh_lib.sh
 source "$HERE/mesh_lib.sh"
+# shellcheck source=cluster_lib.sh
+source "$HERE/cluster_lib.sh"
 trap 'mesh_cleanup; rm -rf "$tmp"' EXIT
 step() { echo "--- $* ($SECONDS s)"; }
-sha256() { sha256sum "$1" | cut -d' ' -f1; }
-
-# status AT NODE: node NODE's tier in node AT's ledger.
-status() {
-    "$WARDENCTL" --state "$tmp/n$1" attest node "n$2" --json 2> /dev/null \
-        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tier"])' || true
-}
-
-# tier_everywhere NODE TIER: every node's ledger says TIER for NODE.
-tier_everywhere() {
-    local i
-    for ((i = 0; i < N; i++)); do [ "$(status "$i" "$1")" = "$2" ] || return 1; done
-}
-
-# all_affirming: every node affirming in every ledger.
-all_affirming() {
-    local k
-    for ((k = 0; k < N; k++)); do tier_everywhere "$k" affirming || return 1; done
-}
-
-# rep AT EXPR: evaluates EXPR over node AT's reputation table `r` (rows by name).
-rep() {
-    "$WARDENCTL" --state "$tmp/n$1" reputation --json | "$PY" -c "
-import json, sys
-j = json.load(sys.stdin)
-r = {n['name']: n for n in j['nodes']}
-print($2)"
-}
-
-# same_ledgers: every block id agrees at every height two nodes share.
-same_ledgers() {
-    "$PY" - "$tmp" "$N" <<'EOF'
-import sqlite3, sys
-tmp, n = sys.argv[1], int(sys.argv[2])
-chains = []
-for i in range(n):
-    db = sqlite3.connect("file:%s/n%d/ledger.db?mode=ro" % (tmp, i), uri=True, timeout=5)
-    chains.append(dict(db.execute("select height, id from blocks")))
-for h in set().union(*[set(c) for c in chains]):
-    if len({c[h] for c in chains if h in c}) != 1:
-        sys.exit("conflicting blocks at height %d" % h)
-EOF
-}
 
 step "$N nodes with one node policy, each measuring its own app file"
 mesh_make "$N"
-certs=()
-for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
-"$WARDENCTL" genesis create --name attest-test "${certs[@]}" --param epoch_blocks=$EPOCH_BLOCKS \
-    --param seed_lookback=$LOOKBACK --force --out "$tmp/genesis" > /dev/null
-exe=$(readlink -f "$WARDEND")
-digests="\"$exe\": [\"$(sha256 "$exe")\"]"
+mesh_genesis attest-test --param epoch_blocks=$EPOCH_BLOCKS --param seed_lookback=$LOOKBACK
+measured=("$(readlink -f "$WARDEND")")
 for ((i = 0; i < N; i++)); do
-    cp "$tmp/genesis" "$tmp/n$i/genesis"
     printf 'app v1\n' > "$tmp/n$i/app.bin"
-    digests+=", \"$tmp/n$i/app.bin\": [\"$(sha256 "$tmp/n$i/app.bin")\"]"
+    measured+=("$tmp/n$i/app.bin")
 done
-# Per-node state (configuration, certificate, genesis, keystore) is not a
-# reference value: excluded. The binary and the app files are.
-cat > "$tmp/policy.json" <<EOF
-{"meta": {"version": 1, "generator": 0}, "release": 0,
- "digests": {$digests},
- "excludes": ["^warden:", ".*/node\\\\.cert\$", ".*/genesis\$"], "keyrings": {},
- "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
- "ima-buf": {}, "verification-keys": ""}
-EOF
+# The binary and the app files are reference values.
+node_policy_write "$tmp/policy.json" "${measured[@]}"
 for ((i = 0; i < N; i++)); do
     cat > "$tmp/n$i/conf.d/60-attest.conf" <<EOF
 attest
@@ -107,22 +54,22 @@ for ((i = 0; i < N; i++)); do mesh_start "$i"; done
 for ((i = 0; i < N; i++)); do mesh_wait_up "$i"; done
 
 step "every node's self-evidence is certified into every ledger"
-mesh_wait 30 all_affirming || {
-    for ((k = 0; k < N; k++)); do echo "n$k: $(status 0 "$k")" >&2; done
+mesh_wait 30 attest_all_affirming || {
+    for ((k = 0; k < N; k++)); do echo "n$k: $(attest_tier 0 "$k")" >&2; done
     mesh_fail "self-evidence not certified everywhere"
 }
 mesh_ctl 0 attest node "n$BAD" --json > "$tmp/before.json"
 [ "$(json "$tmp/before.json" "len([v for v in j['verdicts'] if v['tier'] == 'affirming'])")" -ge 2 ] \
     || mesh_fail "certified without two affirming verdicts: $(cat "$tmp/before.json")"
 mesh_ctl 0 attest node "n$BAD" > /dev/null || mesh_fail "attest node exits non-zero for an affirming node"
-score_before=$(rep 0 "r['n$BAD']['score_bp']")
-echo "    n$BAD: score $score_before bp, $(rep 0 "r['n$BAD']['passed']") passed"
+score_before=$(reputation 0 "r['n$BAD']['score_bp']")
+echo "    n$BAD: score $score_before bp, $(reputation 0 "r['n$BAD']['passed']") passed"
 
 step "n$BAD's measured file changes; it reloads"
 printf 'app v2 (tampered)\n' > "$tmp/n$BAD/app.bin"
 kill -HUP "${MESH_PIDS[BAD]}"
-mesh_wait 30 tier_everywhere "$BAD" contraindicated || {
-    for ((k = 0; k < N; k++)); do echo "n$k sees n$BAD: $(status "$k" "$BAD")" >&2; done
+mesh_wait 30 attest_tier_everywhere "$BAD" contraindicated || {
+    for ((k = 0; k < N; k++)); do echo "n$k sees n$BAD: $(attest_tier "$k" "$BAD")" >&2; done
     mesh_fail "n$BAD's failing evidence is not contraindicated everywhere"
 }
 set +e
@@ -132,24 +79,26 @@ set -e
 [ $rc = 1 ] || mesh_fail "attest node exits $rc for a contraindicated node"
 grep -q contraindicated "$tmp/after.txt" || mesh_fail "attest node: $(cat "$tmp/after.txt")"
 for ((k = 0; k < N; k++)); do
-    [ "$k" = "$BAD" ] || tier_everywhere "$k" affirming || mesh_fail "n$k is no longer affirming"
+    [ "$k" = "$BAD" ] || attest_tier_everywhere "$k" affirming || mesh_fail "n$k is no longer affirming"
 done
 
 step "n$BAD's reputation drops and it leaves the validator set"
-score_after=$(rep 0 "r['n$BAD']['score_bp']")
-echo "    n$BAD: score $score_before -> $score_after bp, $(rep 0 "r['n$BAD']['failed']") failed"
-[ "$(rep 0 "r['n$BAD']['failed'] >= 1")" = True ] || mesh_fail "no failed attestation counted"
+score_after=$(reputation 0 "r['n$BAD']['score_bp']")
+echo "    n$BAD: score $score_before -> $score_after bp," \
+    "$(reputation 0 "r['n$BAD']['failed']") failed"
+[ "$(reputation 0 "r['n$BAD']['failed'] >= 1")" = True ] || mesh_fail "no failed attestation counted"
 # Lowest once the failures count: right after the first one a node that
 # missed precommits while the cluster started can still score lower; every
 # epoch adds a pass for the others and a failure for n$BAD.
 lowest_score() {
-    [ "$(rep 0 "r['n$BAD']['score_bp'] < min(v['score_bp'] for k, v in r.items() if k != 'n$BAD')")" \
-        = True ]
+    [ "$(reputation 0 \
+        "r['n$BAD']['score_bp'] < min(v['score_bp'] for k, v in r.items() if k != 'n$BAD')")" = True ]
 }
-mesh_wait 30 lowest_score || mesh_fail "n$BAD's score is not the lowest: $(rep 0 "{k: (v['score_bp'], \
-v['passed'], v['failed'], v['precommits_made'], v['precommits_possible']) for k, v in r.items()}")"
-[ "$(rep 0 "r['n$BAD']['weight']")" = 0 ] \
-    || mesh_fail "the table still gives n$BAD weight $(rep 0 "r['n$BAD']['weight']")"
+mesh_wait 30 lowest_score || mesh_fail "n$BAD's score is not the lowest: $(reputation 0 \
+    "{k: (v['score_bp'], v['passed'], v['failed'], v['precommits_made'], v['precommits_possible']) \
+for k, v in r.items()}")"
+[ "$(reputation 0 "r['n$BAD']['weight']")" = 0 ] \
+    || mesh_fail "the table still gives n$BAD weight $(reputation 0 "r['n$BAD']['weight']")"
 
 # The set of epoch e comes from the table after block e*EPOCH_BLOCKS -
 # LOOKBACK: the rejection decided at height X is in the set of the first
@@ -181,6 +130,6 @@ mesh_ctl 0 ledger show --from "$first" --json > "$tmp/after_blocks.json"
     "len(j['blocks']) > 0 and all(b['proposer_name'] != 'n$BAD' for b in j['blocks'])")" = True ] \
     || mesh_fail "n$BAD proposed a block from height $first on"
 echo "    n$BAD has left the validator set; $(agree 0 "j['tip']") blocks committed"
-same_ledgers || mesh_fail "ledgers differ"
+ledger_same "${!MESH_PORTS[@]}" > /dev/null || mesh_fail "ledgers differ"
 mesh_check_logs
 echo "PASS ($SECONDS s)"

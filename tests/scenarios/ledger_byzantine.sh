@@ -13,7 +13,8 @@
 #   n4 is in every ledger ->
 #   `wardenctl reputation --json` on every node: n4 slashed (slashes >= 1,
 #   passed and precommits made 0), quarantined, weight 0; nobody else
-#   slashed ->
+#   slashed; its slashes are exactly the distinct (height, round, vote type)
+#   among the equivocation records of the exported ledger ->
 #   the next epoch's validator set has 4 validators on every node, the
 #   cluster keeps committing (a notice is committed everywhere) and the
 #   ledgers agree block for block ->
@@ -35,6 +36,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/warden-byz-XXXXXX)
 # shellcheck source=mesh_lib.sh
 source "$HERE/mesh_lib.sh"
+# shellcheck source=cluster_lib.sh
+source "$HERE/cluster_lib.sh"
 byz_pid=
 trap '[ -n "$byz_pid" ] && kill "$byz_pid" 2> /dev/null; mesh_cleanup; rm -rf "$tmp"' EXIT
 step() { echo "--- $* ($SECONDS s)"; }
@@ -64,24 +67,12 @@ caught_everywhere() {
 }
 
 # committed_all TEXT: every honest ledger holds a notice with TEXT.
-committed_all() {
-    local i
-    for i in "${HONEST[@]}"; do ledger_has_notice "$i" "$1" || return 1; done
-}
-
-# rep AT EXPR: EXPR over node AT's reputation table `r` (rows by name).
-rep() {
-    "$WARDENCTL" --state "$tmp/n$1" reputation --json | "$PY" -c "
-import json, sys
-j = json.load(sys.stdin)
-r = {n['name']: n for n in j['nodes']}
-print($2)"
-}
+committed_all() { ledger_have_all "$1" "${HONEST[@]}"; }
 
 slashed_everywhere() {
     local i
     for i in "${HONEST[@]}"; do
-        [ "$(rep "$i" "r['n$BYZ']['slashes'] >= 1 and r['n$BYZ']['quarantined'] and \
+        [ "$(reputation "$i" "r['n$BYZ']['slashes'] >= 1 and r['n$BYZ']['quarantined'] and \
             r['n$BYZ']['weight'] == 0 and r['n$BYZ']['passed'] == 0 and \
             r['n$BYZ']['precommits_made'] == 0 and \
             all(v['slashes'] == 0 for k, v in r.items() if k != 'n$BYZ')")" = True ] || return 1
@@ -99,30 +90,19 @@ validators_everywhere() {
 
 step "5 genesis nodes; n0..n3 run wardend, n4 is byzantine"
 mesh_make "$N"
-certs=()
-for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
 # epochs of 10 blocks; a silent proposer's round lasts 1.2 s, more than two
 # repair ticks (500 ms), so the honest nodes relay what they accepted
-"$WARDENCTL" genesis create --name byzantine-test "${certs[@]}" --param epoch_blocks=10 \
-    --param agree_propose_ms=1200 --force --out "$tmp/genesis" > /dev/null
-for ((i = 0; i < N; i++)); do cp "$tmp/genesis" "$tmp/n$i/genesis"; done
+mesh_genesis byzantine-test --param epoch_blocks=10 --param agree_propose_ms=1200
 for i in "${HONEST[@]}"; do mesh_start "$i"; done
 for i in "${HONEST[@]}"; do mesh_wait_up "$i"; done
-"$WARDENCTL" genesis show "$tmp/genesis" --json > "$tmp/genesis.json"
-chain=$(json "$tmp/genesis.json" "j['chain_id']")
-"$WARDENCTL" --state "$tmp/n$BYZ" keys show --json > "$tmp/keys.$BYZ.json" 2> /dev/null ||
-    mesh_fail "keys show for n$BYZ"
-byz_id=$(json "$tmp/keys.$BYZ.json" "j['sign_pk']")
-target() {
-    mesh_ctl "$1" keys show --json > "$tmp/keys.$1.json" &&
-        echo "tcp://127.0.0.1:${MESH_PORTS[$1]}=$(json "$tmp/keys.$1.json" "j['curve_pk']")"
-}
-group_a="$(target 0),$(target 1)"
-group_b="$(target 2),$(target 3)"
+chain=$(mesh_chain_id)
+byz_id=$(mesh_key "$BYZ" sign_pk) || mesh_fail "keys show for n$BYZ"
+group_a="$(mesh_target 0),$(mesh_target 1)"
+group_b="$(mesh_target 2),$(mesh_target 3)"
 mesh_wait 20 ledger_tips_at_least 2 "${HONEST[@]}" || mesh_fail "no blocks without n$BYZ"
 
 step "n$BYZ signs two different prevotes and precommits per round, one to each half"
-"$PY" "$PEER_PY" "$tmp/n$BYZ" "$chain" "tcp://127.0.0.1:${MESH_PORTS[$BYZ]}" 40 \
+"$PY" "$PEER_PY" "$tmp/n$BYZ" "$chain" "$(mesh_endpoint "$BYZ")" 40 \
     "$group_a" "$group_b" > "$tmp/byz.out" 2>&1 &
 byz_pid=$!
 mesh_wait 40 caught_everywhere ||
@@ -139,9 +119,43 @@ echo "    equivocation records naming n$BYZ: $(cut -d' ' -f2 "$tmp/accused.0") a
         xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')"
 
 step "n$BYZ is slashed and quarantined in every node's reputation table"
-mesh_wait 10 slashed_everywhere || mesh_fail "n$BYZ not slashed everywhere: $(rep 0 "r['n$BYZ']")"
-echo "    n0's view: $(rep 0 "{k: r['n$BYZ'][k] for k in ('slashes', 'passed', 'precommits_made', \
+mesh_wait 10 slashed_everywhere || mesh_fail "n$BYZ not slashed everywhere: $(reputation 0 "r['n$BYZ']")"
+echo "    n0's view: $(reputation 0 "{k: r['n$BYZ'][k] for k in ('slashes', 'passed', 'precommits_made', \
 'quarantined', 'quarantine_until_epoch', 'weight', 'score_bp')}")"
+
+# slashes_exact I: n$I's slash count of n$BYZ is exactly the number of
+# distinct equivocations (validator, height, round, vote type) among the
+# equivocation records of its exported ledger, however many nodes reported
+# each (one slash per equivocation, PROTOCOL.md "Reputation").
+slashes_exact() {
+    mesh_ctl "$1" ledger export "$tmp/export.$1" > /dev/null 2>&1 || return 1
+    mesh_ctl "$1" reputation --json > "$tmp/rep.$1.json" 2> /dev/null || return 1
+    "$PY" - "$tmp/export.$1" "$tmp/rep.$1.json" "$byz_id" "n$BYZ" > "$tmp/slashes.$1" <<'PYEOF' || return 1
+import json, msgpack, sys
+x = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+rep = json.load(open(sys.argv[2]))
+if rep.get("height", x["height"]) != x["height"]:
+    sys.exit(1)  # a block came in between: ask again
+keys, records = set(), 0
+for block, _ in x["blocks"]:
+    for rec in msgpack.unpackb(block, raw=False)["records"]:
+        env = msgpack.unpackb(rec, raw=False)
+        if env["type"] != "equivocation":
+            continue
+        ev = msgpack.unpackb(env["body"], raw=False)
+        if ev["validator"].hex() == sys.argv[3]:
+            records += 1
+            keys.add((ev["height"], ev["round"], ev["type"]))
+slashes = {n["name"]: n for n in rep["nodes"]}[sys.argv[4]]["slashes"]
+print("%d records, %d equivocations, %d slashes" % (records, len(keys), slashes))
+sys.exit(0 if keys and slashes == len(keys) else 1)
+PYEOF
+}
+step "n$BYZ's slashes are exactly its distinct equivocations (one per equivocation, not per report)"
+for i in "${HONEST[@]}"; do
+    mesh_wait 10 slashes_exact "$i" || mesh_fail "n$i: slashes != equivocations: $(cat "$tmp/slashes.$i")"
+done
+echo "    n0: $(cat "$tmp/slashes.0")"
 
 step "the next epoch's validator set leaves n$BYZ out; the cluster keeps committing"
 mesh_wait 30 validators_everywhere 4 ||

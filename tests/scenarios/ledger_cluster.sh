@@ -27,62 +27,6 @@ trap 'mesh_cleanup; rm -rf "$tmp"' EXIT
 F=$(((N - 1) / 3))
 step() { echo "--- $* ($SECONDS s)"; }
 
-# tip INDEX: the node's ledger height, read from its database.
-tip() {
-    "$PY" - "$tmp/n$1/ledger.db" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-print(db.execute("select coalesce(max(height), 0) from blocks").fetchone()[0])
-EOF
-}
-
-# committed INDEX TEXT: node INDEX's ledger holds a notice with TEXT.
-committed() {
-    "$PY" - "$tmp/n$1/ledger.db" "$2" <<'EOF'
-import msgpack, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-for (env,) in db.execute("select envelope from records where type = 'notice'"):
-    if msgpack.unpackb(msgpack.unpackb(env)["body"])["text"] == sys.argv[2]:
-        sys.exit(0)
-sys.exit(1)
-EOF
-}
-
-# committed_all TEXT INDEXES...
-committed_all() {
-    local text=$1 i
-    shift
-    for i in "$@"; do committed "$i" "$text" || return 1; done
-}
-
-# tips_at_least H INDEXES...
-tips_at_least() {
-    local h=$1 i
-    shift
-    for i in "$@"; do [ "$(tip "$i")" -ge "$h" ] || return 1; done
-}
-
-# same_ledgers INDEXES...: every block id agrees at every height that two
-# of the nodes share; prints the common height.
-same_ledgers() {
-    "$PY" - "$tmp" "$@" <<'EOF'
-import sqlite3, sys
-tmp, nodes = sys.argv[1], sys.argv[2:]
-chains = {}
-for i in nodes:
-    db = sqlite3.connect("file:%s/n%s/ledger.db?mode=ro" % (tmp, i), uri=True, timeout=5)
-    chains[i] = dict(db.execute("select height, id from blocks"))
-    if chains[i] and sorted(chains[i]) != list(range(1, max(chains[i]) + 1)):
-        sys.exit("n%s: heights are not 1..tip" % i)
-heights = set().union(*[set(c) for c in chains.values()])
-for h in sorted(heights):
-    ids = {c[h] for c in chains.values() if h in c}
-    if len(ids) != 1:
-        sys.exit("conflicting blocks at height %d: %s" % (h, [x.hex()[:16] for x in ids]))
-print(min(max(c) if c else 0 for c in chains.values()))
-EOF
-}
-
 all=()
 for ((i = 0; i < N; i++)); do all+=("$i"); done
 
@@ -96,9 +40,9 @@ for ((i = 0; i < N; i++)); do
     mesh_ctl "$i" mesh publish --text "first-$i" > /dev/null || mesh_fail "publish at n$i"
 done
 for ((i = 0; i < N; i++)); do
-    mesh_wait 20 committed_all "first-$i" "${all[@]}" || mesh_fail "first-$i not committed everywhere"
+    mesh_wait 20 ledger_have_all "first-$i" "${all[@]}" || mesh_fail "first-$i not committed everywhere"
 done
-same_ledgers "${all[@]}" > /dev/null || mesh_fail "ledgers differ"
+ledger_same "${all[@]}" > /dev/null || mesh_fail "ledgers differ"
 
 step "a burst of 100 notices at n0"
 t0=$(date +%s%3N)
@@ -106,8 +50,8 @@ for ((k = 0; k < 100; k++)); do
     mesh_ctl 0 mesh publish --text "burst-$k" > /dev/null || mesh_fail "publish burst-$k"
 done
 t1=$(date +%s%3N)
-mesh_wait 30 committed_all "burst-99" "${all[@]}" || mesh_fail "the burst was not committed"
-for ((k = 0; k < 100; k++)); do committed 0 "burst-$k" || mesh_fail "burst-$k lost"; done
+mesh_wait 30 ledger_have_all "burst-99" "${all[@]}" || mesh_fail "the burst was not committed"
+for ((k = 0; k < 100; k++)); do ledger_has_notice 0 "burst-$k" || mesh_fail "burst-$k lost"; done
 t2=$(date +%s%3N)
 echo "    published in $((t1 - t0)) ms, all committed everywhere $((t2 - t0)) ms after the first"
 
@@ -117,11 +61,11 @@ for ((k = 0; k < F; k++)); do down+=($((N - 1 - k))); done
 live=()
 for ((i = 0; i < N - F; i++)); do live+=("$i"); done
 for k in "${down[@]}"; do mesh_kill "$k"; done
-h0=$(tip 0)
+h0=$(ledger_tip 0)
 mesh_ctl 0 mesh publish --text "after-f-down" > /dev/null || mesh_fail "publish"
-mesh_wait 30 committed_all "after-f-down" "${live[@]}" || mesh_fail "no commit with f down"
-mesh_wait 30 tips_at_least $((h0 + 5)) "${live[@]}" || mesh_fail "commits stalled with f down"
-echo "    tip $h0 -> $(tip 0) with ${#down[@]} down"
+mesh_wait 30 ledger_have_all "after-f-down" "${live[@]}" || mesh_fail "no commit with f down"
+mesh_wait 30 ledger_tips_at_least $((h0 + 5)) "${live[@]}" || mesh_fail "commits stalled with f down"
+echo "    tip $h0 -> $(ledger_tip 0) with ${#down[@]} down"
 
 step "kill -9 of one more: commits stop, nothing conflicts"
 extra=$((N - F - 1))
@@ -131,24 +75,24 @@ live=()
 for ((i = 0; i < N - F - 1; i++)); do live+=("$i"); done
 sleep 1
 before=()
-for i in "${live[@]}"; do before[i]=$(tip "$i"); done
+for i in "${live[@]}"; do before[i]=$(ledger_tip "$i"); done
 mesh_ctl 0 mesh publish --text "while-halted" > /dev/null || mesh_fail "publish"
 sleep 3
 for i in "${live[@]}"; do
-    [ "$(tip "$i")" = "${before[i]}" ] || mesh_fail "n$i committed with more than f down"
+    [ "$(ledger_tip "$i")" = "${before[i]}" ] || mesh_fail "n$i committed with more than f down"
 done
-committed 0 "while-halted" && mesh_fail "a notice was committed with more than f down"
-same_ledgers "${all[@]}" > /dev/null || mesh_fail "ledgers differ while halted"
+ledger_has_notice 0 "while-halted" && mesh_fail "a notice was committed with more than f down"
+ledger_same "${all[@]}" > /dev/null || mesh_fail "ledgers differ while halted"
 echo "    halted at tip ${before[0]}"
 
 step "the killed nodes restart, catch up, and commits resume"
 for k in "${down[@]}"; do mesh_start "$k"; done
 for k in "${down[@]}"; do mesh_wait_up "$k"; done
-mesh_wait 30 committed_all "while-halted" "${all[@]}" || mesh_fail "no commit after the restart"
-target=$(($(tip 0) + 3))
-mesh_wait 30 tips_at_least "$target" "${all[@]}" || mesh_fail "the restarted nodes did not catch up"
+mesh_wait 30 ledger_have_all "while-halted" "${all[@]}" || mesh_fail "no commit after the restart"
+target=$(($(ledger_tip 0) + 3))
+mesh_wait 30 ledger_tips_at_least "$target" "${all[@]}" || mesh_fail "the restarted nodes did not catch up"
 mesh_ctl "${down[0]}" mesh publish --text "from-restarted" > /dev/null || mesh_fail "publish"
-mesh_wait 30 committed_all "from-restarted" "${all[@]}" || mesh_fail "no commit from a restarted node"
+mesh_wait 30 ledger_have_all "from-restarted" "${all[@]}" || mesh_fail "no commit from a restarted node"
 
 step "kill -9 of a random node at a random moment, 6 times, with notices flowing"
 for ((round = 0; round < 6; round++)); do
@@ -162,16 +106,16 @@ for ((round = 0; round < 6; round++)); do
     mesh_wait_up "$victim"
 done
 for ((round = 0; round < 6; round++)); do
-    mesh_wait 30 committed_all "crash-$round" "${all[@]}" || mesh_fail "crash-$round not committed"
+    mesh_wait 30 ledger_have_all "crash-$round" "${all[@]}" || mesh_fail "crash-$round not committed"
 done
-target=$(($(tip 0) + 3))
-mesh_wait 30 tips_at_least "$target" "${all[@]}" || mesh_fail "no progress after the crashes"
+target=$(($(ledger_tip 0) + 3))
+mesh_wait 30 ledger_tips_at_least "$target" "${all[@]}" || mesh_fail "no progress after the crashes"
 if grep -h "signed two different" "$tmp"/n*/wardend.log; then
     mesh_fail "an honest node was caught equivocating"
 fi
 
 step "every ledger holds the same blocks"
-common=$(same_ledgers "${all[@]}") || mesh_fail "ledgers differ at the end"
+common=$(ledger_same "${all[@]}") || mesh_fail "ledgers differ at the end"
 echo "    $common blocks in common"
 mesh_ctl 0 agree status
 mesh_check_logs

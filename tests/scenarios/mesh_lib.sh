@@ -2,13 +2,16 @@
 # bench_gossip's runs: a cluster of real wardend processes on loopback made
 # from `wardenctl init` nodes and one `wardenctl genesis create`, each node
 # in its own process group so `kill -9 -- -PGID` kills all of its wardend
-# processes at once.
+# processes at once. The single-node scenarios (node_lifecycle.sh,
+# pcr_signer.sh, keystore_pkcs11.sh, wardend_agent.sh) use only its json and
+# mesh_wait; cluster_lib.sh builds on it for the cluster scenarios.
 # Source it after setting WARDEND, WARDENCTL and tmp (a fresh directory);
 # call mesh_cleanup from the caller's EXIT trap.
 
 PY=/usr/bin/python3
 MESH_PIDS=()  # index -> process group of the running wardend, or empty
 MESH_PORTS=() # index -> TCP port of its mesh/listen
+MESH_COUNT=0  # how many nodes mesh_make made (n0..n(MESH_COUNT-1))
 
 # json FILE EXPR: evaluates a Python expression over the parsed JSON `j`.
 json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
@@ -62,20 +65,19 @@ EOF
 # mesh/peers list naming every node (host from mesh_host, ports from a free
 # range), and MESH_PROBE, MESH_PROBE_TIMEOUT, MESH_HEARTBEAT, MESH_KEEP.
 mesh_make() {
-    local count=$1 i base certs=()
+    local count=$1 i base
     base=$(mesh_free_port_base "$count") || mesh_fail "no free ports"
+    MESH_COUNT=$count
     for ((i = 0; i < count; i++)); do
         MESH_PORTS[i]=$((base + i))
         "$WARDENCTL" init --state "$tmp/n$i" --name "n$i" > /dev/null
-        certs+=(--node "$tmp/n$i/node.cert")
     done
-    "$WARDENCTL" genesis create --name mesh-test "${certs[@]}" --out "$tmp/genesis" > /dev/null
+    mesh_genesis mesh-test
     local peers=""
     for ((i = 0; i < count; i++)); do
         peers+="n$i=tcp://$(mesh_host "$i"):${MESH_PORTS[i]} "
     done
     for ((i = 0; i < count; i++)); do
-        cp "$tmp/genesis" "$tmp/n$i/genesis"
         mkdir -p "$tmp/n$i/conf.d"
         cat > "$tmp/n$i/conf.d/50-mesh.conf" <<EOF
 mesh
@@ -89,10 +91,45 @@ EOF
     done
 }
 
+# mesh_genesis NAME [ARGS...]: (re)creates $tmp/genesis, named NAME, from
+# the certificates of the MESH_COUNT nodes mesh_make made, with ARGS (e.g.
+# `--param epoch_blocks=8`), and copies it into each node's state directory.
+mesh_genesis() {
+    local name=$1 i certs=()
+    shift
+    for ((i = 0; i < MESH_COUNT; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
+    "$WARDENCTL" genesis create --name "$name" "${certs[@]}" "$@" --force \
+        --out "$tmp/genesis" > /dev/null
+    for ((i = 0; i < MESH_COUNT; i++)); do cp "$tmp/genesis" "$tmp/n$i/genesis"; done
+}
+
+# mesh_chain_id: the chain id of $tmp/genesis (hex).
+mesh_chain_id() {
+    "$WARDENCTL" genesis show "$tmp/genesis" --json |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["chain_id"])'
+}
+
 # mesh_host INDEX: the address node INDEX listens on: 127.0.0.1, or what
 # the function named by MESH_HOST_FN prints.
 mesh_host() {
     if [ -n "${MESH_HOST_FN:-}" ]; then "$MESH_HOST_FN" "$1"; else echo 127.0.0.1; fi
+}
+
+# mesh_endpoint INDEX: node INDEX's mesh/listen endpoint.
+mesh_endpoint() { echo "tcp://$(mesh_host "$1"):${MESH_PORTS[$1]}"; }
+
+# mesh_key INDEX FIELD: a field of node INDEX's `wardenctl keys show --json`
+# (sign_pk, curve_pk, ...); reads the state directory, so the node need not run.
+mesh_key() {
+    mesh_ctl "$1" keys show --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+# mesh_target INDEX: ENDPOINT=CURVE_PK of node INDEX, how mesh_peer.py and
+# byzantine_peer.py name a node to connect to.
+mesh_target() {
+    local pk
+    pk=$(mesh_key "$1" curve_pk) || return 1
+    echo "$(mesh_endpoint "$1")=$pk"
 }
 
 # mesh_start INDEX [PREFIX...]: starts node INDEX in its own process group
@@ -233,6 +270,14 @@ sys.exit(1)
 PYEOF
 }
 
+# ledger_have_all TEXT INDEXES...: every listed node's ledger holds a notice
+# with TEXT.
+ledger_have_all() {
+    local text=$1 i
+    shift
+    for i in "$@"; do ledger_has_notice "$i" "$text" || return 1; done
+}
+
 # ledger_same INDEXES...: every block id agrees at every height that two of
 # the nodes share, and each holds heights 1..tip; prints the lowest tip.
 ledger_same() {
@@ -250,5 +295,19 @@ for h in sorted(set().union(*[set(c) for c in chains.values()])):
     if len(ids) != 1:
         sys.exit("conflicting blocks at height %d: %s" % (h, [x.hex()[:16] for x in ids]))
 print(min(max(c) if c else 0 for c in chains.values()))
+PYEOF
+}
+
+# ledger_receipts INDEX TASK: how many capsule receipts for TASK (hex) node
+# INDEX's ledger holds (exactly one once the task is done).
+ledger_receipts() {
+    "$PY" - "$tmp/n$1/ledger.db" "$2" << 'PYEOF'
+import msgpack, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+n = 0
+for (env,) in db.execute("select envelope from records where type = 'capsule-receipt'"):
+    if msgpack.unpackb(msgpack.unpackb(env)["body"])["task"].hex() == sys.argv[2]:
+        n += 1
+print(n)
 PYEOF
 }

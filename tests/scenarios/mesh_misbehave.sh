@@ -29,13 +29,10 @@ step "4 of 5 genesis nodes start"
 mesh_make 5
 for i in "${RUN[@]}"; do mesh_start "$i"; done
 for i in "${RUN[@]}"; do mesh_wait_up "$i"; done
-curve_pk() { mesh_ctl "$1" keys show --json > "$tmp/keys.$1.json" && json "$tmp/keys.$1.json" "j['curve_pk']"; }
-endpoint() { echo "tcp://127.0.0.1:${MESH_PORTS[$1]}"; }
-"$WARDENCTL" genesis show "$tmp/genesis" --json > "$tmp/genesis.json"
-chain=$(json "$tmp/genesis.json" "j['chain_id']")
+chain=$(mesh_chain_id)
 
 step "a random CURVE key is refused and counted"
-"$PY" "$PEER_PY" unknown "$(endpoint 0)" "$(curve_pk 0)"
+"$PY" "$PEER_PY" unknown "$(mesh_endpoint 0)" "$(mesh_key 0 curve_pk)"
 mesh_ctl 0 peers --json > "$tmp/p0.json"
 unknown=$(json "$tmp/p0.json" "j['self']['zap_unknown']")
 [ "$unknown" -ge 1 ] || mesh_fail "n0 counted no refused unknown key"
@@ -44,7 +41,7 @@ echo "    n0 refused $unknown handshake(s) with an unknown key"
 
 step "a peer with n4's real keys sends records with corrupted signatures"
 targets=()
-for i in "${RUN[@]}"; do targets+=("$(endpoint "$i")=$(curve_pk "$i")"); done
+for i in "${RUN[@]}"; do targets+=("$(mesh_target "$i")"); done
 "$PY" "$PEER_PY" forger "$tmp/n4" "$chain" 20 "${targets[@]}" > "$tmp/forger.out" 2>&1 &
 forger_pid=$!
 banned_everywhere() {

@@ -8,8 +8,9 @@
 set -euo pipefail
 WARDEND=$1
 WARDENCTL=$2
-PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=mesh_lib.sh
+source "$HERE/mesh_lib.sh" # PY, json, mesh_wait
 
 tmp=$(mktemp -d /tmp/warden-scenario-XXXXXX)
 state=$tmp/node
@@ -28,16 +29,6 @@ fail() {
     echo "FAIL: $*" >&2
     [ -f "$tmp/wardend.log" ] && sed 's/^/  log: /' "$tmp/wardend.log" >&2
     exit 1
-}
-# json FILE EXPR: evaluates a Python expression over the parsed JSON `j`.
-json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
-# until_ok SECONDS CMD...: retries CMD every 50 ms until it succeeds.
-until_ok() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.05
-    done
 }
 status_json() { "$WARDENCTL" --state "$state" status --json > "$tmp/status.json"; }
 child_pid() { json "$tmp/status.json" "[p['pid'] for p in j['processes'] if p['name']=='$1'][0]"; }
@@ -83,13 +74,13 @@ rm "$state/conf.d/50-name.conf"
 step "wardend starts, tells the service manager, and answers a signed status"
 "$PY" "$HERE/notify_listener.py" "$tmp/notify.sock" "$tmp/notify.log" &
 listener_pid=$!
-until_ok 5 grep -q LISTENING "$tmp/notify.log" || fail "notify listener did not start"
+mesh_wait 5 grep -q LISTENING "$tmp/notify.log" || fail "notify listener did not start"
 NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=400000 \
     "$WARDEND" -c "$state/warden.conf" -l debug 2> "$tmp/wardend.log" &
 daemon_pid=$!
-until_ok 10 verified_with keys 0 || fail "no verified status"
-until_ok 5 grep -q "READY=1" "$tmp/notify.log" || fail "no READY=1"
-until_ok 5 grep -q "WATCHDOG=1" "$tmp/notify.log" || fail "no WATCHDOG=1"
+mesh_wait 10 verified_with keys 0 || fail "no verified status"
+mesh_wait 5 grep -q "READY=1" "$tmp/notify.log" || fail "no READY=1"
+mesh_wait 5 grep -q "WATCHDOG=1" "$tmp/notify.log" || fail "no WATCHDOG=1"
 [ "$(stat -c %a "$state/control.sock")" = 660 ] || fail "control socket mode"
 "$WARDENCTL" --state "$state" status | grep -q "signature   verified" || fail "human status"
 
@@ -130,7 +121,7 @@ measured_matches() { # measured_matches: the signed status agrees with the file
     [ "$(json "$tmp/status.json" "j['measurements']['entries']")" = "$entries" ] &&
     [ "$(json "$tmp/status.json" "j['measurements']['sha256']")" = "$register" ]
 }
-until_ok 5 measured_matches || fail "status registers do not match measurements.bin"
+mesh_wait 5 measured_matches || fail "status registers do not match measurements.bin"
 read -r entries register names < <(replay "$state/measurements.bin")
 [ "$names" = "$(readlink -f "$WARDEND") warden:config $state/node.cert warden:keystore:file" ] \
     || fail "start-up measurements: $entries entries: $names"
@@ -139,28 +130,28 @@ cp "$state/measurements.bin" "$tmp/measured-at-start"
 step "a control client that never reads its replies is cut off; the engine keeps serving"
 sent=$("$PY" "$HERE/control_flood.py" "$state/control.sock")
 [ "$sent" -lt 5000 ] || fail "the engine never hung up on a client that does not read"
-until_ok 5 grep -q "does not read its replies; disconnected" "$tmp/wardend.log" \
+mesh_wait 5 grep -q "does not read its replies; disconnected" "$tmp/wardend.log" \
     || fail "disconnect not logged"
 verified_with keys 0 || fail "engine unresponsive after the flood"
 
 step "kill -9 the keys process: restarted, and signing works again"
 keys_pid=$(child_pid keys)
 kill -KILL "$keys_pid"
-until_ok 10 verified_with keys 1 || fail "keys not back with verified signatures"
+mesh_wait 10 verified_with keys 1 || fail "keys not back with verified signatures"
 [ "$(child_pid keys)" != "$keys_pid" ] || fail "keys pid did not change"
 grep -q "keys (pid $keys_pid) killed by signal 9" "$tmp/wardend.log" || fail "kill not logged"
 
 step "kill -9 the engine: restarted, control socket back"
 engine_pid=$(child_pid engine)
 kill -KILL "$engine_pid"
-until_ok 10 verified_with engine 1 || fail "engine not back"
+mesh_wait 10 verified_with engine 1 || fail "engine not back"
 
 step "SIGHUP reloads by restarting both children with the new configuration"
 sed -i 's/# level = "info"/level = "warning"/' "$state/warden.conf"
 kill -HUP "$daemon_pid"
-until_ok 10 verified_with engine 2 || fail "engine not restarted by SIGHUP"
-until_ok 10 verified_with keys 2 || fail "keys not restarted by SIGHUP"
-until_ok 5 measured_matches || fail "status registers do not match measurements.bin after reload"
+mesh_wait 10 verified_with engine 2 || fail "engine not restarted by SIGHUP"
+mesh_wait 10 verified_with keys 2 || fail "keys not restarted by SIGHUP"
+mesh_wait 5 measured_matches || fail "status registers do not match measurements.bin after reload"
 size=$(stat -c %s "$tmp/measured-at-start")
 cmp -n "$size" "$tmp/measured-at-start" "$state/measurements.bin" \
     || fail "the measurement log lost or changed its earlier entries"
@@ -185,7 +176,7 @@ for p in $pids; do
     [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat")" != Z ] && fail "pid $p left running"
 done
 [ ! -e "$state/control.sock" ] || fail "control socket left behind"
-until_ok 5 grep -q "STOPPING=1" "$tmp/notify.log" || fail "no STOPPING=1"
+mesh_wait 5 grep -q "STOPPING=1" "$tmp/notify.log" || fail "no STOPPING=1"
 echo "    stopped in $elapsed ms"
 
 step "the control socket admits root, refuses other users, and admits control/group"
@@ -200,7 +191,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && getent group nogroup >
         printf '%s\n' "$@" > "$state/conf.d/60-control.conf"
         "$WARDEND" -c "$state/warden.conf" -l debug 2> "$tmp/wardend.log" &
         daemon_pid=$!
-        until_ok 10 "$WARDENCTL" --socket "$tmp/pub/control.sock" status || fail "no status"
+        mesh_wait 10 "$WARDENCTL" --socket "$tmp/pub/control.sock" status || fail "no status"
         chmod 0666 "$tmp/pub/control.sock"
     }
     stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || fail "exit status $?"; daemon_pid=; }
@@ -211,7 +202,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && getent group nogroup >
     set -e
     [ $rc = 1 ] && grep -q "wardend closed the connection" "$tmp/err" \
         || fail "uid 65534 was served (rc $rc)"
-    until_ok 5 grep -q "control socket: refused pid [0-9]* (uid 65534, gid 65534)" "$tmp/wardend.log" \
+    mesh_wait 5 grep -q "control socket: refused pid [0-9]* (uid 65534, gid 65534)" "$tmp/wardend.log" \
         || fail "refusal not logged"
     stop_daemon
 

@@ -15,8 +15,9 @@ WARDEND=$1
 WARDENCTL=$2
 VERIFY=$3
 VECTORS=$4/pcr
-PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=mesh_lib.sh
+source "$HERE/mesh_lib.sh" # PY, json, mesh_wait
 
 tmp=$(mktemp -d /tmp/warden-pcr-XXXXXX)
 state=$tmp/node
@@ -37,14 +38,6 @@ fail() {
     [ -f "$tmp/wardend.log" ] && sed 's/^/  log: /' "$tmp/wardend.log" >&2
     exit 1
 }
-json() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
-until_ok() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.05
-    done
-}
 ctl() { "$WARDENCTL" --state "$state" "$@"; }
 
 step "an instrument on a pseudo-terminal, a node configured to read it"
@@ -52,7 +45,7 @@ mkfifo "$tmp/cmds"
 "$PY" "$HERE/pcr_instrument.py" "$tmp/pty" "$tmp/cmds" 2> "$tmp/instrument.err" &
 inst_pid=$!
 exec 9> "$tmp/cmds" # keep the command pipe open between commands
-until_ok 5 test -s "$tmp/pty" || fail "no pty"
+mesh_wait 5 test -s "$tmp/pty" || fail "no pty"
 mkdir -p "$tmp/drop"
 "$WARDENCTL" init --state "$state" --name lab-a > /dev/null
 mkdir -p "$state/conf.d"
@@ -67,7 +60,7 @@ pcr
 CONF
 "$WARDEND" -c "$state/warden.conf" -l debug 2> "$tmp/wardend.log" &
 daemon_pid=$!
-until_ok 10 grep -q "pcr: signing results from" "$tmp/wardend.log" || fail "pcr did not start"
+mesh_wait 10 grep -q "pcr: signing results from" "$tmp/wardend.log" || fail "pcr did not start"
 ctl keys show --json > "$tmp/keys.json"
 json "$tmp/keys.json" "j['sign_pk']" > "$tmp/trusted.keys"
 
@@ -85,13 +78,13 @@ frame 7 cut.txt $VECTORS/ab7500_sample.txt truncate
 CMDS
 cp "$VECTORS/quantstudio_sample.txt" "$tmp/drop/dropped.txt"
 count() { [ "$(ctl results list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" = "$1" ]; }
-until_ok 20 count 5 || fail "expected 5 logged results: $(ctl results list 2>&1)"
-until_ok 10 grep -q "CAPSULE_ERR_FRAME_TRUNCATED" "$tmp/wardend.log" || fail "truncation not reported"
+mesh_wait 20 count 5 || fail "expected 5 logged results: $(ctl results list 2>&1)"
+mesh_wait 10 grep -q "CAPSULE_ERR_FRAME_TRUNCATED" "$tmp/wardend.log" || fail "truncation not reported"
 for code in CAPSULE_ERR_FRAME_DUPLICATE CAPSULE_ERR_FRAME_DIGEST CAPSULE_ERR_FRAME_NOISE \
             CAPSULE_ERR_FRAME_GAP; do
     grep -q "$code" "$tmp/wardend.log" || fail "$code not reported"
 done
-until_ok 5 test -f "$tmp/drop/done/dropped.txt" || fail "dropped file not moved to done/"
+mesh_wait 5 test -f "$tmp/drop/done/dropped.txt" || fail "dropped file not moved to done/"
 [ ! -e "$tmp/drop/dropped.txt" ] || fail "dropped file still in the drop directory"
 
 step "wardenctl results list / get / verify"
@@ -106,7 +99,7 @@ ctl results list --json > "$tmp/list.json"
 idx=$(json "$tmp/list.json" "[e['index'] for e in j if e['name']=='plate14.txt'][0]")
 ctl results get "$idx" --output "$tmp/plate14.out"
 cmp "$tmp/plate14.out" "$VECTORS/ab7500_sample.txt" || fail "raw bytes differ from what was sent"
-until_ok 10 ctl results verify || fail "results verify: $(ctl results verify 2>&1)"
+mesh_wait 10 ctl results verify || fail "results verify: $(ctl results verify 2>&1)"
 ctl results verify --json > "$tmp/verify.json"
 [ "$(json "$tmp/verify.json" "j['entries']")" = 5 ] || fail "verify: $(cat "$tmp/verify.json")"
 
@@ -119,7 +112,7 @@ ctl results consistency "$first_cp" --json > "$tmp/cons.json" ||
     fail "consistency: $(cat "$tmp/cons.json")"
 
 step "every bundle verifies offline (warden-verify and Python+PyNaCl)"
-until_ok 10 ctl results bundle 4 --output "$tmp/b4" || fail "no checkpoint covers entry 4"
+mesh_wait 10 ctl results bundle 4 --output "$tmp/b4" || fail "no checkpoint covers entry 4"
 for i in 0 1 2 3 4; do
     name=$(json "$tmp/list.json" "[e['name'] for e in j if e['index']==$i][0]")
     ctl results bundle "$i" --output "$tmp/b$i"
@@ -164,12 +157,12 @@ wait "$daemon_pid" || true
 "$WARDEND" -c "$state/warden.conf" -l debug 2>> "$tmp/wardend.log" &
 daemon_pid=$!
 started_twice() { [ "$(grep -c "pcr: signing results from" "$tmp/wardend.log")" = 2 ]; }
-until_ok 10 started_twice || fail "pcr did not restart"
+mesh_wait 10 started_twice || fail "pcr did not restart"
 cat >&9 <<CMDS
 frame 6 again.bin $tmp/garbage.bin
 frame 8 plate15.txt $VECTORS/ab7500_sample.txt
 CMDS
-until_ok 20 count 6 || fail "frame 8 after the restart not logged"
+mesh_wait 20 count 6 || fail "frame 8 after the restart not logged"
 grep -q "frame 6: .*CAPSULE_ERR_FRAME_DUPLICATE" "$tmp/wardend.log" ||
     fail "frame 6 after the restart not refused as a duplicate"
 grep -q "missing 7..7" "$tmp/wardend.log" || fail "the gap at 7 not reported"
@@ -199,7 +192,7 @@ p.poll(30000)' "$HERE" "$VECTORS/quantstudio_sample.txt" |
     "$WARDEND" -c "$state2/warden.conf" 2> "$tmp/wardend2.log" &
 daemon2_pid=$!
 stdin_ok() { "$WARDENCTL" --state "$state2" results list | grep -q "stdin .* piped.txt"; }
-until_ok 20 stdin_ok || fail "piped result not logged: $(cat "$tmp/wardend2.log")"
+mesh_wait 20 stdin_ok || fail "piped result not logged: $(cat "$tmp/wardend2.log")"
 kill -TERM "$daemon2_pid" 2>/dev/null || true
 wait "$daemon2_pid" 2>/dev/null || true
 daemon2_pid=

@@ -25,45 +25,21 @@ tmp=$(mktemp -d /tmp/warden-tpm-XXXXXX)
 SWTPM_PID=
 # shellcheck source=mesh_lib.sh
 source "$HERE/mesh_lib.sh"
+# shellcheck source=cluster_lib.sh
+source "$HERE/cluster_lib.sh"
 stop_swtpm() { [ -z "$SWTPM_PID" ] || { kill "$SWTPM_PID" 2> /dev/null || true; wait "$SWTPM_PID" 2> /dev/null || true; }; }
 trap 'mesh_cleanup; stop_swtpm; rm -rf "$tmp"' EXIT
 step() { echo "--- $* ($SECONDS s)"; }
-sha256() { sha256sum "$1" | cut -d' ' -f1; }
 for tool in swtpm swtpm_setup tpm2_pcrextend; do
     command -v "$tool" > /dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 
-status() {
-    "$WARDENCTL" --state "$tmp/n$1" attest node "n$2" --json 2> /dev/null \
-        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tier"])' || true
-}
-tier_everywhere() {
-    local i
-    for ((i = 0; i < N; i++)); do [ "$(status "$i" "$1")" = "$2" ] || return 1; done
-}
-all_affirming() {
-    local k
-    for ((k = 0; k < N; k++)); do tier_everywhere "$k" affirming || return 1; done
-}
 # verdicts AT NODE EXPR: EXPR over node AT's verdicts `v` about NODE's last evidence.
 verdicts() {
     "$WARDENCTL" --state "$tmp/n$1" attest node "n$2" --json | "$PY" -c "
 import json, sys
 v = json.load(sys.stdin)['verdicts']
 print($3)"
-}
-same_ledgers() {
-    "$PY" - "$tmp" "$N" <<'EOF'
-import sqlite3, sys
-tmp, n = sys.argv[1], int(sys.argv[2])
-chains = []
-for i in range(n):
-    db = sqlite3.connect("file:%s/n%d/ledger.db?mode=ro" % (tmp, i), uri=True, timeout=5)
-    chains.append(dict(db.execute("select height, id from blocks")))
-for h in set().union(*[set(c) for c in chains]):
-    if len({c[h] for c in chains if h in c}) != 1:
-        sys.exit("conflicting blocks at height %d" % h)
-EOF
 }
 
 step "a software TPM with an EK certificate from a local CA"
@@ -94,20 +70,9 @@ TCTI="swtpm:path=$tmp/tpm/sock"
 
 step "$N nodes with one node policy and the EK issuers; n$TPMN with the TPM"
 mesh_make "$N"
-certs=()
-for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
-"$WARDENCTL" genesis create --name tpm-test "${certs[@]}" --param epoch_blocks=12 --force \
-    --out "$tmp/genesis" > /dev/null
-exe=$(readlink -f "$WARDEND")
-cat > "$tmp/policy.json" <<EOF
-{"meta": {"version": 1, "generator": 0}, "release": 0,
- "digests": {"$exe": ["$(sha256 "$exe")"]},
- "excludes": ["^warden:", ".*/node\\\\.cert\$", ".*/genesis\$"], "keyrings": {},
- "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
- "ima-buf": {}, "verification-keys": ""}
-EOF
+mesh_genesis tpm-test --param epoch_blocks=12
+node_policy_write "$tmp/policy.json" "$(readlink -f "$WARDEND")"
 for ((i = 0; i < N; i++)); do
-    cp "$tmp/genesis" "$tmp/n$i/genesis"
     cat > "$tmp/n$i/conf.d/60-attest.conf" <<EOF
 attest
     node_policy = "$tmp/policy.json"
@@ -126,8 +91,8 @@ grep -q "EK .*(certificate checked)" "$tmp/n$TPMN/wardend.log" \
     || mesh_fail "n$TPMN did not check its EK certificate"
 
 step "n$TPMN's quoted self-evidence is certified into every ledger"
-mesh_wait 30 all_affirming || {
-    for ((k = 0; k < N; k++)); do echo "n$k: $(status 0 "$k")" >&2; done
+mesh_wait 30 attest_all_affirming || {
+    for ((k = 0; k < N; k++)); do echo "n$k: $(attest_tier 0 "$k")" >&2; done
     mesh_fail "self-evidence not certified everywhere"
 }
 grep -q "AK-binding record .* sealed" "$tmp/n$TPMN/wardend.log" \
@@ -143,15 +108,15 @@ step "PCR 23 of n$TPMN's TPM is extended behind the engine's back"
 TPM2TOOLS_TCTI="$TCTI" tpm2_pcrextend \
     23:sha256=0000000000000000000000000000000000000000000000000000000000000bad \
     || mesh_fail "tpm2_pcrextend failed"
-mesh_wait 40 tier_everywhere "$TPMN" contraindicated || {
-    for ((k = 0; k < N; k++)); do echo "n$k sees n$TPMN: $(status "$k" "$TPMN")" >&2; done
+mesh_wait 40 attest_tier_everywhere "$TPMN" contraindicated || {
+    for ((k = 0; k < N; k++)); do echo "n$k sees n$TPMN: $(attest_tier "$k" "$TPMN")" >&2; done
     mesh_fail "n$TPMN's evidence after the extension is not contraindicated everywhere"
 }
 [ "$(verdicts 1 "$TPMN" "any('quote-pcr-log' in x['reasons'] and x['boot'] == 'contraindicated' for x in v)")" = True ] \
     || mesh_fail "no verdict names quote-pcr-log: $(verdicts 1 "$TPMN" v)"
 for ((k = 1; k < N; k++)); do
-    tier_everywhere "$k" affirming || mesh_fail "n$k is no longer affirming"
+    attest_tier_everywhere "$k" affirming || mesh_fail "n$k is no longer affirming"
 done
-same_ledgers || mesh_fail "ledgers differ"
+ledger_same "${!MESH_PORTS[@]}" > /dev/null || mesh_fail "ledgers differ"
 mesh_check_logs
 echo "PASS ($SECONDS s)"

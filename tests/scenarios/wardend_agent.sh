@@ -21,7 +21,9 @@ WARDEND=$1
 WARDENCTL=$2
 AGENT=$3
 FORGE=$4
-PY=/usr/bin/python3
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=mesh_lib.sh
+source "$HERE/mesh_lib.sh" # PY, json, mesh_wait
 
 tmp=$(mktemp -d /tmp/warden-wardend-agent-XXXXXX)
 state=$tmp/node
@@ -43,24 +45,13 @@ fail() {
     exit 1
 }
 ctl() { "$WARDENCTL" --state "$state" "$@"; }
-# jq_py FILE EXPR: a Python expression over the parsed JSON `j`.
-jq_py() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
-# until_ok SECONDS CMD...: retries CMD every 100 ms until it succeeds.
-until_ok() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
 # evidence_has EXPR: the stored evidence (as JSON `j`) satisfies EXPR.
 evidence_has() {
     ctl attest evidence --limit 1000 --json >"$tmp/ev.json" &&
-        [ "$(jq_py "$tmp/ev.json" "$1")" = True ]
+        [ "$(json "$tmp/ev.json" "$1")" = True ]
 }
 host_has() {
-    ctl attest host --json >"$tmp/host.json" && [ "$(jq_py "$tmp/host.json" "$1")" = True ]
+    ctl attest host --json >"$tmp/host.json" && [ "$(json "$tmp/host.json" "$1")" = True ]
 }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -111,7 +102,7 @@ EOF
 
 "$WARDEND" -c "$state/warden.conf" -l debug 2>"$tmp/wardend.log" &
 daemon_pid=$!
-until_ok 10 ctl status || fail "wardend did not start"
+mesh_wait 10 ctl status || fail "wardend did not start"
 grep -q "attest: serving host agents on $ENDPOINT (6 items" "$tmp/wardend.log" ||
     fail "the engine does not serve host agents"
 host_has 'j["listen"] == "'"$ENDPOINT"'" and j["hosts"] == []' || fail "attest host before tokens"
@@ -146,28 +137,28 @@ echo "ok: agent usage errors"
 step "a boot token from wardenctl admits the agent; challenges pass"
 ctl attest token --host hostA --json >"$tmp/token.json"
 key=$(ctl keys show --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["curve_pk"])')
-[ "$(jq_py "$tmp/token.json" 'j["server_key"]')" = "$key" ] || fail "token: server key"
-printf 'quiet %s ro\n' "$(jq_py "$tmp/token.json" 'j["cmdline"]')" >"$tmp/cmdline.boot"
+[ "$(json "$tmp/token.json" 'j["server_key"]')" = "$key" ] || fail "token: server key"
+printf 'quiet %s ro\n' "$(json "$tmp/token.json" 'j["cmdline"]')" >"$tmp/cmdline.boot"
 grep -q "warden.server=$ENDPOINT warden.server_key=$key warden.token=" "$tmp/cmdline.boot" ||
     fail "token: kernel command line"
 ctl attest token --host hostA | grep -q '^kernel command line:' || fail "token: text form"
 # The second token replaced the first: take the newest.
 ctl attest token --host hostA --json >"$tmp/token.json"
-printf 'quiet %s ro\n' "$(jq_py "$tmp/token.json" 'j["cmdline"]')" >"$tmp/cmdline.boot"
+printf 'quiet %s ro\n' "$(json "$tmp/token.json" 'j["cmdline"]')" >"$tmp/cmdline.boot"
 host_has '[h["state"] for h in j["hosts"]] == ["waiting"]' || fail "hostA is not waiting"
 "$AGENT" --cmdline "$tmp/cmdline.boot" --host hostA 2>"$tmp/agent.err" &
 agent_pid=$!
-until_ok 20 host_has '[(h["state"], h["passed"] >= 4) for h in j["hosts"]] == [("trusted", True)]' ||
+mesh_wait 20 host_has '[(h["state"], h["passed"] >= 4) for h in j["hosts"]] == [("trusted", True)]' ||
     fail "hostA is not trusted after four challenges"
 ctl attest challenge --host hostA | grep -q "challenged 1 host" || fail "challenge on demand"
-until_ok 10 host_has 'any(o["on_demand"] and o["outcome"] == "pass" for o in j["hosts"][0]["history"])' ||
+mesh_wait 10 host_has 'any(o["on_demand"] and o["outcome"] == "pass" for o in j["hosts"][0]["history"])' ||
     fail "no on-demand challenge passed"
 ctl attest host | grep -q "^host hostA  trusted" || fail "attest host: text form"
-until_ok 10 evidence_has 'j["unverified"] == 0 and sum(r["outcome"] == "pass" and r["subject"]["host"] == "hostA" for r in j["records"]) >= 4' ||
+mesh_wait 10 evidence_has 'j["unverified"] == 0 and sum(r["outcome"] == "pass" and r["subject"]["host"] == "hostA" for r in j["records"]) >= 4' ||
     fail "no four verified pass records"
-[ "$(jq_py "$tmp/ev.json" 'len({tuple(i["item"] for i in r["items"]) for r in j["records"]}) >= 2')" = True ] ||
+[ "$(json "$tmp/ev.json" 'len({tuple(i["item"] for i in r["items"]) for r in j["records"]}) >= 2')" = True ] ||
     fail "challenged item subsets do not vary"
-jq_py "$tmp/ev.json" 'j["records"][0]["key_protection"], j["records"][0]["tamper"]' |
+json "$tmp/ev.json" 'j["records"][0]["key_protection"], j["records"][0]["tamper"]' |
     grep -q "software" || fail "evidence: key protection"
 ctl attest evidence --host hostA --limit 3 | grep -c "verified$" | grep -q '^3$' ||
     fail "attest evidence: text form"
@@ -190,7 +181,7 @@ for _ in $(seq 60); do
 done
 evidence_has "$fail_expr" || fail "no fail evidence for the changed file"
 evidence_has 'j["unverified"] == 0' || fail "fail evidence does not verify"
-until_ok 10 grep -q "^hostA fail [0-9]* untrusted .*measured.conf" "$tmp/hook.log" ||
+mesh_wait 10 grep -q "^hostA fail [0-9]* untrusted .*measured.conf" "$tmp/hook.log" ||
     fail "the hook did not run for the failure"
 host_has 'j["hosts"][0]["state"] == "untrusted" and j["hosts"][0]["failed"] >= 1' ||
     fail "hostA is not untrusted"
@@ -204,7 +195,7 @@ forge_token=$(ctl attest token --host forger --json | "$PY" -c 'import json,sys;
     fail "agent_forge.py"
 }
 for reason in ATTEST_ERR_AGENT_NONCE WD_ERR_BAD_SIGNATURE ATTEST_ERR_AGENT_SESSION_KEY; do
-    until_ok 5 grep -q "rejected a message from forger: .*($reason)" "$tmp/wardend.log" ||
+    mesh_wait 5 grep -q "rejected a message from forger: .*($reason)" "$tmp/wardend.log" ||
         fail "no rejection $reason in the log"
 done
 host_has '[h["rejected"] for h in j["hosts"] if h["host"] == "forger"] == [3]' ||
@@ -224,7 +215,7 @@ time.sleep(0.3)
 s.close()
 ctx.term()
 EOF
-until_ok 5 host_has 'j["rejected_unknown"] >= 4' || fail "garbage frames were not counted"
+mesh_wait 5 host_has 'j["rejected_unknown"] >= 4' || fail "garbage frames were not counted"
 ctl status >/dev/null || fail "the engine did not survive garbage"
 echo "ok: replay and forgeries rejected; garbage counted"
 
@@ -232,21 +223,21 @@ step "killing the agent gives a missed record"
 kill -KILL "$agent_pid"
 wait "$agent_pid" 2>/dev/null || true
 agent_pid=
-until_ok 20 evidence_has 'any(r["outcome"] == "missed" and r["subject"]["host"] == "hostA" for r in j["records"])' ||
+mesh_wait 20 evidence_has 'any(r["outcome"] == "missed" and r["subject"]["host"] == "hostA" for r in j["records"])' ||
     fail "no missed record after the agent died"
 evidence_has 'j["unverified"] == 0' || fail "missed evidence does not verify"
-until_ok 10 grep -q "^hostA missed " "$tmp/hook.log" || fail "the hook did not run for the miss"
+mesh_wait 10 grep -q "^hostA missed " "$tmp/hook.log" || fail "the hook did not run for the miss"
 echo "ok: a dead agent misses; recorded"
 
 step "evidence survives kill -9 of the engine"
 ctl attest evidence --limit 1000 --json >"$tmp/before.json"
-before=$(jq_py "$tmp/before.json" 'len(j["records"])')
+before=$(json "$tmp/before.json" 'len(j["records"])')
 ctl status --json >"$tmp/status.json"
-engine=$(jq_py "$tmp/status.json" '[p["pid"] for p in j["processes"] if p["name"] == "engine"][0]')
+engine=$(json "$tmp/status.json" '[p["pid"] for p in j["processes"] if p["name"] == "engine"][0]')
 kill -KILL "$engine"
-until_ok 15 eval 'ctl status --json >"$tmp/status.json" && [ "$(jq_py "$tmp/status.json" "[p[\"pid\"] for p in j[\"processes\"] if p[\"name\"] == \"engine\"][0]")" != "$engine" ]' ||
+mesh_wait 15 eval 'ctl status --json >"$tmp/status.json" && [ "$(json "$tmp/status.json" "[p[\"pid\"] for p in j[\"processes\"] if p[\"name\"] == \"engine\"][0]")" != "$engine" ]' ||
     fail "the engine did not come back"
-until_ok 10 evidence_has 'len(j["records"]) >= '"$before"' and j["unverified"] == 0' ||
+mesh_wait 10 evidence_has 'len(j["records"]) >= '"$before"' and j["unverified"] == 0' ||
     fail "records lost over the engine restart"
 "$PY" - "$state/attest.db" "$before" <<'EOF' || fail "attest.db checks"
 import sqlite3, sys
@@ -269,7 +260,7 @@ step "records sealed before a genesis still verify after one is installed"
 "$WARDENCTL" genesis create --name agent-test --node "$state/node.cert" --out "$state/genesis" \
     >/dev/null
 kill -HUP "$daemon_pid"
-until_ok 15 evidence_has 'j["chain"] != "00" * 32 and len(j["records"]) >= '"$before"' and j["unverified"] == 0' ||
+mesh_wait 15 evidence_has 'j["chain"] != "00" * 32 and len(j["records"]) >= '"$before"' and j["unverified"] == 0' ||
     fail "after the genesis: $(cat "$tmp/ev.json")"
 echo "ok: zero-chain records verify under the new chain's node"
 

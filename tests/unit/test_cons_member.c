@@ -1247,6 +1247,62 @@ test_new_rejections (void **state)
     cons_member_destroy (&m); /* safe on NULL */
 }
 
+/* The ledger adds and removes members: kept members keep their state, a
+   removed one is unknown at once (its messages refused, its probe
+   forgotten), an added one starts alive at incarnation 0. */
+static void
+test_set_members (void **state)
+{
+    (void)state;
+    s_ids_init ();
+    cons_member_config_t cfg = { 0 };
+    cfg.self = s_id (0);
+    cfg.members = &s_ids[0][0];
+    cfg.count = 3; /* members 0, 1, 2 */
+    cfg.probe_ms = 1000;
+    cfg.probe_timeout_ms = 500;
+    cons_member_t *m = NULL;
+    assert_int_equal (cons_member_new (&cfg, &m), WD_OK);
+    s_outs_t outs;
+    (void)s_first_ping (m, &outs);
+    assert_int_equal (s_push_update (m, 900, 1, CONS_MEMBER_ALIVE, 1, 7, 0), WD_OK);
+    s_drain (m, &outs);
+    uint8_t next[3][CONS_MEMBER_ID_LEN];
+    memcpy (next[0], s_id (1), CONS_MEMBER_ID_LEN);
+    memcpy (next[1], s_id (3), CONS_MEMBER_ID_LEN);
+    memcpy (next[2], s_id (1), CONS_MEMBER_ID_LEN);
+    assert_int_equal (cons_member_set_members (m, &next[0][0], 3, 1000), WD_ERR_BAD_VALUE);
+    assert_int_equal (cons_member_count (m), 3);
+    /* {1, 3} and self (not listed, kept) */
+    assert_int_equal (cons_member_set_members (m, &next[0][0], 2, 1000), WD_OK);
+    assert_int_equal (cons_member_count (m), 3);
+    cons_member_info_t info;
+    assert_false (cons_member_find (m, s_id (2), &info));
+    assert_true (cons_member_find (m, s_id (0), &info));
+    assert_true (info.self);
+    cons_member_state_t st;
+    uint64_t inc;
+    s_state_of (m, 1, &st, &inc);
+    assert_int_equal (st, CONS_MEMBER_ALIVE);
+    assert_int_equal (inc, 7);
+    s_state_of (m, 3, &st, &inc);
+    assert_int_equal (st, CONS_MEMBER_ALIVE);
+    assert_int_equal (inc, 0);
+    assert_int_equal (s_push_update (m, 1001, 2, CONS_MEMBER_ALIVE, 2, 1, 0),
+                      CONS_ERR_MEMBER_UNKNOWN);
+    assert_int_equal (s_push_update (m, 1002, 3, CONS_MEMBER_ALIVE, 3, 5, 0), WD_OK);
+    s_state_of (m, 3, &st, &inc);
+    assert_int_equal (inc, 5);
+    /* Probes from now on only go to members of the new set. */
+    for (uint64_t now = 1003; now < 20000; now = cons_member_next_deadline (m)) {
+        cons_member_tick (m, now);
+        s_drain (m, &outs);
+        for (size_t i = 0; i < outs.count; i++)
+            assert_true (outs.o[i].peer == 1 || outs.o[i].peer == 3);
+    }
+    cons_member_destroy (&m);
+}
+
 int
 main (void)
 {
@@ -1271,6 +1327,7 @@ main (void)
         cmocka_unit_test (test_start_up_grace),
         cmocka_unit_test (test_deterministic),
         cmocka_unit_test (test_new_rejections),
+        cmocka_unit_test (test_set_members),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

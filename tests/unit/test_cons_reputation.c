@@ -232,6 +232,40 @@ test_equivocation (void **state)
     cons_reputation_destroy (&rep);
 }
 
+/* One equivocation reported by every node that saw it (different
+   envelopes, one (validator, height, round, type)) is one slash; another
+   height or the other vote type is another. */
+static void
+test_equivocation_counted_once (void **state)
+{
+    (void)state;
+    cons_reputation_t *rep = cons_reputation_new (s_t.genesis);
+    s_recs_t r = { .count = 0 };
+    size_t len;
+    s_add_new (&r, tchain_equivocation (&s_t, 0, 2, 1, &len), &len);
+    s_add_new (&r, tchain_equivocation (&s_t, 1, 2, 1, &len), &len);
+    s_apply (rep, &r, NULL, 0, NULL, 0); /* 1: epoch 0, two reports */
+    assert_int_equal (s_row (rep, 2)->slashes, 1);
+    assert_int_equal (s_row (rep, 2)->quarantine_until, 1 + CONS_REP_QUARANTINE_EPOCHS);
+    s_apply (rep, NULL, NULL, 0, NULL, 0);
+    s_apply (rep, NULL, NULL, 0, NULL, 0);
+    s_add_new (&r, tchain_equivocation (&s_t, 3, 2, 1, &len), &len);
+    s_apply (rep, &r, NULL, 0, NULL, 0); /* 4: epoch 1, a late third report */
+    assert_int_equal (s_row (rep, 2)->slashes, 1);
+    assert_int_equal (s_row (rep, 2)->quarantine_until, 1 + CONS_REP_QUARANTINE_EPOCHS);
+    s_add_new (&r, tchain_equivocation (&s_t, 3, 2, 2, &len), &len);
+    s_apply (rep, &r, NULL, 0, NULL, 0); /* 5: another height: a second slash */
+    assert_int_equal (s_row (rep, 2)->slashes, 2);
+    assert_int_equal (s_row (rep, 2)->quarantine_until, 1 + 1 + CONS_REP_QUARANTINE_EPOCHS);
+    /* a copy keeps what was slashed */
+    cons_reputation_t *copy = cons_reputation_dup (rep);
+    s_add_new (&r, tchain_equivocation (&s_t, 0, 2, 2, &len), &len);
+    s_apply (copy, &r, NULL, 0, NULL, 0);
+    assert_int_equal (s_row (copy, 2)->slashes, 2);
+    cons_reputation_destroy (&copy);
+    cons_reputation_destroy (&rep);
+}
+
 static void
 test_weights_cap (void **state)
 {
@@ -342,11 +376,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_fresh),
-        cmocka_unit_test (test_verdicts_participation_decay),
-        cmocka_unit_test (test_equivocation),
-        cmocka_unit_test (test_weights_cap),
-        cmocka_unit_test (test_replay_identical),
+        cmocka_unit_test (test_fresh),        cmocka_unit_test (test_verdicts_participation_decay),
+        cmocka_unit_test (test_equivocation), cmocka_unit_test (test_equivocation_counted_once),
+        cmocka_unit_test (test_weights_cap),  cmocka_unit_test (test_replay_identical),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -284,7 +284,7 @@ test_frame_decode (void **state)
     frame[1] = 0;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
-    frame[1] = CONS_CHANNEL_OBSERVE + 1;
+    frame[1] = CONS_CHANNEL_HELLO + 1;
     assert_int_equal (cons_transport_frame_decode (frame, 4, 64, &channel, &body, &len),
                       CONS_ERR_FRAME_CHANNEL);
     assert_null (body);

@@ -140,6 +140,7 @@ class Rep:
                       "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0}
                      for k, _, p, _ in nodes]
         self.cases = {}  # evidence id -> {epoch, subject, votes, state}, in commit order
+        self.slashed = set()  # (validator, height, round, type) already slashed
         self.outcomes = []  # (height, evidence id, state) of every decided case
         self.status = {}  # node id -> outcome of its latest decided evidence
 
@@ -228,7 +229,11 @@ class Rep:
             body = msgpack.unpackb(env["body"], raw=False)
             if env["type"] == "equivocation":
                 r = self.find(body["validator"])
-                if r:
+                # one slash per (validator, height, round, vote type): the
+                # same equivocation reported by another node changes nothing
+                key = (body["validator"], body["height"], body["round"], body["type"])
+                if r and key not in self.slashed:
+                    self.slashed.add(key)
                     r["passed"] = 0
                     r["made"] = 0
                     r["slashes"] += 1
@@ -336,7 +341,10 @@ def main():
          set()),
         (lambda: [note(2, 3), cverdict(B, id_x, C, False, 1, False), ev_b,
                   cverdict(A, id_b, B, True, 0, True), cverdict(C, id_b, B, True, 0, True)], {1}),
-        (lambda: [note(3, 4), cverdict(C, id_q, Q, True, 1, False)], set()),
+        # C reports Q's equivocation of block 1 late, under its own key: a
+        # second record of the same equivocation, stored but not slashed again
+        (lambda: [note(3, 4), cverdict(C, id_q, Q, True, 1, False), equivocation(C, Q, 1)],
+         set()),
         (lambda: [ev_c, cverdict(A, id_c, C, True, 1, True), cverdict(B, id_c, C, True, 1, True)],
          set()),
         (lambda: [], set()),
@@ -371,6 +379,9 @@ def main():
     # the validator sets the plan is built for: C out of epoch 2, back in 3
     assert [pk for pk, _ in sets[2]] == [pks[i] for i in sorted((A, B))], sets[2]
     assert [pk for pk, _ in sets[3]] == [pks[i] for i in sorted((A, B, C))], sets[3]
+    # two reports of one equivocation: one slash, the first quarantine
+    assert rep.find(pks[Q])["slashes"] == 1
+    assert rep.find(pks[Q])["quarantine_until"] == 1 + QUARANTINE
     w("reputation=%s\n" % rep.encode().hex())
     w("reputation_hash=%s\n" % sha(rep.encode()).hex())
 
