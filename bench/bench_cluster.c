@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "bench_cluster.h"
@@ -290,4 +291,40 @@ bench_cluster_peers (bench_cluster_node_t *node, node_mesh_summary_t *summary,
         }
     }
     return true;
+}
+
+double
+bench_cluster_cpu (const bench_cluster_node_t *node)
+{
+    if (node->pid <= 0)
+        return 0;
+    DIR *proc = opendir ("/proc");
+    if (!proc)
+        return 0;
+    long tick = sysconf (_SC_CLK_TCK);
+    unsigned long long ticks = 0;
+    struct dirent *e;
+    while ((e = readdir (proc))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[PATH_MAX], buf[1024];
+        snprintf (path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen (path, "r");
+        if (!f)
+            continue;
+        size_t got = fread (buf, 1, sizeof buf - 1, f);
+        fclose (f);
+        buf[got] = '\0';
+        /* after "pid (comm) ": state ppid pgrp ... utime(14) stime(15) */
+        const char *at = strrchr (buf, ')');
+        int pgrp;
+        unsigned long long utime, stime;
+        if (at &&
+            sscanf (at + 2, "%*c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &pgrp, &utime,
+                    &stime) == 3 &&
+            pgrp == node->pid)
+            ticks += utime + stime;
+    }
+    closedir (proc);
+    return tick > 0 ? (double)ticks / (double)tick : 0;
 }

@@ -61,6 +61,12 @@ bench_cluster_start (bench_cluster_node_t *nodes, int n, const char *root,
 void
 bench_cluster_stop (bench_cluster_node_t *nodes, int n);
 
+/* CPU seconds (user + system) used so far by the live processes of node's
+   process group (wardend and its children), from /proc; 0 when it is not
+   running. */
+double
+bench_cluster_cpu (const bench_cluster_node_t *node);
+
 /* A new connection to node's control socket, or NULL. Caller owns it. */
 wd_chan_t *
 bench_cluster_connect (const bench_cluster_node_t *node);

@@ -24,6 +24,9 @@
  * driver's own height latency (`wardenctl agree status`); and transport
  * messages per decision (WD_MSG_CTL_MESH_PEERS counters before and after,
  * gossip messages shown apart) next to Tendermint's bound N + 2N(N-1).
+ * With --idle SECONDS, first an idle phase: no records for that long, the
+ * empty blocks committed and the CPU time of every node's processes
+ * (/proc) are reported (agree_idle_ms paces an idle chain).
  * The answers checked (all the ctest smoke test checks) are that every
  * record is committed in every ledger and that the ledgers hold the same
  * block at every height.
@@ -76,6 +79,7 @@ static const char *s_wardend = BENCH_WARDEND_PATH;
 static const char *s_wardenctl = BENCH_WARDENCTL_PATH;
 static const char *s_params[PARAMS_MAX];
 static int s_param_count;
+static double s_idle_seconds;                /* --idle: length of the idle phase, 0: none */
 static int s_refused;                        /* publish requests refused, sent again */
 static char s_refusal[WD_MSG_ERROR_MAX + 1]; /* the first refusal */
 
@@ -502,6 +506,29 @@ s_bench (int n, int lat_records, double lat_rate, int records, int window)
         s_poll_tip (&nodes[i]);
         nodes[i].base_tip = nodes[i].tip;
     }
+    if (s_idle_seconds > 0) {
+        /* the cluster just came up: let its first heights settle */
+        usleep (1000 * 1000);
+        s_poll_tip (&nodes[0]);
+        uint64_t tip0 = nodes[0].tip;
+        double cpu0 = 0, cpu1 = 0, start = bench_now ();
+        for (int i = 0; i < n; i++)
+            cpu0 += bench_cluster_cpu (&cluster[i]);
+        usleep ((useconds_t)(s_idle_seconds * 1e6));
+        for (int i = 0; i < n; i++)
+            cpu1 += bench_cluster_cpu (&cluster[i]);
+        double span = bench_now () - start;
+        s_poll_tip (&nodes[0]);
+        printf ("N=%-3d idle, %.0f s without records: %.2f empty blocks/s; CPU of the %d nodes "
+                "%.1f%% of one core (%.2f%% per node)\n",
+                n, span, (double)(nodes[0].tip - tip0) / span, n, 100 * (cpu1 - cpu0) / span,
+                100 * (cpu1 - cpu0) / span / n);
+        fflush (stdout);
+        for (int i = 0; i < n; i++) {
+            s_poll_tip (&nodes[i]);
+            nodes[i].base_tip = nodes[i].tip;
+        }
+    }
     s_counts_t before = s_counts (nodes, n);
 
     int failed = 0;
@@ -609,6 +636,7 @@ main (int argc, char **argv)
         { "latency-rate", required_argument, NULL, 'L' },
         { "records", required_argument, NULL, 'r' },
         { "window", required_argument, NULL, 'w' },
+        { "idle", required_argument, NULL, 'i' },
         { "param", required_argument, NULL, 'p' },
         { "wardend", required_argument, NULL, 'd' },
         { "wardenctl", required_argument, NULL, 'c' },
@@ -619,7 +647,7 @@ main (int argc, char **argv)
     int lat_records = 200, records = 5000, window = 64;
     double lat_rate = 20;
     int opt;
-    while ((opt = getopt_long (argc, argv, "s:l:L:r:w:p:d:c:h", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "s:l:L:r:w:i:p:d:c:h", options, NULL)) != -1) {
         switch (opt) {
             case 's':
                 sizes = optarg;
@@ -636,6 +664,9 @@ main (int argc, char **argv)
             case 'w':
                 window = atoi (optarg);
                 break;
+            case 'i':
+                s_idle_seconds = atof (optarg);
+                break;
             case 'p':
                 if (s_param_count == PARAMS_MAX) {
                     fprintf (stderr, "bench_ledger: at most %d --param\n", PARAMS_MAX);
@@ -650,15 +681,16 @@ main (int argc, char **argv)
                 s_wardenctl = optarg;
                 break;
             default:
-                fprintf (stderr,
-                         "usage: bench_ledger [--sizes 4,7,16] [--latency-records 200]\n"
-                         "                    [--latency-rate 20] [--records 5000] [--window 64]\n"
-                         "                    [--param NAME=VALUE ...] [--wardend PATH]\n"
-                         "                    [--wardenctl PATH]\n");
+                fprintf (stderr, "usage: bench_ledger [--sizes 4,7,16] [--latency-records 200]\n"
+                                 "                    [--latency-rate 20] [--records 5000] "
+                                 "[--window 64] [--idle 0]\n"
+                                 "                    [--param NAME=VALUE ...] [--wardend PATH]\n"
+                                 "                    [--wardenctl PATH]\n");
                 return opt == 'h' ? 0 : 2;
         }
     }
-    if (lat_records < 0 || records < 0 || lat_records + records < 1 || lat_rate <= 0 || window < 1)
+    if (lat_records < 0 || records < 0 || (lat_records + records < 1 && s_idle_seconds <= 0) ||
+        lat_rate <= 0 || window < 1 || s_idle_seconds < 0)
         return 2;
     bench_cluster_init ("bench_ledger");
     if (sodium_init () < 0)

@@ -543,14 +543,18 @@ wd_reader_error_offset (const wd_reader_t *r)
 }
 
 /* Called before reading any value: counts it against an enclosing array. A
-   map value needs no accounting: wd_read_key counted the entry. */
-static void
+   map value needs no accounting: wd_read_key counted the entry. A decoder
+   that reads a fixed number of elements from an array the input made shorter
+   gets WD_ERR_BAD_LENGTH: the array's length is input, not our API's use. */
+static bool
 s_reader_value (wd_reader_t *r)
 {
     if (r->depth > 0 && !r->stack[r->depth - 1].is_map) {
-        assert (r->stack[r->depth - 1].remaining > 0 && "read past the end of an array");
+        if (r->stack[r->depth - 1].remaining == 0)
+            return s_fail (r, WD_ERR_BAD_LENGTH, r->pos);
         r->stack[r->depth - 1].remaining--;
     }
+    return true;
 }
 
 /* Reads a header of the wanted kind. */
@@ -560,8 +564,7 @@ s_expect (wd_reader_t *r, s_kind_t kind, s_header_t *h)
     if (r->err != WD_OK)
         return false;
     const uint8_t *at = r->pos;
-    s_reader_value (r);
-    if (!s_header (r, h))
+    if (!s_reader_value (r) || !s_header (r, h))
         return false;
     if (h->kind != kind && !(kind == H_UINT && h->kind == H_INT) &&
         !(kind == H_INT && h->kind == H_UINT)) {
@@ -788,7 +791,8 @@ wd_read_raw (wd_reader_t *r, const uint8_t **value, size_t *len)
     *len = 0;
     if (r->err != WD_OK)
         return false;
-    s_reader_value (r);
+    if (!s_reader_value (r))
+        return false;
     const uint8_t *at = r->pos;
     if (!s_skip_value (r, r->depth, SIZE_MAX))
         return false;

@@ -19,21 +19,25 @@
 #include "wd_hash.h"
 
 const wd_genesis_param_t wd_genesis_params[] = {
-    { "agree_commit_ms", 100, 0, 60000, "wait after a decision before the next height" },
-    { "agree_filter_ms", 50, 0, 60000, "VRF proposer mode: window for collecting proposals" },
-    { "agree_precommit_delta_ms", 100, 0, 60000, "precommit timeout increase per round" },
-    { "agree_precommit_ms", 300, 1, 600000, "precommit timeout of round 0" },
-    { "agree_prevote_delta_ms", 100, 0, 60000, "prevote timeout increase per round" },
-    { "agree_prevote_ms", 300, 1, 600000, "prevote timeout of round 0" },
-    { "agree_propose_delta_ms", 200, 0, 60000, "propose timeout increase per round" },
-    { "agree_propose_ms", 500, 1, 600000, "propose timeout of round 0" },
-    { "agree_timeout_max_ms", 30000, 1, 3600000, "cap on every round timeout" },
-    { "block_max_bytes", 1048576, 4096, 16777216, "largest block" },
-    { "epoch_blocks", 100, 1, 1000000, "blocks per epoch (validator weights change per epoch)" },
-    { "proposer_vrf", 0, 0, 1, "0: weighted round-robin proposer; 1: VRF sortition" },
-    { "seed_lookback", 2, 1, 1000, "blocks between a seed's block and its use" },
-    { "verifiers", 6, 1, 64, "expected size of an evidence record's verifier committee" },
-    { NULL, 0, 0, 0, NULL },
+    { "agree_commit_ms", 100, 0, 60000, "wait after a decision before the next height", false },
+    { "agree_filter_ms", 50, 0, 60000, "VRF proposer mode: window for collecting proposals",
+      false },
+    { "agree_idle_ms", 1000, 0, 600000,
+      "wait for records before proposing an empty block (0: propose at once)", true },
+    { "agree_precommit_delta_ms", 100, 0, 60000, "precommit timeout increase per round", false },
+    { "agree_precommit_ms", 300, 1, 600000, "precommit timeout of round 0", false },
+    { "agree_prevote_delta_ms", 100, 0, 60000, "prevote timeout increase per round", false },
+    { "agree_prevote_ms", 300, 1, 600000, "prevote timeout of round 0", false },
+    { "agree_propose_delta_ms", 200, 0, 60000, "propose timeout increase per round", false },
+    { "agree_propose_ms", 500, 1, 600000, "propose timeout of round 0", false },
+    { "agree_timeout_max_ms", 30000, 1, 3600000, "cap on every round timeout", false },
+    { "block_max_bytes", 1048576, 4096, 16777216, "largest block", false },
+    { "epoch_blocks", 100, 1, 1000000, "blocks per epoch (validator weights change per epoch)",
+      false },
+    { "proposer_vrf", 0, 0, 1, "0: weighted round-robin proposer; 1: VRF sortition", false },
+    { "seed_lookback", 2, 1, 1000, "blocks between a seed's block and its use", false },
+    { "verifiers", 6, 1, 64, "expected size of an evidence record's verifier committee", false },
+    { NULL, 0, 0, 0, NULL, false },
 };
 
 #define S_PARAM_COUNT (sizeof wd_genesis_params / sizeof wd_genesis_params[0] - 1)
@@ -159,6 +163,13 @@ wd_genesis_set_param (wd_genesis_t *self, const char *name, const char *value)
     return WD_OK;
 }
 
+/* An optional parameter at its default is left out of the encoding. */
+static bool
+s_param_omitted (const wd_genesis_t *self, size_t i)
+{
+    return wd_genesis_params[i].optional && self->params[i] == wd_genesis_params[i].default_value;
+}
+
 wd_err_t
 wd_genesis_encode (const wd_genesis_t *self, uint8_t **out, size_t *len)
 {
@@ -176,9 +187,14 @@ wd_genesis_encode (const wd_genesis_t *self, uint8_t **out, size_t *len)
     wd_writer_array (w, self->node_count);
     for (size_t i = 0; i < self->node_count; i++)
         wd_writer_bin (w, self->nodes[i].bytes, self->nodes[i].len);
+    size_t params = 0;
+    for (size_t i = 0; i < S_PARAM_COUNT; i++)
+        params += !s_param_omitted (self, i);
     wd_writer_key (w, "params");
-    wd_writer_map (w, S_PARAM_COUNT);
+    wd_writer_map (w, params);
     for (size_t i = 0; i < S_PARAM_COUNT; i++) {
+        if (s_param_omitted (self, i))
+            continue;
         wd_writer_key (w, wd_genesis_params[i].name);
         wd_writer_uint (w, self->params[i]);
     }
@@ -252,10 +268,17 @@ s_read_params (wd_reader_t *r, wd_genesis_t *g)
         return WD_OK;
     for (size_t i = 0; i < S_PARAM_COUNT; i++) {
         const wd_genesis_param_t *p = &wd_genesis_params[i];
-        if (!wd_read_key (r, p->name) || !wd_read_uint (r, &g->params[i], UINT64_MAX))
+        g->params[i] = p->default_value;
+        if (p->optional && !wd_read_key_opt (r, p->name))
+            continue; /* absent (or an error the reader holds) */
+        if (!p->optional && !wd_read_key (r, p->name))
+            return WD_OK;
+        if (!wd_read_uint (r, &g->params[i], UINT64_MAX))
             return WD_OK;
         if (g->params[i] < p->min || g->params[i] > p->max)
             return WD_ERR_OUT_OF_RANGE;
+        if (p->optional && g->params[i] == p->default_value)
+            return WD_ERR_BAD_VALUE; /* not canonical: it is left out at its default */
     }
     wd_read_end (r);
     return WD_OK;

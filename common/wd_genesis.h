@@ -9,8 +9,8 @@
  * (the signing rule's `chain`), so a node that holds a different genesis is
  * simply on another chain. Decoding is strict — lists in ascending order
  * without repeats, every certificate verified, every parameter of this
- * version present and in range — so one genesis has exactly one encoding
- * and one chain id.
+ * version present (an optional one only off its default) and in range — so
+ * one genesis has exactly one encoding and one chain id.
  */
 #ifndef WD_GENESIS_H
 #define WD_GENESIS_H
@@ -27,13 +27,19 @@
 #define WD_GENESIS_NAME_MAX    64 /* [A-Za-z0-9._-], like node names */
 #define WD_GENESIS_MAX_BYTES   (WD_GENESIS_NODES_MAX * (WD_CERT_MAX_BYTES + 3) + 4096)
 
-/* One chain parameter: every genesis carries all of them. */
+/* One chain parameter: every genesis carries all of them, except an
+   optional one at its default. */
 typedef struct {
     const char *name;
     uint64_t default_value;
     uint64_t min;
     uint64_t max;
     const char *help; /* one line */
+    /* Added after the first release of version 1: omitted from the
+       encoding while at its default (so genesis files written before it
+       keep their bytes and chain id), and refused when present with its
+       default value (so each genesis still has one encoding). */
+    bool optional;
 } wd_genesis_param_t;
 
 /* The parameters of this version, in byte order of their names (their order
@@ -78,7 +84,8 @@ wd_genesis_encode (const wd_genesis_t *self, uint8_t **out, size_t *len);
    WD_ERR_BAD_VALUE (name or time), WD_ERR_GENESIS_EMPTY, WD_ERR_GENESIS_ORDER
    (nodes not in ascending order of sign_pk, or signers not ascending),
    WD_ERR_GENESIS_DUPLICATE, WD_ERR_GENESIS_LIMIT, WD_ERR_OUT_OF_RANGE (a
-   parameter), every wd_cert_open reason for a node. *out gets the genesis
+   parameter), WD_ERR_BAD_VALUE (an optional parameter present with its
+   default value), every wd_cert_open reason for a node. *out gets the genesis
    (caller owns) and its chain id is SHA-256 of buf. */
 wd_err_t __attribute__ ((warn_unused_result))
 wd_genesis_decode (const uint8_t *buf, size_t len, wd_genesis_t **out);

@@ -355,7 +355,8 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
             (cert.height != b->height - 1 || memcmp (cert.block_id, st->id, 32) != 0))
             err = CONS_ERR_CERT_BLOCK;
         if (err == WD_OK && sigs)
-            err = cons_cert_verify (&cert, self->chain, prev->v, prev->n, NULL, NULL);
+            err = cons_cert_verify (&cert, self->chain, prev->v, prev->n, cons_vcache_verify_sig,
+                                    where == S_LIVE ? self->vcache : NULL);
     }
     for (size_t i = 0; err == WD_OK && i < b->record_count; i++)
         if ((err = s_check_record (self, st, b, i, where, sigs)) != WD_OK)
@@ -377,9 +378,10 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
     return err;
 }
 
-/* Checks a certificate for block id at height against the set. */
+/* Checks a certificate for block id at height against the set (live: the
+   precommits the machine verified are memoised in the vcache). */
 static int
-s_check_cert (cons_ledger_t *self, const s_state_t *st, uint64_t height,
+s_check_cert (cons_ledger_t *self, const s_state_t *st, s_where_t where, uint64_t height,
               const uint8_t id[CONS_BLOCK_ID_LEN], const uint8_t *buf, size_t len)
 {
     cons_cert_t cert;
@@ -392,7 +394,8 @@ s_check_cert (cons_ledger_t *self, const s_state_t *st, uint64_t height,
         return err;
     if (cert.height != height || memcmp (cert.block_id, id, CONS_BLOCK_ID_LEN) != 0)
         return CONS_ERR_CERT_BLOCK;
-    return cons_cert_verify (&cert, self->chain, set->v, set->n, NULL, NULL);
+    return cons_cert_verify (&cert, self->chain, set->v, set->n, cons_vcache_verify_sig,
+                             where == S_LIVE ? self->vcache : NULL);
 }
 
 /* ---- open and close ---------------------------------------------------- */
@@ -469,7 +472,7 @@ s_replay_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_l
     }
     cons_block_id (block, block_len, id);
     if (r->sigs) {
-        err = s_check_cert (r->self, r->st, height, id, cert, cert_len);
+        err = s_check_cert (r->self, r->st, S_STORED, height, id, cert, cert_len);
         if (err != WD_OK) {
             cons_block_release (&b);
             wd_err_why (r->why, r->why_len, "block %llu: certificate: %s",
@@ -544,6 +547,14 @@ cons_ledger_open (const char *path, const wd_genesis_t *genesis, cons_ledger_mod
     }
     *out = self;
     return WD_OK;
+}
+
+bool
+cons_ledger_verify_cb (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
+                       const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN])
+{
+    cons_ledger_t *self = ctx;
+    return cons_vcache_verify_sig (self->vcache, pk, digest, sig);
 }
 
 void
@@ -818,7 +829,7 @@ cons_ledger_append (cons_ledger_t *self, const uint8_t *block, size_t len, const
     if (err != WD_OK)
         return err;
     cons_block_id (block, len, id);
-    err = s_check_cert (self, &self->state, b.height, id, cert, cert_len);
+    err = s_check_cert (self, &self->state, S_LIVE, b.height, id, cert, cert_len);
     if (err == WD_OK)
         err = s_exec (self->db, "BEGIN IMMEDIATE");
     if (err == WD_OK) {

@@ -124,6 +124,16 @@ cons_ledger_seen (cons_ledger_t *self, const uint8_t id[32]);
 void
 cons_ledger_set_vcache (cons_ledger_t *self, cons_vcache_t *cache);
 
+/* cons_verify_fn over a ledger (ctx is the cons_ledger_t), for the state
+   machine whose valid callback is cons_ledger_valid_cb:
+   cons_vcache_verify_sig with the ledger's cache, so that the precommits
+   the machine verifies are not verified again in the certificates of
+   cons_ledger_valid_cb and cons_ledger_append (the live checks also
+   memoise through it). */
+bool
+cons_ledger_verify_cb (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
+                       const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN]);
+
 /* Builds the block for height tip + 1 from records (signed envelopes, in
    the order given): fills prev, seed, last_cert (the stored certificate of
    the tip), validators_hash, reputation_hash and records_root, with time =

@@ -257,8 +257,12 @@ s_in_set (const cons_validator_t *set, size_t count, const uint8_t pk[WD_PUBKEY_
     return false;
 }
 
-/* The case is decided at height: the subject's pass or failure and status,
-   every voter's hit or miss. */
+/* The case is decided at height: every voter's hit or miss, the pass or
+   failure of the subject's node, and for a node subject its last_seen and
+   status. A host subject counts in the pass rate of the node that attested
+   it (subject.node is always the attester: the node boots and vouches for
+   its host), but neither its last_seen nor its status, which say whether
+   the node itself runs what it should (docs/PROTOCOL.md "Reputation"). */
 static void
 s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint64_t height)
 {
@@ -272,8 +276,6 @@ s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint
         else
             e->misses++;
     }
-    if (c->subject.kind != ATTEST_SUBJECT_NODE)
-        return;
     cons_rep_entry_t *e = s_find (self, c->subject.node);
     if (!e)
         return;
@@ -281,6 +283,8 @@ s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint
         e->passed++;
     else
         e->failed++;
+    if (c->subject.kind != ATTEST_SUBJECT_NODE)
+        return;
     e->last_seen = height;
     cons_node_status_t *st = &self->status[e - self->entries];
     memset (st, 0, sizeof *st);

@@ -12,11 +12,12 @@
  *     (h - 1) mod epoch_blocks = 0, h > 1): time decay, every counter c
  *     becomes c - c / CONS_REP_DECAY_DIV;
  *   - each "committee-verdict" record (cons_committee.h) that decides its
- *     evidence record: a pass (certified) or a failure (rejected) for a
- *     node subject, whose last_seen becomes h and whose status
- *     (cons_reputation_node_status) becomes the outcome; a hit or a miss
- *     for every verifier of the record; plain "verdict" records change
- *     nothing;
+ *     evidence record: a pass (certified) or a failure (rejected) for the
+ *     subject's node — for a host subject, the node that attested it
+ *     (subject.node): the node answers for the host it boots; for a node
+ *     subject also its last_seen becomes h and its status
+ *     (cons_reputation_node_status) the outcome; a hit or a miss for every
+ *     verifier of the record; plain "verdict" records change nothing;
  *   - each "evidence" record about a node subject: last_seen becomes h;
  *   - last_cert (the certificate of block h - 1, checked by the ledger)
  *     against the validator set of h - 1: every validator of that set

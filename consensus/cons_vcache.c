@@ -6,6 +6,7 @@
  */
 #include "cons_vcache.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,8 @@ typedef struct {
 struct cons_vcache {
     uint8_t chain[WD_CHAIN_ID_LEN];
     s_bucket_t *buckets;
-    uint64_t hits, misses;
+    uint64_t hits, misses;         /* envelopes */
+    uint64_t sig_hits, sig_misses; /* agreement signatures */
 };
 
 cons_vcache_t *
@@ -68,6 +70,18 @@ cons_vcache_has (const cons_vcache_t *self, const uint8_t id[32])
     return false;
 }
 
+static void
+s_remember (cons_vcache_t *self, const uint8_t id[32])
+{
+    s_bucket_t *b = s_bucket (self, id);
+    if (b->used < S_WAYS)
+        memcpy (b->id[b->used++], id, 32);
+    else {
+        memcpy (b->id[b->next], id, 32);
+        b->next = (uint8_t)((b->next + 1) % S_WAYS);
+    }
+}
+
 int
 cons_vcache_verify (cons_vcache_t *self, const uint8_t id[32], const wd_envelope_t *env,
                     const uint8_t chain[WD_CHAIN_ID_LEN])
@@ -83,14 +97,36 @@ cons_vcache_verify (cons_vcache_t *self, const uint8_t id[32], const wd_envelope
     self->misses++;
     if (err != WD_OK)
         return err;
-    s_bucket_t *b = s_bucket (self, id);
-    if (b->used < S_WAYS)
-        memcpy (b->id[b->used++], id, 32);
-    else {
-        memcpy (b->id[b->next], id, 32);
-        b->next = (uint8_t)((b->next + 1) % S_WAYS);
-    }
+    s_remember (self, id);
     return WD_OK;
+}
+
+bool
+cons_vcache_verify_sig (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
+                        const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN])
+{
+    cons_vcache_t *self = ctx;
+    /* a key of its own domain: never equal to an envelope id */
+    static const char domain[] = "warden/vcache-sig";
+    uint8_t key[32];
+    crypto_generichash_state h;
+    crypto_generichash_init (&h, NULL, 0, sizeof key);
+    crypto_generichash_update (&h, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update (&h, pk, WD_PUBKEY_LEN);
+    crypto_generichash_update (&h, digest, WD_DIGEST_LEN);
+    crypto_generichash_update (&h, sig, WD_SIG_LEN);
+    crypto_generichash_final (&h, key, sizeof key);
+    if (self && cons_vcache_has (self, key)) {
+        self->sig_hits++;
+        return true;
+    }
+    bool ok = crypto_sign_verify_detached (sig, digest, WD_DIGEST_LEN, pk) == 0;
+    if (self) {
+        self->sig_misses++;
+        if (ok)
+            s_remember (self, key);
+    }
+    return ok;
 }
 
 void
@@ -98,4 +134,11 @@ cons_vcache_stats (const cons_vcache_t *self, uint64_t *hits, uint64_t *misses)
 {
     *hits = self ? self->hits : 0;
     *misses = self ? self->misses : 0;
+}
+
+void
+cons_vcache_sig_stats (const cons_vcache_t *self, uint64_t *hits, uint64_t *misses)
+{
+    *hits = self ? self->sig_hits : 0;
+    *misses = self ? self->sig_misses : 0;
 }

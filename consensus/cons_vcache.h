@@ -7,6 +7,12 @@
  * hit stands for exactly the bytes that verified: the answer is the one a
  * new verification would give. Only successes are stored. From-scratch
  * checks (cons_ledger_verify_all, warden-verify) never use it.
+ *
+ * It also memoises agreement signatures (cons_vcache_verify_sig: a
+ * precommit the state machine verified is checked again in the next
+ * block's last certificate and in the commit certificate the ledger
+ * appends), keyed by a hash of public key, digest and signature, in the
+ * same bounded table.
  */
 #ifndef CONS_VCACHE_H
 #define CONS_VCACHE_H
@@ -20,7 +26,7 @@
 typedef struct cons_vcache cons_vcache_t;
 
 /* How many ids a cache holds at most. */
-#define CONS_VCACHE_IDS 4096
+#define CONS_VCACHE_IDS 16384
 
 /* A cache for envelopes of chain; NULL when out of memory. */
 cons_vcache_t *
@@ -38,12 +44,24 @@ int __attribute__ ((warn_unused_result))
 cons_vcache_verify (cons_vcache_t *self, const uint8_t id[32], const wd_envelope_t *env,
                     const uint8_t chain[WD_CHAIN_ID_LEN]);
 
+/* cons_verify_fn over a cache (ctx is the cons_vcache_t, NULL: always
+   verifies): crypto_sign_verify_detached of sig over digest by pk,
+   skipped when this very triple verified before; only successes are
+   remembered. */
+bool
+cons_vcache_verify_sig (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
+                        const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN]);
+
 /* True when id is remembered as verified. */
 bool
 cons_vcache_has (const cons_vcache_t *self, const uint8_t id[32]);
 
-/* Verifications skipped so far (hits) and done (misses). */
+/* Envelope verifications skipped so far (hits) and done (misses). */
 void
 cons_vcache_stats (const cons_vcache_t *self, uint64_t *hits, uint64_t *misses);
+
+/* The same for cons_vcache_verify_sig. */
+void
+cons_vcache_sig_stats (const cons_vcache_t *self, uint64_t *hits, uint64_t *misses);
 
 #endif

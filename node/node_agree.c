@@ -90,6 +90,7 @@ typedef struct {
     cons_timer_t timer;
     uint64_t height;
     uint32_t round;
+    uint64_t idle_due; /* mono ms: a round-0 propose timeout lengthened by agree_idle_ms, 0: not */
 } s_timer_t;
 
 typedef struct {
@@ -117,6 +118,7 @@ struct node_agree {
     char state_path[PATH_MAX];
     cons_agree_params_t params;
     uint64_t epoch_blocks;
+    uint32_t idle_ms; /* agree_idle_ms */
     size_t candidate_max;
 
     /* the machine of the current epoch */
@@ -402,6 +404,9 @@ s_state_read (node_agree_t *self, char *why, size_t why_len)
 
 /* ---- timers --------------------------------------------------------------- */
 
+static bool
+s_records_wait (node_agree_t *self);
+
 static int
 s_on_agree_timer (zloop_t *loop, int timer_id, void *arg)
 {
@@ -439,9 +444,40 @@ s_arm (node_agree_t *self, cons_timer_t timer, uint64_t height, uint32_t round, 
     slot->timer = timer;
     slot->height = height;
     slot->round = round;
+    slot->idle_due = 0;
+    if (timer == CONS_TIMER_PROPOSE && round == 0 && self->idle_ms > 0 && !s_records_wait (self)) {
+        /* the proposer waits up to agree_idle_ms for a record before it
+           proposes an empty block: give it that long (s_idle_end cuts it
+           short when a record arrives) */
+        ms += self->idle_ms;
+        slot->idle_due = (uint64_t)zclock_mono () + ms;
+    }
     slot->id = zloop_timer (self->loop, ms ? ms : 1, 1, s_on_agree_timer, slot);
     if (slot->id < 0)
         wd_fatalx ("zloop_timer");
+}
+
+/* A record arrived: a round-0 propose timeout lengthened while the chain
+   was idle fires at most agree_propose_ms from now, as it would have if
+   the record had been there when the height began (the proposer proposes
+   at once now). */
+static void
+s_idle_end (node_agree_t *self)
+{
+    uint64_t now = (uint64_t)zclock_mono ();
+    for (size_t i = 0; i < TIMERS_MAX; i++) {
+        s_timer_t *t = &self->timers[i];
+        if (t->id < 0 || !t->idle_due)
+            continue;
+        uint64_t due = t->idle_due;
+        t->idle_due = 0;
+        if (due <= now + self->params.propose_ms)
+            continue; /* it fires sooner anyway */
+        zloop_timer_end (self->loop, t->id);
+        t->id = zloop_timer (self->loop, self->params.propose_ms, 1, s_on_agree_timer, t);
+        if (t->id < 0)
+            wd_fatalx ("zloop_timer");
+    }
 }
 
 /* ---- records and candidates ---------------------------------------------- */
@@ -570,25 +606,33 @@ s_on_candidate_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* Whether records wait for a block: pending ones or the committee's. */
+static bool
+s_records_wait (node_agree_t *self)
+{
+    return self->pending_len > 0 ||
+           (self->hooks.propose &&
+            self->hooks.propose (self->hooks_arg, self->hook_recs, 1, self->candidate_max / 2) > 0);
+}
+
 /* A candidate is due for tip + 1: at once when records wait, else after
-   half the propose timeout, so an idle chain makes a few empty blocks a
-   second instead of hundreds (the other nodes wait the whole propose
-   timeout for it). */
+   agree_idle_ms (or as soon as a record arrives), so an idle chain makes
+   about one empty block per agree_idle_ms instead of hundreds a second
+   (the other nodes lengthen their round-0 propose timeout by as much:
+   s_arm). */
 static void
 s_schedule_candidate (node_agree_t *self)
 {
     if (!self->validator)
         return;
     self->candidate_due = true;
-    if (self->pending_len > 0 ||
-        (self->hooks.propose &&
-         self->hooks.propose (self->hooks_arg, self->hook_recs, 1, self->candidate_max / 2) > 0)) {
+    if (s_records_wait (self)) {
         s_feed_candidate (self);
         return;
     }
     if (self->candidate_timer >= 0)
         zloop_timer_end (self->loop, self->candidate_timer);
-    size_t delay = self->params.propose_ms / 2;
+    size_t delay = self->idle_ms;
     self->candidate_timer =
         zloop_timer (self->loop, delay ? delay : 1, 1, s_on_candidate_timer, self);
     if (self->candidate_timer < 0)
@@ -616,6 +660,7 @@ s_on_record (void *arg, const uint8_t *record, size_t len)
     memcpy (r->id, id, 32);
     r->data = s_dup (record, len);
     r->len = len;
+    s_idle_end (self);
     if (self->candidate_due && self->candidate_timer >= 0 && self->agree) {
         s_feed_candidate (self);
         s_pump (self);
@@ -675,6 +720,7 @@ s_machine_start (node_agree_t *self)
         .height = height,
         .saved = sp,
         .valid = cons_ledger_valid_cb,
+        .verify = cons_ledger_verify_cb, /* precommits verified once: the certificates hit */
         .ctx = self->ledger,
     };
     memcpy (config.chain, self->chain, WD_CHAIN_ID_LEN);
@@ -1038,6 +1084,11 @@ s_pump (node_agree_t *self)
         if (self->out_next < self->out.count) {
             const cons_agree_output_t *o = &self->out.items[self->out_next++];
             s_output (self, o);
+            /* A NEW_HEIGHT into another epoch: what follows it (the new
+               height's proposal, timers, saved state) was chosen with the
+               old validator set; the new machine decides them again. */
+            if (self->rebuild)
+                self->out_next = self->out.count;
             continue;
         }
         if (self->rebuild) {
@@ -1299,6 +1350,7 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
         .block_max = (size_t)wd_genesis_param (g, "block_max_bytes"),
     };
     self->epoch_blocks = wd_genesis_param (g, "epoch_blocks");
+    self->idle_ms = (uint32_t)wd_genesis_param (g, "agree_idle_ms");
     self->candidate_max = self->params.block_max - CONS_BLOCK_CERT_MAX - 1024;
     if (self->candidate_max > CANDIDATE_MAX)
         self->candidate_max = CANDIDATE_MAX;
@@ -1647,6 +1699,7 @@ node_agree_set_hooks (node_agree_t *self, const node_agree_hooks_t *hooks, void 
 void
 node_agree_records_ready (node_agree_t *self)
 {
+    s_idle_end (self);
     if (self->candidate_due && self->candidate_timer >= 0 && self->agree) {
         s_feed_candidate (self);
         s_pump (self);

@@ -33,12 +33,13 @@ static const char s_help[] =
     "whether the validators decided it after an escalation, the evidence id\n"
     "and time, the height of the block that decided it, the measurement log's\n"
     "SHA-256 register, and the verdicts on that evidence in the chain.\n"
-    "ID is the node's id (64 hex digits) or its genesis name. The ledger is read\n"
+    "ID is the node's id (64 hex digits) or its name: a genesis node or a node\n"
+    "that joined through the ledger (also one that left). The ledger is read\n"
     "directly (read-only). Exits 0 for affirming or warning, 1 for\n"
     "contraindicated or none, 2 for an unknown node.\n";
 
 typedef struct {
-    const wd_genesis_t *g;
+    const cons_reputation_t *rep; /* the member rows, for verifier names */
     const uint8_t *evidence;
     uint64_t last; /* stop after this height */
     size_t block_max;
@@ -50,6 +51,15 @@ s_hex (const uint8_t *bin, size_t len)
 {
     char hex[2 * 64 + 1];
     return json_string (wd_hex_encode (hex, bin, len));
+}
+
+/* The certificate of node id in the ledger's member rows (genesis nodes
+   and joined nodes, also those that left), or NULL. Borrowed from rep. */
+static const wd_cert_t *
+s_row_cert (const cons_reputation_t *rep, const uint8_t id[WD_PUBKEY_LEN])
+{
+    const cons_rep_entry_t *e = cons_reputation_find (rep, id);
+    return e ? &e->cert : NULL;
 }
 
 static int
@@ -72,7 +82,7 @@ s_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len, con
             cons_committee_verdict_decode (env.body, env.body_len, &cv) != WD_OK ||
             memcmp (cv.verdict.evidence, scan->evidence, ATTEST_EVIDENCE_ID_LEN) != 0)
             continue;
-        const wd_cert_t *c = wd_genesis_find_node (scan->g, env.from);
+        const wd_cert_t *c = s_row_cert (scan->rep, env.from);
         json_t *reasons = json_array ();
         for (size_t k = 0; k < cv.verdict.first_count; k++)
             json_array_append_new (reasons, json_string (cv.verdict.first[k].reason));
@@ -90,16 +100,19 @@ s_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len, con
     return 0;
 }
 
-/* The node named by arg: 64 hex digits or a genesis name. */
+/* The node named by arg: 64 hex digits or a name, looked up in the
+   ledger's member rows, so that nodes that joined through the ledger are
+   found too (a name is unique among the rows: the join rules refuse a
+   duplicate). Borrowed from rep. */
 static const wd_cert_t *
-s_find (const wd_genesis_t *g, const char *arg)
+s_find (const cons_reputation_t *rep, const char *arg)
 {
     uint8_t id[WD_PUBKEY_LEN];
     if (strlen (arg) == 2 * WD_PUBKEY_LEN && wd_hex_decode (id, sizeof id, arg))
-        return wd_genesis_find_node (g, id);
-    for (size_t i = 0; i < wd_genesis_node_count (g); i++)
-        if (strcmp (wd_genesis_node (g, i)->name, arg) == 0)
-            return wd_genesis_node (g, i);
+        return s_row_cert (rep, id);
+    for (size_t i = 0; i < cons_reputation_count (rep); i++)
+        if (strcmp (cons_reputation_entry (rep, i)->cert.name, arg) == 0)
+            return &cons_reputation_entry (rep, i)->cert;
     return NULL;
 }
 
@@ -153,12 +166,6 @@ node_ctl_attest_node (int argc, char **argv)
     if (err != WD_OK)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "attest node: genesis %s: %s", gpath,
                               wd_strerror (err));
-    const wd_cert_t *node = s_find (g, argv[optind]);
-    if (!node) {
-        wd_genesis_destroy (&g);
-        return node_ctl_fail (NODE_CTL_EXIT_USAGE, "attest node: no node '%s' in the genesis",
-                              argv[optind]);
-    }
     char why[512] = "";
     cons_ledger_t *l = NULL;
     err = cons_ledger_open (dpath, g, CONS_LEDGER_READ_ONLY, &l, why, sizeof why);
@@ -166,6 +173,15 @@ node_ctl_attest_node (int argc, char **argv)
         wd_genesis_destroy (&g);
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "attest node: %s: %s (%s)", dpath,
                               cons_strerror (err), why);
+    }
+    const cons_reputation_t *rep = cons_ledger_reputation (l);
+    const wd_cert_t *node = s_find (rep, argv[optind]);
+    if (!node) {
+        cons_ledger_destroy (&l);
+        wd_genesis_destroy (&g);
+        return node_ctl_fail (NODE_CTL_EXIT_USAGE,
+                              "attest node: no node '%s' in the genesis or the ledger's members",
+                              argv[optind]);
     }
     cons_node_status_t st;
     err = cons_ledger_node_status (l, node->sign_pk, &st);
@@ -175,7 +191,7 @@ node_ctl_attest_node (int argc, char **argv)
         return node_ctl_fail (NODE_CTL_EXIT_USAGE, "attest node: %s: %s", argv[optind],
                               cons_strerror (err));
     }
-    s_scan_t scan = { .g = g,
+    s_scan_t scan = { .rep = rep,
                       .evidence = st.evidence,
                       .last = st.height,
                       .block_max = (size_t)wd_genesis_param (g, "block_max_bytes"),

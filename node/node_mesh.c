@@ -55,9 +55,6 @@
    NODE_MESH_HELLO_REFRESH_MS to all. */
 #define NODE_MESH_HELLO_MS         1000
 #define NODE_MESH_HELLO_REFRESH_MS 30000
-#define NODE_MESH_HELLO_PEERS      64 /* endpoints of others in one hello, at most */
-#define NODE_MESH_HELLO_MAX                                                                        \
-    (NODE_MESH_HELLO_PEERS * (WD_PUBKEY_LEN + NODE_MESH_ADDRESS_MAX + 8) + 512)
 
 /* What this node remembers about one admitted node beyond the machines. */
 typedef struct {
@@ -666,46 +663,35 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 
 /* ---- hello: endpoints ---------------------------------------------------------- */
 
-/* {ask: bool, endpoint: str, peers: [[id: bin(32), endpoint: str], ...], v: 1}:
-   the sender's own endpoint ("" when it has none to tell) and up to
-   NODE_MESH_HELLO_PEERS endpoints it knows of other admitted nodes; ask:
-   answer with a hello. */
+/* Tells peer `to` this node's endpoint and up to NODE_MESH_HELLO_PEERS
+   endpoints it knows of other admitted nodes; ask: answer with a hello. */
 static void
 s_hello_send (node_mesh_t *self, const uint8_t to[WD_PUBKEY_LEN], bool ask)
 {
     if (!self->transport)
         return;
     cons_transport_peer_t *tp = calloc (self->n ? self->n : 1, sizeof *tp);
-    if (!tp)
+    node_mesh_hello_t *hello = calloc (1, sizeof *hello);
+    if (!tp || !hello)
         wd_fatalx ("out of memory");
     size_t tn = cons_transport_peers (self->transport, tp, self->n);
     if (tn > self->n)
         tn = self->n;
-    size_t k = 0;
-    for (size_t i = 0; i < tn && k < NODE_MESH_HELLO_PEERS; i++)
-        if (tp[i].endpoint[0] && memcmp (tp[i].node_id, to, WD_PUBKEY_LEN) != 0)
-            tp[k++] = tp[i];
-    wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 4);
-    wd_writer_key (w, "ask");
-    wd_writer_bool (w, ask);
-    wd_writer_key (w, "endpoint");
-    wd_writer_cstr (w, self->advertise);
-    wd_writer_key (w, "peers");
-    wd_writer_array (w, k);
-    for (size_t i = 0; i < k; i++) {
-        wd_writer_array (w, 2);
-        wd_writer_bin (w, tp[i].node_id, WD_PUBKEY_LEN);
-        wd_writer_cstr (w, tp[i].endpoint);
-    }
-    wd_writer_key (w, "v");
-    wd_writer_uint (w, 1);
+    hello->ask = ask;
+    snprintf (hello->endpoint, sizeof hello->endpoint, "%s", self->advertise);
+    for (size_t i = 0; i < tn && hello->count < NODE_MESH_HELLO_PEERS; i++)
+        if (tp[i].endpoint[0] && memcmp (tp[i].node_id, to, WD_PUBKEY_LEN) != 0) {
+            node_mesh_hello_peer_t *p = &hello->peers[hello->count++];
+            memcpy (p->id, tp[i].node_id, WD_PUBKEY_LEN);
+            snprintf (p->endpoint, sizeof p->endpoint, "%s", tp[i].endpoint);
+        }
     size_t len;
-    const uint8_t *body = wd_writer_data (w, &len);
+    uint8_t *body = node_mesh_encode_hello (hello, &len);
     int rc = cons_transport_send (self->transport, to, CONS_CHANNEL_HELLO, body, len);
     if (rc != WD_OK)
         wd_log_debug ("mesh: hello to %s: %s", s_name (self, to), cons_strerror (rc));
-    wd_writer_destroy (&w);
+    free (body);
+    free (hello);
     free (tp);
 }
 
@@ -745,51 +731,19 @@ static int
 s_hello_receive (node_mesh_t *self, const uint8_t from[WD_PUBKEY_LEN], const uint8_t *body,
                  size_t len)
 {
-    if (len > NODE_MESH_HELLO_MAX)
-        return WD_ERR_OVERSIZE;
-    wd_err_t err = wd_codec_check (body, len, NODE_MESH_ADDRESS_MAX, NULL);
-    if (err != WD_OK)
-        return err;
-    struct {
-        uint8_t id[WD_PUBKEY_LEN];
-        char endpoint[NODE_MESH_ADDRESS_MAX + 1];
-    } peers[NODE_MESH_HELLO_PEERS];
-    char endpoint[NODE_MESH_ADDRESS_MAX + 1] = "";
-    bool ask = false;
-    uint64_t v = 0;
-    size_t n = 0, k;
-    wd_reader_t r;
-    wd_reader_init (&r, body, len);
-    wd_read_map (&r, &k);
-    wd_read_key (&r, "ask");
-    wd_read_bool (&r, &ask);
-    wd_read_key (&r, "endpoint");
-    wd_read_cstr (&r, endpoint, sizeof endpoint);
-    wd_read_key (&r, "peers");
-    if (wd_read_array (&r, &n) && n > NODE_MESH_HELLO_PEERS)
-        return WD_ERR_OVERSIZE;
-    for (size_t i = 0; i < n; i++) {
-        wd_read_array (&r, &k);
-        wd_read_bin_fixed (&r, peers[i].id, WD_PUBKEY_LEN);
-        if (!wd_read_cstr (&r, peers[i].endpoint, sizeof peers[i].endpoint))
-            n = i; /* the reader holds the error */
-        wd_read_end (&r);
+    node_mesh_hello_t *hello = malloc (sizeof *hello);
+    if (!hello)
+        wd_fatalx ("out of memory");
+    wd_err_t err = node_mesh_decode_hello (body, len, hello);
+    if (err == WD_OK) {
+        s_endpoint_learn (self, from, hello->endpoint, true);
+        for (size_t i = 0; i < hello->count; i++)
+            s_endpoint_learn (self, hello->peers[i].id, hello->peers[i].endpoint, false);
+        if (hello->ask)
+            s_hello_send (self, from, false);
     }
-    wd_read_end (&r);
-    wd_read_key (&r, "v");
-    wd_read_uint (&r, &v, UINT64_MAX);
-    wd_read_end (&r);
-    err = wd_reader_finish (&r);
-    if (err != WD_OK)
-        return err;
-    if (v != 1)
-        return WD_ERR_BAD_VERSION;
-    s_endpoint_learn (self, from, endpoint, true);
-    for (size_t i = 0; i < n; i++)
-        s_endpoint_learn (self, peers[i].id, peers[i].endpoint, false);
-    if (ask)
-        s_hello_send (self, from, false);
-    return WD_OK;
+    free (hello);
+    return err;
 }
 
 /* Every NODE_MESH_HELLO_MS: a hello to every admitted peer with an endpoint
@@ -1511,13 +1465,15 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
     }
     uint8_t id[32];
     wd_envelope_id (id, envelope, len);
-    wd_writer_t *w = wd_writer_new ();
-    bool member = reply_type == WD_MSG_CTL_MEMBER_REPLY;
-    wd_writer_map (w, member ? 2 : 1);
-    if (member) {
-        wd_writer_key (w, "envelope");
-        wd_writer_bin (w, envelope, len);
+    if (reply_type == WD_MSG_CTL_MEMBER_REPLY) {
+        size_t blen;
+        uint8_t *body = node_mesh_encode_member_reply (envelope, len, id, &blen);
+        self->reply (client, peer, reply_type, body, blen);
+        free (body);
+        return;
     }
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
     wd_writer_key (w, "id");
     wd_writer_bin (w, id, sizeof id);
     size_t blen;
@@ -2024,6 +1980,80 @@ node_mesh_decode_notice (const uint8_t *body, size_t len, char text[NODE_MESH_TE
 }
 
 uint8_t *
+node_mesh_encode_hello (const node_mesh_hello_t *hello, size_t *len)
+{
+    assert (hello && hello->count <= NODE_MESH_HELLO_PEERS);
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 4);
+    wd_writer_key (w, "ask");
+    wd_writer_bool (w, hello->ask);
+    wd_writer_key (w, "endpoint");
+    wd_writer_cstr (w, hello->endpoint);
+    wd_writer_key (w, "peers");
+    wd_writer_array (w, hello->count);
+    for (size_t i = 0; i < hello->count; i++) {
+        wd_writer_array (w, 2);
+        wd_writer_bin (w, hello->peers[i].id, WD_PUBKEY_LEN);
+        wd_writer_cstr (w, hello->peers[i].endpoint);
+    }
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, 1);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+wd_err_t
+node_mesh_decode_hello (const uint8_t *body, size_t len, node_mesh_hello_t *hello)
+{
+    memset (hello, 0, sizeof *hello);
+    if (len > NODE_MESH_HELLO_MAX)
+        return WD_ERR_OVERSIZE;
+    wd_err_t err = wd_codec_check (body, len, NODE_MESH_ADDRESS_MAX, NULL);
+    if (err != WD_OK)
+        return err;
+    uint64_t v = 0;
+    size_t n = 0, k;
+    wd_reader_t r;
+    wd_reader_init (&r, body, len);
+    wd_read_map (&r, &k);
+    wd_read_key (&r, "ask");
+    wd_read_bool (&r, &hello->ask);
+    wd_read_key (&r, "endpoint");
+    wd_read_cstr (&r, hello->endpoint, sizeof hello->endpoint);
+    wd_read_key (&r, "peers");
+    if (wd_read_array (&r, &n) && n > NODE_MESH_HELLO_PEERS) {
+        memset (hello, 0, sizeof *hello);
+        return WD_ERR_OVERSIZE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* a pair: reading past the end of a shorter array is our own
+           misuse to the reader (asserted), so its length is checked here,
+           with the reason wd_read_end gives a longer one */
+        if (wd_read_array (&r, &k) && k != 2) {
+            memset (hello, 0, sizeof *hello);
+            return WD_ERR_BAD_LENGTH;
+        }
+        wd_read_bin_fixed (&r, hello->peers[i].id, WD_PUBKEY_LEN);
+        if (!wd_read_cstr (&r, hello->peers[i].endpoint, sizeof hello->peers[i].endpoint))
+            n = i; /* the reader holds the error */
+        wd_read_end (&r);
+    }
+    wd_read_end (&r);
+    wd_read_key (&r, "v");
+    wd_read_uint (&r, &v, UINT64_MAX);
+    wd_read_end (&r);
+    err = wd_reader_finish (&r);
+    if (err == WD_OK && v != 1)
+        err = WD_ERR_BAD_VERSION;
+    if (err == WD_OK)
+        hello->count = n;
+    else
+        memset (hello, 0, sizeof *hello);
+    return err;
+}
+
+uint8_t *
 node_mesh_encode_member (const char *op, const uint8_t *request, size_t request_len, size_t *len)
 {
     wd_writer_t *w = wd_writer_new ();
@@ -2051,6 +2081,21 @@ node_mesh_decode_member (const uint8_t *body, size_t len, char op[16], const uin
     wd_read_bin (&r, request, request_len, CONS_JOIN_REQUEST_MAX);
     wd_read_end (&r);
     return wd_reader_finish (&r);
+}
+
+uint8_t *
+node_mesh_encode_member_reply (const uint8_t *envelope, size_t envelope_len, const uint8_t id[32],
+                               size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 2);
+    wd_writer_key (w, "envelope");
+    wd_writer_bin (w, envelope, envelope_len);
+    wd_writer_key (w, "id");
+    wd_writer_bin (w, id, 32);
+    uint8_t *out = wd_writer_take (w, len);
+    wd_writer_destroy (&w);
+    return out;
 }
 
 wd_err_t

@@ -247,6 +247,44 @@ node_mesh_encode_publish (const char *text, size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 node_mesh_decode_publish (const uint8_t *body, size_t len, char text[NODE_MESH_TEXT_MAX + 1]);
 
+/* ---- hello (transport channel 7, CONS_CHANNEL_HELLO; docs/PROTOCOL.md
+   "Membership transactions") ---------------------------------------------- */
+
+#define NODE_MESH_HELLO_PEERS 64 /* endpoints of others in one hello, at most */
+#define NODE_MESH_HELLO_MAX                                                                        \
+    (NODE_MESH_HELLO_PEERS * (WD_PUBKEY_LEN + NODE_MESH_ADDRESS_MAX + 8) + 512)
+
+typedef struct {
+    uint8_t id[WD_PUBKEY_LEN];
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+} node_mesh_hello_peer_t;
+
+/* {ask: bool, endpoint: str, peers: [[id: bin(32), endpoint: str], ...], v: 1}:
+   where the sender listens ("" when it has none to tell), the endpoints it
+   knows of other admitted nodes, and whether it asks for a hello back. The
+   codec does not judge the values (ids it does not admit, endpoints that
+   are not tcp://): the receiver ignores those. */
+typedef struct {
+    bool ask;
+    char endpoint[NODE_MESH_ADDRESS_MAX + 1];
+    size_t count; /* peers[0..count), at most NODE_MESH_HELLO_PEERS */
+    node_mesh_hello_peer_t peers[NODE_MESH_HELLO_PEERS];
+} node_mesh_hello_t;
+
+/* The hello's canonical bytes (caller frees). */
+uint8_t *
+node_mesh_encode_hello (const node_mesh_hello_t *hello, size_t *len);
+
+/* Decodes a hello: more than NODE_MESH_HELLO_MAX bytes or more than
+   NODE_MESH_HELLO_PEERS peers WD_ERR_OVERSIZE; wd_codec_check's reasons
+   (a string longer than NODE_MESH_ADDRESS_MAX: WD_ERR_OVERSIZE); the
+   schema's reasons (a missing, extra or misordered key, a wrong type; a
+   peer id not 32 bytes or a peer not a pair: WD_ERR_BAD_LENGTH); v != 1
+   WD_ERR_BAD_VERSION.
+   *hello is zeroed on failure. */
+wd_err_t __attribute__ ((warn_unused_result))
+node_mesh_decode_hello (const uint8_t *body, size_t len, node_mesh_hello_t *hello);
+
 /* {op: str, request: bin}: a member request (WD_MSG_CTL_MEMBER); op is
    "request" (this node's join-request, returned), "admit" (request: a
    join-request envelope; this node seals and gossips the join record) or
@@ -258,6 +296,9 @@ node_mesh_encode_member (const char *op, const uint8_t *request, size_t request_
 wd_err_t __attribute__ ((warn_unused_result))
 node_mesh_decode_member (const uint8_t *body, size_t len, char op[16], const uint8_t **request,
                          size_t *request_len);
+uint8_t *
+node_mesh_encode_member_reply (const uint8_t *envelope, size_t envelope_len, const uint8_t id[32],
+                               size_t *len);
 wd_err_t __attribute__ ((warn_unused_result))
 node_mesh_decode_member_reply (const uint8_t *body, size_t len, const uint8_t **envelope,
                                size_t *envelope_len, uint8_t id[32]);

@@ -107,7 +107,7 @@ struct node_verify {
 static const char *
 s_strerror (int rc)
 {
-    if (rc <= ATTEST_ERR_FIRST_ && rc > ATTEST_ERR_FIRST_ - 1000)
+    if (rc > ATTEST_ERR_FIRST_ && rc < ATTEST_ERR_LAST_)
         return attest_strerror (rc);
     return cons_strerror (rc);
 }

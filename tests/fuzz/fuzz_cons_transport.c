@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         want = CONS_ERR_FRAME_SHORT;
     else if (frame[0] != 1)
         want = CONS_ERR_FRAME_VERSION;
-    else if (frame[1] < 1 || frame[1] > CONS_CHANNEL_OBSERVE)
+    else if (frame[1] < 1 || frame[1] > CONS_CHANNEL_HELLO)
         want = CONS_ERR_FRAME_CHANNEL;
     assert (rc == want);
     if (rc == 0) {

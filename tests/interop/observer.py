@@ -194,6 +194,7 @@ PARAMS = ("agree_commit_ms", "agree_filter_ms", "agree_precommit_delta_ms", "agr
           "agree_prevote_delta_ms", "agree_prevote_ms", "agree_propose_delta_ms",
           "agree_propose_ms", "agree_timeout_max_ms", "block_max_bytes", "epoch_blocks",
           "proposer_vrf", "seed_lookback", "verifiers")
+OPTIONAL_PARAMS = {"agree_idle_ms": 1000}
 
 
 def open_cert(data):
@@ -222,7 +223,12 @@ class Genesis:
         self.nodes = [open_cert(c) for c in g["nodes"]]
         pks = [n["sign_pk"] for n in self.nodes]
         want(pks == sorted(pks) and len(set(pks)) == len(pks), "genesis: WD_ERR_GENESIS_ORDER")
-        schema(g["params"], PARAMS, "genesis params")
+        # "Genesis": an optional parameter is left out at its default and
+        # refused when it names the default.
+        params = dict(g["params"])
+        for name, default in OPTIONAL_PARAMS.items():
+            want(params.pop(name, None) != default, "genesis: %s WD_ERR_BAD_VALUE" % name)
+        schema(params, PARAMS, "genesis params")
         self.params = g["params"]
         self.signers = list(g["signers"])
         self.by_sign = {n["sign_pk"]: n for n in self.nodes}

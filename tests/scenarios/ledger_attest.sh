@@ -35,7 +35,8 @@ step() { echo "--- $* ($SECONDS s)"; }
 
 step "$N nodes with one node policy, each measuring its own app file"
 mesh_make "$N"
-mesh_genesis attest-test --param epoch_blocks=$EPOCH_BLOCKS --param seed_lookback=$LOOKBACK
+mesh_genesis attest-test --param epoch_blocks=$EPOCH_BLOCKS --param seed_lookback=$LOOKBACK \
+    --param agree_idle_ms=250
 measured=("$(readlink -f "$WARDEND")")
 for ((i = 0; i < N; i++)); do
     printf 'app v1\n' > "$tmp/n$i/app.bin"

@@ -92,7 +92,8 @@ step "5 genesis nodes; n0..n3 run wardend, n4 is byzantine"
 mesh_make "$N"
 # epochs of 10 blocks; a silent proposer's round lasts 1.2 s, more than two
 # repair ticks (500 ms), so the honest nodes relay what they accepted
-mesh_genesis byzantine-test --param epoch_blocks=10 --param agree_propose_ms=1200
+mesh_genesis byzantine-test --param epoch_blocks=10 --param agree_propose_ms=1200 \
+    --param agree_idle_ms=600
 for i in "${HONEST[@]}"; do mesh_start "$i"; done
 for i in "${HONEST[@]}"; do mesh_wait_up "$i"; done
 chain=$(mesh_chain_id)

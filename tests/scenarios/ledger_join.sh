@@ -75,7 +75,7 @@ mesh_make "$N"
 certs=()
 for ((i = 0; i < N; i++)); do certs+=(--node "$tmp/n$i/node.cert"); done
 "$WARDENCTL" genesis create --name join-test "${certs[@]}" --param epoch_blocks=$EPOCH_BLOCKS \
-    --param seed_lookback=$LOOKBACK --force --out "$tmp/genesis" > /dev/null
+    --param seed_lookback=$LOOKBACK --param agree_idle_ms=250 --force --out "$tmp/genesis" > /dev/null
 exe=$(readlink -f "$WARDEND")
 digests="\"$exe\": [\"$(sha256 "$exe")\"]"
 for ((i = 0; i <= NEW; i++)); do

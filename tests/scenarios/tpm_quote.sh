@@ -70,7 +70,7 @@ TCTI="swtpm:path=$tmp/tpm/sock"
 
 step "$N nodes with one node policy and the EK issuers; n$TPMN with the TPM"
 mesh_make "$N"
-mesh_genesis tpm-test --param epoch_blocks=12
+mesh_genesis tpm-test --param epoch_blocks=12 --param agree_idle_ms=250
 node_policy_write "$tmp/policy.json" "$(readlink -f "$WARDEND")"
 for ((i = 0; i < N; i++)); do
     cat > "$tmp/n$i/conf.d/60-attest.conf" <<EOF

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "attest_verdict.h"
+#include "cons_member_tx.h"
 #include "cons_reputation.h"
 #include "wd_codec.h"
 
@@ -263,6 +264,16 @@ uint8_t *
 tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], size_t subject,
                  bool pass, uint64_t epoch, const cons_sortition_claim_t *claim, size_t *len)
 {
+    attest_subject_t about = { .kind = ATTEST_SUBJECT_NODE };
+    memcpy (about.node, t->pk[subject], 32);
+    return tchain_cverdict_about (t, signer, evidence, &about, pass, epoch, claim, len);
+}
+
+uint8_t *
+tchain_cverdict_about (const tchain_t *t, size_t signer, const uint8_t evidence[32],
+                       const attest_subject_t *subject, bool pass, uint64_t epoch,
+                       const cons_sortition_claim_t *claim, size_t *len)
+{
     cons_committee_verdict_t *cv = calloc (1, sizeof *cv);
     s_check (cv ? WD_OK : WD_ERR_NOMEM, "cverdict");
     cv->epoch = epoch;
@@ -272,8 +283,7 @@ tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], s
     }
     attest_verdict_body_t *v = &cv->verdict;
     memcpy (v->evidence, evidence, 32);
-    v->subject.kind = ATTEST_SUBJECT_NODE;
-    memcpy (v->subject.node, t->pk[subject], 32);
+    v->subject = *subject;
     for (int c = 0; c < ATTEST_CLAIM_COUNT; c++)
         v->claims[c] = pass ? ATTEST_TRUST_AFFIRMING : ATTEST_TRUST_CONTRAINDICATED;
     v->tier = attest_verdict_tier (v->claims);
@@ -284,5 +294,60 @@ tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], s
                                           (void *)t->sk[signer], &out, len),
              "cverdict seal");
     free (cv);
+    return out;
+}
+
+void
+tchain_newcomer (tchain_newcomer_t *n, const char *name, uint8_t seed)
+{
+    uint8_t bytes[32];
+    memset (n, 0, sizeof *n);
+    memset (bytes, seed, sizeof bytes);
+    crypto_sign_seed_keypair (n->pk, n->sk, bytes);
+    wd_cert_t c = { .created = 1700000000 + seed };
+    snprintf (c.name, sizeof c.name, "%s", name);
+    snprintf (c.key_protection, sizeof c.key_protection, "software");
+    memcpy (c.sign_pk, n->pk, 32);
+    memset (c.vrf_pk, seed + 1, 32);
+    memset (c.curve_pk, seed + 2, 32);
+    s_check (wd_cert_seal (&c, s_sign, n->sk, &n->cert, &n->cert_len), "newcomer cert");
+}
+
+void
+tchain_newcomer_fini (tchain_newcomer_t *n)
+{
+    free (n->cert);
+    sodium_memzero (n, sizeof *n);
+}
+
+uint8_t *
+tchain_join (const tchain_t *t, const tchain_newcomer_t *n, const uint8_t *pk, const uint8_t *sk,
+             const uint8_t *request_chain, size_t *len)
+{
+    size_t body_len, req_len, join_len;
+    uint8_t *body = cons_join_request_body (n->cert, n->cert_len, &body_len), *req, *out;
+    s_check (wd_envelope_seal (CONS_JOIN_REQUEST_TYPE, request_chain ? request_chain : t->chain,
+                               n->pk, body, body_len, s_sign, (void *)n->sk, &req, &req_len),
+             "join-request seal");
+    uint8_t *join = cons_join_body (req, req_len, &join_len);
+    s_check (wd_envelope_seal (CONS_JOIN_TYPE, t->chain, pk, join, join_len, s_sign, (void *)sk,
+                               &out, len),
+             "join seal");
+    free (body);
+    free (req);
+    free (join);
+    return out;
+}
+
+uint8_t *
+tchain_leave (const tchain_t *t, const uint8_t *pk, const uint8_t *sk, const uint8_t node[32],
+              size_t *len)
+{
+    size_t body_len;
+    uint8_t *body = cons_leave_body (node, &body_len), *out;
+    s_check (wd_envelope_seal (CONS_LEAVE_TYPE, t->chain, pk, body, body_len, s_sign, (void *)sk,
+                               &out, len),
+             "leave seal");
+    free (body);
     return out;
 }

@@ -63,6 +63,12 @@ uint8_t *
 tchain_cverdict (const tchain_t *t, size_t signer, const uint8_t evidence[32], size_t subject,
                  bool pass, uint64_t epoch, const cons_sortition_claim_t *claim, size_t *len);
 
+/* tchain_cverdict about any subject (a host's too). */
+uint8_t *
+tchain_cverdict_about (const tchain_t *t, size_t signer, const uint8_t evidence[32],
+                       const attest_subject_t *subject, bool pass, uint64_t epoch,
+                       const cons_sortition_claim_t *claim, size_t *len);
+
 /* An "equivocation" envelope signed by node signer: node culprit's two
    different precommits at height. */
 uint8_t *
@@ -72,6 +78,34 @@ tchain_equivocation (const tchain_t *t, size_t signer, size_t culprit, uint64_t 
 /* Any envelope of type with a body {n: nonce} signed by node signer. */
 uint8_t *
 tchain_note (const tchain_t *t, size_t signer, const char *type, uint64_t nonce, size_t *len);
+
+/* A node outside the genesis that may join (docs/PROTOCOL.md "Membership
+   transactions"): keys from a seed of 32 bytes `seed`, a self-signed
+   "software" certificate named name with VRF and CURVE keys of seed + 1
+   and seed + 2 repeated. */
+typedef struct {
+    uint8_t pk[32], sk[64];
+    uint8_t *cert;
+    size_t cert_len;
+} tchain_newcomer_t;
+
+void
+tchain_newcomer (tchain_newcomer_t *n, const char *name, uint8_t seed);
+void
+tchain_newcomer_fini (tchain_newcomer_t *n);
+
+/* A "join" envelope of t's chain sealed by the sponsor (pk, sk: need not
+   be a member) around n's "join-request" for request_chain (NULL: t's
+   chain). Caller frees. */
+uint8_t *
+tchain_join (const tchain_t *t, const tchain_newcomer_t *n, const uint8_t *pk, const uint8_t *sk,
+             const uint8_t *request_chain, size_t *len);
+
+/* A "leave" envelope of t's chain signed by (pk, sk) naming node. Caller
+   frees. */
+uint8_t *
+tchain_leave (const tchain_t *t, const uint8_t *pk, const uint8_t *sk, const uint8_t node[32],
+              size_t *len);
 
 /* Proposes the next block on ledger with records (proposer: node 0 if it
    is a validator, else the set's first), certifies it with skip_mask and

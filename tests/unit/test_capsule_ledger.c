@@ -4,7 +4,9 @@
  * with cons_ledger_export, and re-checked by the libsodium-only verifier;
  * then single changes to the export — a block, a certificate, a record,
  * the block order, the genesis, the chain id, the signer weight — must each
- * be rejected with their exact verdict and height.
+ * be rejected with their exact verdict and height. A chain with a join and
+ * a leave verifies, and certified blocks holding membership records the
+ * rules refuse are rejected with theirs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include "capsule_ledger.h"
 #include "cons_test_chain.h"
 #include "test_support.h"
+#include "wd_codec.h"
 
 #define S_HEIGHT 5
 
@@ -115,6 +118,13 @@ s_teardown (void **state)
     free (s_genesis);
     tchain_fini (&s_t);
     return test_tmpdir_teardown (state);
+}
+
+static int
+s_sign_sk (void *ctx, const uint8_t digest[32], uint8_t sig[64])
+{
+    crypto_sign_detached (sig, NULL, digest, 32, ctx);
+    return 0;
 }
 
 /* Offset of needle in hay (asserted to be there). */
@@ -322,16 +332,206 @@ test_later_epochs (void **state)
     tchain_fini (&t);
 }
 
+/* ---- membership: join and leave records (docs/PROTOCOL.md "Membership
+   transactions", warden-verify's part) ----------------------------------- */
+
+/* An export being written: the map's blocks array entries. */
+typedef struct {
+    wd_writer_t *w;
+    size_t count;
+} s_entries_t;
+
+static int
+s_entry (void *ctx, uint64_t height, const uint8_t *block, size_t block_len, const uint8_t *cert,
+         size_t cert_len)
+{
+    (void)height;
+    s_entries_t *e = ctx;
+    wd_writer_array (e->w, 2);
+    wd_writer_bin (e->w, block, block_len);
+    wd_writer_bin (e->w, cert, cert_len);
+    e->count++;
+    return 0;
+}
+
+/* The export of l's blocks followed by one more block on its tip, holding
+   records (whatever the ledger would say of them: proposed, not checked)
+   and certified by every validator of its height. Caller frees. */
+static uint8_t *
+s_export_plus (cons_ledger_t *l, const cons_bytes_t *records, size_t count, size_t *len)
+{
+    uint64_t h = cons_ledger_height (l) + 1, t;
+    cons_ledger_tip (l, NULL, NULL, &t);
+    const cons_validator_t *set;
+    size_t n;
+    assert_int_equal (cons_ledger_validators (l, h, &set, &n), WD_OK);
+    uint8_t *block, *cert;
+    size_t block_len, cert_len;
+    assert_int_equal (
+        cons_ledger_propose (l, t + 1000, set[0].pk, records, count, &block, &block_len), WD_OK);
+    cert = tchain_cert (&s_t, set, n, h, block, block_len, 0, &cert_len);
+    s_entries_t e = { wd_writer_new (), 0 };
+    wd_writer_map (e.w, 5);
+    wd_writer_key (e.w, "blocks");
+    wd_writer_array (e.w, h);
+    if (h > 1)
+        assert_int_equal (cons_ledger_iterate (l, 1, s_entry, &e), WD_OK);
+    s_entry (&e, h, block, block_len, cert, cert_len);
+    assert_int_equal (e.count, h);
+    wd_writer_key (e.w, "chain");
+    wd_writer_bin (e.w, s_t.chain, 32);
+    wd_writer_key (e.w, "genesis");
+    wd_writer_bin (e.w, s_genesis, s_genesis_len);
+    wd_writer_key (e.w, "height");
+    wd_writer_uint (e.w, h);
+    wd_writer_key (e.w, "v");
+    wd_writer_uint (e.w, 1);
+    uint8_t *out = wd_writer_take (e.w, len);
+    wd_writer_destroy (&e.w);
+    free (block);
+    free (cert);
+    return out;
+}
+
+/* Any envelope of type "note" signed by (pk, sk). Caller frees. */
+static uint8_t *
+s_note_by (const uint8_t *pk, const uint8_t *sk, uint64_t n, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    wd_writer_map (w, 1);
+    wd_writer_key (w, "n");
+    wd_writer_uint (w, n);
+    size_t body_len;
+    const uint8_t *body = wd_writer_data (w, &body_len);
+    uint8_t *out;
+    assert_int_equal (
+        wd_envelope_seal ("note", s_t.chain, pk, body, body_len, s_sign_sk, (void *)sk, &out, len),
+        WD_OK);
+    wd_writer_destroy (&w);
+    return out;
+}
+
+/* A next block of l holding the records (taken) must be refused with want
+   at its height. */
+static void
+s_expect_next (cons_ledger_t *l, uint8_t **recs, const size_t *lens, size_t count,
+               capsule_ledger_verdict_t want)
+{
+    cons_bytes_t r[4];
+    assert_true (count <= 4);
+    for (size_t i = 0; i < count; i++)
+        r[i] = (cons_bytes_t){ recs[i], lens[i] };
+    size_t len;
+    uint8_t *x = s_export_plus (l, r, count, &len);
+    s_expect (x, len, s_genesis, s_genesis_len, want, cons_ledger_height (l) + 1);
+    free (x);
+    for (size_t i = 0; i < count; i++)
+        free (recs[i]);
+}
+
+/* A chain where a node joins (sponsored by a member), publishes a record
+   and leaves verifies; then each refusal with its verdict: a record of the
+   newcomer in its join's block, a join signed by a non-member, a join
+   whose request is for another chain, a join of a key that has a row, a
+   leave by a non-member (never one, or one that left), a leave naming
+   another node, a record of a node after its leave. */
+static void
+test_membership (void **state)
+{
+    (void)state;
+    char db[512], why[256];
+    snprintf (db, sizeof db, "%s/members.db", test_tmpdir ());
+    cons_ledger_t *l;
+    assert_int_equal (
+        cons_ledger_open (db, s_t.genesis, CONS_LEDGER_READ_WRITE, &l, why, sizeof why), WD_OK);
+    tchain_newcomer_t a, b;
+    tchain_newcomer (&a, "joiner-a", 0x61);
+    tchain_newcomer (&b, "joiner-b", 0x71);
+    uint8_t *recs[4];
+    size_t lens[4];
+    static const uint8_t other_chain[32] = { 0xee };
+
+    /* height 1: the newcomer's own record in the block of its join */
+    recs[0] = tchain_join (&s_t, &a, s_t.pk[1], s_t.sk[1], NULL, &lens[0]);
+    recs[1] = s_note_by (a.pk, a.sk, 1, &lens[1]);
+    s_expect_next (l, recs, lens, 2, CAPSULE_LEDGER_RECORD_SIGNER);
+
+    /* the good chain: 1 join of a, 2 a's note, 3 a's leave */
+    size_t len;
+    uint8_t *r = tchain_join (&s_t, &a, s_t.pk[1], s_t.sk[1], NULL, &len);
+    cons_bytes_t one = { r, len };
+    assert_int_equal (tchain_commit (&s_t, l, &one, 1, 0, 1000), WD_OK);
+    free (r);
+    /* height 2: a join sponsored by a non-member (b itself), a join-request
+       of another chain, a join of a key that has a row */
+    recs[0] = tchain_join (&s_t, &b, b.pk, b.sk, NULL, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_SIGNER);
+    recs[0] = tchain_join (&s_t, &b, s_t.pk[2], s_t.sk[2], other_chain, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_FORMAT);
+    recs[0] = tchain_join (&s_t, &a, s_t.pk[2], s_t.sk[2], NULL, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_FORMAT);
+    /* ... a leave by a non-member, a leave naming another node */
+    recs[0] = tchain_leave (&s_t, b.pk, b.sk, b.pk, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_SIGNER);
+    recs[0] = tchain_leave (&s_t, a.pk, a.sk, s_t.pk[3], &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_FORMAT);
+
+    r = s_note_by (a.pk, a.sk, 2, &len);
+    one = (cons_bytes_t){ r, len };
+    assert_int_equal (tchain_commit (&s_t, l, &one, 1, 0, 2000), WD_OK);
+    free (r);
+    r = tchain_leave (&s_t, a.pk, a.sk, a.pk, &len);
+    one = (cons_bytes_t){ r, len };
+    assert_int_equal (tchain_commit (&s_t, l, &one, 1, 0, 3000), WD_OK);
+    free (r);
+    char path[512];
+    snprintf (path, sizeof path, "%s/members.export", test_tmpdir ());
+    assert_int_equal (cons_ledger_export (l, path), WD_OK);
+    uint8_t *x = s_slurp (path, &len);
+    capsule_ledger_info_t info;
+    char detail[256];
+    capsule_ledger_verdict_t v =
+        capsule_ledger_verify (x, len, s_genesis, s_genesis_len, &info, detail, sizeof detail);
+    if (v != CAPSULE_LEDGER_OK)
+        fprintf (stderr, "got %s (%s)\n", capsule_ledger_name (v), detail);
+    assert_int_equal (v, CAPSULE_LEDGER_OK);
+    assert_int_equal (info.blocks, 3);
+    assert_int_equal (info.records, 3);
+    free (x);
+
+    /* height 4: a's record after its leave; a leave by a node that left */
+    recs[0] = s_note_by (a.pk, a.sk, 3, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_SIGNER);
+    recs[0] = tchain_leave (&s_t, a.pk, a.sk, a.pk, &lens[0]);
+    s_expect_next (l, recs, lens, 1, CAPSULE_LEDGER_RECORD_SIGNER);
+    /* and the good case at the same height, through the same helper: a
+       join of b sponsored by a member */
+    recs[0] = tchain_join (&s_t, &b, s_t.pk[0], s_t.sk[0], NULL, &lens[0]);
+    cons_bytes_t rb = { recs[0], lens[0] };
+    x = s_export_plus (l, &rb, 1, &len);
+    assert_int_equal (
+        capsule_ledger_verify (x, len, s_genesis, s_genesis_len, &info, detail, sizeof detail),
+        CAPSULE_LEDGER_OK);
+    assert_int_equal (info.blocks, 4);
+    free (x);
+    free (recs[0]);
+
+    cons_ledger_destroy (&l);
+    tchain_newcomer_fini (&a);
+    tchain_newcomer_fini (&b);
+}
+
 int
 main (void)
 {
     if (sodium_init () < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_ok),        cmocka_unit_test (test_block_byte),
-        cmocka_unit_test (test_cert_byte), cmocka_unit_test (test_record_byte),
-        cmocka_unit_test (test_reordered), cmocka_unit_test (test_genesis),
-        cmocka_unit_test (test_weight),    cmocka_unit_test (test_later_epochs),
+        cmocka_unit_test (test_ok),         cmocka_unit_test (test_block_byte),
+        cmocka_unit_test (test_cert_byte),  cmocka_unit_test (test_record_byte),
+        cmocka_unit_test (test_reordered),  cmocka_unit_test (test_genesis),
+        cmocka_unit_test (test_weight),     cmocka_unit_test (test_later_epochs),
+        cmocka_unit_test (test_membership),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

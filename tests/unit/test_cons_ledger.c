@@ -26,7 +26,7 @@
 #include "wd_hash.h"
 
 #define VEC          "ledger.txt"
-#define S_VEC_BLOCKS 7 /* blocks in the vectors */
+#define S_VEC_BLOCKS 13 /* blocks in the vectors */
 
 static char s_path[512];
 static int s_counter;
@@ -98,6 +98,21 @@ test_vectors (void **state)
     assert_int_equal (set_count, 2);
     assert_int_equal (cons_ledger_validators (l, 7, &set, &set_count), WD_OK);
     assert_int_equal (set_count, 3);
+    /* the fifth node joined in block 8 and was certified in block 9: a
+       validator of epoch 5 (heights 11, 12, with the quarantine over: all
+       five), not of epoch 6 (its leave in block 11); the host failure of
+       block 8 left its node in the set */
+    const cons_reputation_t *rt = cons_ledger_reputation (l);
+    assert_int_equal (cons_reputation_count (rt), 5);
+    assert_int_equal (cons_reputation_entry (rt, 4)->joined, 8);
+    assert_int_equal (cons_reputation_entry (rt, 4)->left, 11);
+    assert_int_equal (cons_ledger_validators (l, 9, &set, &set_count), WD_OK);
+    assert_int_equal (set_count, 3);
+    assert_int_equal (cons_ledger_validators (l, 11, &set, &set_count), WD_OK);
+    assert_int_equal (set_count, 5);
+    assert_memory_equal (set[4].pk, cons_reputation_entry (rt, 4)->id, 32);
+    assert_int_equal (cons_ledger_validators (l, 13, &set, &set_count), WD_OK);
+    assert_int_equal (set_count, 4);
     size_t rlen, want_len;
     uint8_t *rep = cons_reputation_encode (cons_ledger_reputation (l), &rlen);
     uint8_t *want = test_vector_hex (VEC, "reputation", &want_len);
@@ -360,6 +375,13 @@ test_vcache (void **state)
     cons_vcache_stats (cache, &hits, &misses);
     assert_int_equal (misses, 1); /* check_block */
     assert_int_equal (hits, 1);   /* append */
+    /* the certificate's signatures are verified at the append; the next
+       block carries it as its last certificate: hits */
+    uint64_t sig_hits, sig_misses;
+    cons_vcache_sig_stats (cache, &sig_hits, &sig_misses);
+    assert_int_equal (sig_hits, 0);
+    assert_true (sig_misses > 0);
+    uint64_t cert_sigs = sig_misses;
 
     size_t len;
     uint8_t *rec = tchain_note (&s_t, 1, "note", 90, &len), good[32], bad[32];
@@ -380,6 +402,8 @@ test_vcache (void **state)
     r = (cons_bytes_t){ rec, len };
     assert_int_equal (s_try (l, m_records, &r), WD_OK);
     assert_int_equal (cons_ledger_height (l), 2);
+    cons_vcache_sig_stats (cache, &sig_hits, &sig_misses);
+    assert_true (sig_hits >= cert_sigs); /* block 2's last certificate */
 
     uint64_t bad_height = 99;
     char why[256];

@@ -15,6 +15,9 @@
 
 #include <cmocka.h>
 
+#include <sodium.h>
+
+#include "attest_evidence.h"
 #include "cons_reputation.h"
 #include "cons_test_chain.h"
 #include "test_support.h"
@@ -186,6 +189,108 @@ test_verdicts_participation_decay (void **state)
     cons_reputation_hash (rep, after);
     assert_memory_not_equal (before, after, 32);
     assert_int_equal (s_row (rep, 1)->failed, 1);
+    cons_reputation_destroy (&rep);
+}
+
+static int
+s_sign_sk (void *ctx, const uint8_t digest[32], uint8_t sig[64])
+{
+    crypto_sign_detached (sig, NULL, digest, 32, ctx);
+    return 0;
+}
+
+/* An evidence record of node attester about its host "host-<attester>"
+   (challenge freshness), unique per nonce; *subject gets its subject. */
+static uint8_t *
+s_host_evidence (size_t attester, uint64_t nonce, attest_subject_t *subject, size_t *len)
+{
+    attest_evidence_t *ev = calloc (1, sizeof *ev);
+    assert_non_null (ev);
+    attest_evidence_init (ev, s_t.pk[attester], "tpm", "clear", 1700000000 + nonce);
+    ev->subject.kind = ATTEST_SUBJECT_HOST;
+    snprintf (ev->subject.host, sizeof ev->subject.host, "host-%zu", attester);
+    memcpy (ev->nonce, &nonce, sizeof nonce);
+    *subject = ev->subject;
+    uint8_t *body, *out;
+    size_t body_len;
+    assert_int_equal (attest_evidence_encode (ev, &body, &body_len), WD_OK);
+    assert_int_equal (wd_envelope_seal (ATTEST_EVIDENCE_TYPE, s_t.chain, s_t.pk[attester], body,
+                                        body_len, s_sign_sk, (void *)s_t.sk[attester], &out, len),
+                      WD_OK);
+    free (body);
+    free (ev);
+    return out;
+}
+
+/* Host evidence of node attester decided: two committee ACCEPTs (pass),
+   or a committee REJECT and the other two nodes' escalation REJECTs
+   (fail, against the four-node set). */
+static void
+s_host_outcome (s_recs_t *r, size_t attester, bool pass, uint64_t nonce)
+{
+    size_t len;
+    attest_subject_t subject;
+    uint8_t *ev = s_host_evidence (attester, nonce, &subject, &len);
+    uint8_t id[32];
+    wd_envelope_id (id, ev, len);
+    s_add (r, ev, len);
+    cons_sortition_claim_t claim = { .count = 1 };
+    size_t a = (attester + 1) % 4, b = (attester + 2) % 4, c = (attester + 3) % 4;
+    s_add_new (r, tchain_cverdict_about (&s_t, a, id, &subject, pass, 0, &claim, &len), &len);
+    s_add_new (r,
+               tchain_cverdict_about (&s_t, b, id, &subject, pass, 0, pass ? &claim : NULL, &len),
+               &len);
+    if (!pass)
+        s_add_new (r, tchain_cverdict_about (&s_t, c, id, &subject, false, 0, NULL, &len), &len);
+}
+
+/* A decided host record counts in the pass rate of the node that attested
+   it (docs/PROTOCOL.md "Reputation"), and in nothing else of that node: not
+   its last_seen, not its status, so not its place in the validator set. */
+static void
+test_host_counts_for_node (void **state)
+{
+    (void)state;
+    cons_reputation_t *rep = cons_reputation_new (s_t.genesis);
+    cons_validator_t set[4];
+    for (size_t i = 0; i < 4; i++) {
+        memcpy (set[i].pk, s_t.pk[i], 32);
+        set[i].weight = 1;
+    }
+    s_recs_t r = { .count = 0 };
+    s_apply (rep, NULL, NULL, 0, NULL, 0); /* block 1 */
+    uint64_t score_before = cons_reputation_score (s_row (rep, 2), 0);
+
+    /* block 2: node 2's host fails, node 1's host passes */
+    s_host_outcome (&r, 2, false, 1);
+    s_host_outcome (&r, 1, true, 2);
+    s_apply (rep, &r, NULL, 0, set, 4);
+    assert_int_equal (s_row (rep, 2)->failed, 1);
+    assert_int_equal (s_row (rep, 2)->passed, 0);
+    assert_int_equal (s_row (rep, 1)->passed, 1);
+    assert_int_equal (s_row (rep, 1)->failed, 0);
+    /* pass rate (0 + 1) * 10000 / 3 = 3333 instead of 5000: the score falls */
+    assert_true (cons_reputation_score (s_row (rep, 2), 0) < score_before);
+    assert_int_equal (cons_reputation_score (s_row (rep, 2), 0), 3333 * 5000 / 10000);
+    /* the verifiers agreed with the outcomes: hits, no misses */
+    assert_int_equal (s_row (rep, 3)->hits, 2);
+    assert_int_equal (s_row (rep, 3)->misses, 0);
+    /* neither last_seen nor the status moves, so node 2 stays in the set */
+    assert_int_equal (s_row (rep, 2)->last_seen, 0);
+    assert_int_equal (s_row (rep, 1)->last_seen, 0);
+    cons_node_status_t st;
+    assert_int_equal (cons_reputation_node_status (rep, s_t.pk[2], &st), WD_OK);
+    assert_int_equal (st.tier, ATTEST_TRUST_NONE);
+    assert_false (cons_reputation_excluded (rep, 2, 0));
+    cons_validator_t out[4];
+    assert_int_equal (cons_reputation_weights (rep, 1, out), 4);
+
+    /* the node's own rejected record, by contrast, leaves it out */
+    s_outcome (&r, 2, false, 3);
+    s_apply (rep, &r, NULL, 0, set, 4);
+    assert_int_equal (s_row (rep, 2)->failed, 2);
+    assert_int_equal (s_row (rep, 2)->last_seen, 3);
+    assert_true (cons_reputation_excluded (rep, 2, 0));
     cons_reputation_destroy (&rep);
 }
 
@@ -376,9 +481,13 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_fresh),        cmocka_unit_test (test_verdicts_participation_decay),
-        cmocka_unit_test (test_equivocation), cmocka_unit_test (test_equivocation_counted_once),
-        cmocka_unit_test (test_weights_cap),  cmocka_unit_test (test_replay_identical),
+        cmocka_unit_test (test_fresh),
+        cmocka_unit_test (test_verdicts_participation_decay),
+        cmocka_unit_test (test_equivocation),
+        cmocka_unit_test (test_equivocation_counted_once),
+        cmocka_unit_test (test_weights_cap),
+        cmocka_unit_test (test_replay_identical),
+        cmocka_unit_test (test_host_counts_for_node),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

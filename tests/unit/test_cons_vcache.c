@@ -2,7 +2,9 @@
  * Unit tests for cons_vcache (the verified-envelope-id cache): a second
  * check of the same bytes is a hit with the same answer, a tampered copy
  * of a cached envelope has another id and is still refused, failures are
- * never remembered, and another chain never uses the cache.
+ * never remembered, and another chain never uses the cache. Agreement
+ * signatures (cons_vcache_verify_sig): a triple that verified is a hit, a
+ * changed signature, digest or key is verified again and refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +155,42 @@ test_bounded (void **state)
     cons_vcache_destroy (&c);
 }
 
+static void
+test_sig_memo (void **state)
+{
+    (void)state;
+    cons_vcache_t *c = cons_vcache_new (s_chain);
+    uint8_t digest[WD_DIGEST_LEN], sig[WD_SIG_LEN], other_pk[WD_PUBKEY_LEN], other_sk[64];
+    memset (digest, 0x42, sizeof digest);
+    crypto_sign_detached (sig, NULL, digest, sizeof digest, s_sk);
+    crypto_sign_keypair (other_pk, other_sk);
+    for (int i = 0; i < 2; i++)
+        assert_true (cons_vcache_verify_sig (c, s_pk, digest, sig));
+    uint64_t hits, misses;
+    cons_vcache_sig_stats (c, &hits, &misses);
+    assert_int_equal (hits, 1);
+    assert_int_equal (misses, 1);
+    cons_vcache_stats (c, &hits, &misses); /* envelopes are counted apart */
+    assert_int_equal (hits + misses, 0);
+
+    assert_false (cons_vcache_verify_sig (c, other_pk, digest, sig));
+    digest[0] ^= 1;
+    assert_false (cons_vcache_verify_sig (c, s_pk, digest, sig));
+    digest[0] ^= 1;
+    sig[5] ^= 1;
+    for (int i = 0; i < 2; i++) /* refused, and never remembered */
+        assert_false (cons_vcache_verify_sig (c, s_pk, digest, sig));
+    sig[5] ^= 1;
+    assert_true (cons_vcache_verify_sig (c, s_pk, digest, sig));
+    cons_vcache_sig_stats (c, &hits, &misses);
+    assert_int_equal (hits, 2);
+    assert_int_equal (misses, 5);
+    /* without a cache: the plain check */
+    assert_true (cons_vcache_verify_sig (NULL, s_pk, digest, sig));
+    assert_false (cons_vcache_verify_sig (NULL, other_pk, digest, sig));
+    cons_vcache_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -161,6 +199,7 @@ main (void)
         cmocka_unit_test (test_tampered_copy_refused),
         cmocka_unit_test (test_other_chain_not_cached),
         cmocka_unit_test (test_bounded),
+        cmocka_unit_test (test_sig_memo),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

@@ -449,6 +449,27 @@ test_cert (void **state)
     wd_writer_destroy (&w);
     assert_int_equal (cons_cert_decode (bytes, len, &back, back_sigs, 4), CONS_ERR_CERT_ORDER);
     free (bytes);
+
+    /* A signer entry shorter than its [index, sig] pair (a peer's [[0]]):
+       refused as input, never an abort. */
+    w = wd_writer_new ();
+    wd_writer_map (w, 5);
+    wd_writer_key (w, "block");
+    wd_writer_bin (w, s_b11, 32);
+    wd_writer_key (w, "height");
+    wd_writer_uint (w, 7);
+    wd_writer_key (w, "round");
+    wd_writer_uint (w, 1);
+    wd_writer_key (w, "sigs");
+    wd_writer_array (w, 1);
+    wd_writer_array (w, 1);
+    wd_writer_uint (w, 0);
+    wd_writer_key (w, "v");
+    wd_writer_uint (w, 1);
+    bytes = wd_writer_take (w, &len);
+    wd_writer_destroy (&w);
+    assert_int_equal (cons_cert_decode (bytes, len, &back, back_sigs, 4), WD_ERR_BAD_LENGTH);
+    free (bytes);
 }
 
 /* An evidence record written field by field (block NULL: nil), to build

@@ -383,6 +383,25 @@ test_reader_ints_and_raw (void **state)
     wd_read_int (&r, &a, -100, 100);
     wd_read_end (&r);
     assert_int_equal (wd_reader_finish (&r), WD_ERR_BAD_LENGTH);
+
+    /* an array with fewer values than the schema reads (a peer's [[0]] where
+       a [index, sig] pair is due): an input error, never an abort */
+    const uint8_t short_pair[] = { 0x91, 0x91, 0x00 };
+    wd_reader_init (&r, short_pair, sizeof short_pair);
+    wd_read_array (&r, &count);
+    wd_read_array (&r, &count);
+    wd_read_uint (&r, &u, 10);
+    wd_read_raw (&r, &raw, &raw_len);
+    wd_read_end (&r);
+    wd_read_end (&r);
+    assert_int_equal (wd_reader_finish (&r), WD_ERR_BAD_LENGTH);
+    assert_int_equal (wd_reader_error_offset (&r), 3);
+    const uint8_t empty[] = { 0x90 };
+    wd_reader_init (&r, empty, sizeof empty);
+    wd_read_array (&r, &count);
+    wd_read_bool (&r, &flag);
+    wd_read_end (&r);
+    assert_int_equal (wd_reader_finish (&r), WD_ERR_BAD_LENGTH);
 }
 
 int

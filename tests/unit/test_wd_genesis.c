@@ -160,6 +160,49 @@ test_builder_limits (void **state)
         assert_true (strcmp (p[0].name, p[1].name) < 0);
 }
 
+/* agree_idle_ms came after the first genesis files: absent means its
+   default, the encoding leaves it out at its default (the vector keeps its
+   bytes) and a file that names it with its default value is refused. */
+static void
+test_optional_param (void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *bytes = test_vector_hex (VEC, "genesis", &len);
+    wd_genesis_t *g;
+    assert_int_equal (wd_genesis_decode (bytes, len, &g), WD_OK);
+    assert_int_equal (wd_genesis_param (g, "agree_idle_ms"), 1000);
+    assert_null (memmem (bytes, len, "agree_idle_ms", 13));
+
+    assert_int_equal (wd_genesis_set_param (g, "agree_idle_ms", "1001"), WD_OK);
+    uint8_t *set;
+    size_t set_len;
+    assert_int_equal (wd_genesis_encode (g, &set, &set_len), WD_OK);
+    uint8_t *at = memmem (set, set_len, "agree_idle_ms", 13);
+    assert_non_null (at);
+    assert_memory_equal (at + 13, "\xcd\x03\xe9", 3);
+    wd_genesis_t *back;
+    assert_int_equal (wd_genesis_decode (set, set_len, &back), WD_OK);
+    assert_int_equal (wd_genesis_param (back, "agree_idle_ms"), 1001);
+    wd_genesis_destroy (&back);
+
+    at[15] = 0xe8; /* 1000, the default: not canonical */
+    assert_int_equal (wd_genesis_decode (set, set_len, &back), WD_ERR_BAD_VALUE);
+    assert_null (back);
+
+    /* back at its default, the parameter leaves the encoding again */
+    assert_int_equal (wd_genesis_set_param (g, "agree_idle_ms", "1000"), WD_OK);
+    uint8_t *again;
+    size_t again_len;
+    assert_int_equal (wd_genesis_encode (g, &again, &again_len), WD_OK);
+    assert_int_equal (again_len, len);
+    assert_memory_equal (again, bytes, len);
+    wd_genesis_destroy (&g);
+    free (again);
+    free (set);
+    free (bytes);
+}
+
 int
 main (void)
 {
@@ -169,6 +212,7 @@ main (void)
         cmocka_unit_test (test_vector_round_trip),
         cmocka_unit_test (test_vector_rejections),
         cmocka_unit_test (test_builder_limits),
+        cmocka_unit_test (test_optional_param),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -5,14 +5,18 @@ function (docs/PROTOCOL.md "Blocks and the ledger", "Verifier committees",
 the independent VRF and sortition of vrf_vectors.py and
 sortition_vectors.py). It writes the known answers the C unit tests check
 (tests/vectors/ledger.txt): RFC 6962 Merkle roots, a genesis of four nodes
-with real VRF keys, five certified blocks carrying notes, an equivocation,
-evidence records and committee verdicts with real sortition claims (one
-record certified by two committee ACCEPTs, one rejected through
+with real VRF keys, thirteen certified blocks carrying notes, an
+equivocation, evidence records and committee verdicts with real sortition
+claims (one record certified by two committee ACCEPTs, one rejected through
 escalation, whose node leaves the validator set of the next epoch until
 its next record is certified, one certified through escalation against a
-lying verifier, who gets a miss), with the validator-set and reputation
-hashes the rules give, and the reputation table after them. ctest re-runs
-it and compares.
+lying verifier, who gets a miss), a host's failed challenge rejected
+through escalation (a failure of the node that attested it, which stays a
+validator), a fifth node's join sponsored by a member, its self-evidence
+certified (a validator from the next epoch whose reference table holds
+that), and its leave (out of the set from the epoch whose reference table
+holds it), with the validator-set and reputation hashes the rules give,
+and the reputation table after them. ctest re-runs it and compares.
 
 Usage: ledger_vectors.py [OUTPUT]   (default: standard output)
 """
@@ -67,6 +71,30 @@ def node(index, protection):
     return key, seal(key, "node-cert", bytes(32), body), protection, index
 
 
+# ---- membership transactions (docs/PROTOCOL.md "Membership transactions") ---
+
+ROWS_MAX = 1024
+
+
+def join_record(sponsor, newcomer_key, newcomer_cert, chain):
+    """A join sealed by the sponsor around the newcomer's own join-request
+    (signed by the newcomer, for this chain) holding its certificate."""
+    request = seal(newcomer_key, "join-request", chain, canonical({"cert": newcomer_cert, "v": 1}))
+    return seal(sponsor, "join", chain, canonical({"request": request, "v": 1}))
+
+
+def leave_record(key, chain):
+    return seal(key, "leave", chain, canonical({"node": bytes(key.verify_key), "v": 1}))
+
+
+def envelope_ok(env, key_pk):
+    """The signing rule: Ed25519 over SHA-256("warden/1" 0 type 0 chain body)."""
+    from nacl.signing import VerifyKey
+    digest = sha(b"warden/1\x00" + env["type"].encode() + b"\x00" + env["chain"] + env["body"])
+    VerifyKey(key_pk).verify(digest, env["sig"])  # raises when it does not verify
+    return True
+
+
 # ---- verifier committees (docs/PROTOCOL.md "Verifier committees") ----------
 
 CASE_EPOCHS = 2
@@ -86,15 +114,32 @@ def evidence_body(attester, protection, n, time):
                       "tamper": "clear", "time": time})
 
 
+def host_evidence_body(attester, protection, host, n, time):
+    """A node's evidence about its compute host (docs/PROTOCOL.md "Evidence
+    body"): one challenge whose file item failed, challenge freshness."""
+    return canonical({"v": 1, "attester": attester,
+                      "challenge": {"deadline": time + 5, "issued": time,
+                                    "items": [{"item": "file:/etc/ssh/sshd_config",
+                                               "result": "fail", "why": "digest differs"}],
+                                    "nonce": bytes([n]) * 32, "outcome": "fail"},
+                      "fresh": {"kind": "challenge"}, "key_protection": protection,
+                      "nonce": sha(bytes([n]) * 32),
+                      "subject": {"host": host, "kind": "host", "node": attester},
+                      "tamper": "clear", "time": time})
+
+
 def verdict_body(evidence_id, subject, accept, time):
     """A verdict (docs/PROTOCOL.md "Verdict body"): every claim affirming, or
-    executables contraindicated (tier by the tier rule)."""
+    executables contraindicated (tier by the tier rule). subject: a node id,
+    or the evidence's subject map."""
     claims = {k: "affirming" for k in CLAIM_NAMES}
     if not accept:
         claims["executables"] = "contraindicated"
+    if not isinstance(subject, dict):
+        subject = {"kind": "node", "node": subject}
     return canonical({"v": 1, "claims": claims, "evidence": evidence_id,
                       "failures": {"count": 0 if accept else 1, "first": []},
-                      "policy": bytes(32), "subject": {"kind": "node", "node": subject},
+                      "policy": bytes(32), "subject": subject,
                       "tier": "affirming" if accept else "contraindicated", "time": time})
 
 
@@ -132,13 +177,24 @@ def precommit_sig(key, chain, height, block_id):
     return key.sign(digest).signature
 
 
+def cert_fields(cert_env):
+    import msgpack
+    return msgpack.unpackb(msgpack.unpackb(cert_env, raw=False)["body"], raw=False)
+
+
+def new_row(pk, protection, joined):
+    return {"id": pk, "tier_bp": SOFTWARE_BP if protection == "software" else BP,
+            "passed": 0, "failed": 0, "made": 0, "possible": 0, "last_seen": 0,
+            "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0, "joined": joined,
+            "left": 0}
+
+
 class Rep:
-    def __init__(self, nodes):
+    def __init__(self, nodes, chain):
         self.height = 0
-        self.rows = [{"id": bytes(k.verify_key), "tier_bp": SOFTWARE_BP if p == "software" else BP,
-                      "passed": 0, "failed": 0, "made": 0, "possible": 0, "last_seen": 0,
-                      "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0}
-                     for k, _, p, _ in nodes]
+        self.chain = chain
+        self.rows = [new_row(bytes(k.verify_key), p, 0) for k, _, p, _ in nodes]
+        self.certs = [cert_fields(c) for _, c, _, _ in nodes]  # per row
         self.cases = {}  # evidence id -> {epoch, subject, votes, state}, in commit order
         self.slashed = set()  # (validator, height, round, type) already slashed
         self.outcomes = []  # (height, evidence id, state) of every decided case
@@ -155,15 +211,28 @@ class Rep:
         acc = (r["hits"] + 1) * BP // (r["hits"] + r["misses"] + 1)
         return pass_ * part // BP * acc // BP * r["tier_bp"] // BP
 
+    def member(self, pk):
+        r = self.find(pk)
+        return r is not None and r["left"] == 0
+
     def excluded(self, r, epoch):
-        """Out of the set: quarantined, or the latest decided attestation
-        of the node was rejected (contraindicated)."""
-        return epoch < r["quarantine_until"] or self.status.get(r["id"]) == REJECTED
+        """Out of the set: quarantined; left; joined through the ledger and
+        nothing about it decided yet; or the latest decided attestation of
+        the node was rejected (contraindicated)."""
+        return (epoch < r["quarantine_until"] or r["left"] != 0
+                or (r["joined"] != 0 and r["id"] not in self.status)
+                or self.status.get(r["id"]) == REJECTED)
 
     def weights(self, epoch):
         out = [(r["id"], min(CAP, max(FLOOR, self.score(r, epoch) // 100)))
                for r in self.rows if not self.excluded(r, epoch)]
-        return out or [(r["id"], 1) for r in self.rows]
+        if out:
+            return out
+        # nobody left: the nodes not left that are genesis nodes or have a
+        # decided attestation, else every node not left, each weighing 1
+        out = [(r["id"], 1) for r in self.rows
+               if r["left"] == 0 and (r["joined"] == 0 or r["id"] in self.status)]
+        return out or [(r["id"], 1) for r in self.rows if r["left"] == 0]
 
     def encode(self):
         keys = ["failed", "id", "last_seen", "made", "passed", "possible", "quarantine_until",
@@ -171,9 +240,38 @@ class Rep:
         rows = []
         for r in self.rows:
             row = {k: r[k] for k in keys}
-            row.update({k: r[k] for k in ("hits", "misses") if r[k]})  # only when non-zero
+            # only when non-zero
+            row.update({k: r[k] for k in ("hits", "misses", "joined", "left") if r[k]})
             rows.append(row)
         return canonical({"height": self.height, "v": 1, "nodes": rows})
+
+    def join(self, h, env, body):
+        """A join record (the sponsor is a member by rule 5): the request is
+        a join-request of this chain signed by the certificate it holds, for
+        a key with no row, a name and keys no row has, below the row limit."""
+        import msgpack
+        assert self.member(env["from"]) and set(body) == {"request", "v"} and body["v"] == 1
+        req = msgpack.unpackb(body["request"], raw=False)
+        assert req["chain"] == self.chain and req["type"] == "join-request"
+        rbody = msgpack.unpackb(req["body"], raw=False)
+        assert set(rbody) == {"cert", "v"} and rbody["v"] == 1
+        cenv = msgpack.unpackb(rbody["cert"], raw=False)
+        cert = cert_fields(rbody["cert"])
+        assert cenv["type"] == "node-cert" and cenv["chain"] == bytes(32)
+        assert cenv["from"] == cert["sign_pk"] and envelope_ok(cenv, cert["sign_pk"])
+        assert req["from"] == cert["sign_pk"] and envelope_ok(req, cert["sign_pk"])
+        assert self.find(cert["sign_pk"]) is None, "a key never joins twice"
+        for c in self.certs:
+            assert all(c[k] != cert[k] for k in ("name", "vrf_pk", "curve_pk"))
+        assert len(self.rows) < ROWS_MAX
+        self.rows.append(new_row(cert["sign_pk"], cert["key_protection"], h))
+        self.certs.append(cert)
+
+    def leave(self, h, env, body):
+        assert set(body) == {"node", "v"} and body["v"] == 1 and body["node"] == env["from"]
+        assert self.member(env["from"])
+        assert sum(1 for r in self.rows if r["left"] == 0) > 1, "the last member may not leave"
+        self.find(env["from"])["left"] = h
 
     def committee_verdict(self, h, env, body, prev_set):
         """One committee-verdict record of block h (assumed valid by the
@@ -184,7 +282,7 @@ class Rep:
         epoch = (h - 1) // EPOCH_BLOCKS
         assert cv["epoch"] in (epoch, epoch - 1)
         case = self.cases[verdict["evidence"]]
-        assert case["state"] in (OPEN, ESCALATED) and verdict["subject"] == case["subject"]
+        assert case["state"] in (OPEN, ESCALATED) and verdict["subject"] == case["subject"], (h, case, verdict["subject"])
         signer = env["from"]
         assert signer != case["subject"]["node"] and all(s != signer for s, _, _ in case["votes"])
         committee = "claim" in cv
@@ -200,11 +298,15 @@ class Rep:
             r = self.find(s)
             if r:
                 r["hits" if a == certified else "misses"] += 1
+        # the subject's node: the node itself, or the node that attested
+        # the host (subject.node): it answers for the host it boots; only a
+        # node subject sets last_seen and the status
         r = self.find(case["subject"]["node"])
-        if r and case["subject"]["kind"] == "node":
+        if r:
             r["passed" if certified else "failed"] += 1
-            r["last_seen"] = h
-            self.status[r["id"]] = case["state"]
+            if case["subject"]["kind"] == "node":
+                r["last_seen"] = h
+                self.status[r["id"]] = case["state"]
 
     def apply(self, block, records, last_cert, prev_set):
         import msgpack
@@ -224,9 +326,11 @@ class Rep:
                     if i in signers:
                         r["made"] += 1
                         r["last_seen"] = h
+        members = {r["id"] for r in self.rows if r["left"] == 0}  # as of block h - 1
         for rec in records:
             env = msgpack.unpackb(rec, raw=False)
             body = msgpack.unpackb(env["body"], raw=False)
+            assert env["chain"] == self.chain and env["from"] in members  # rule 5
             if env["type"] == "equivocation":
                 r = self.find(body["validator"])
                 # one slash per (validator, height, round, vote type): the
@@ -248,6 +352,10 @@ class Rep:
                         r["last_seen"] = h
             elif env["type"] == "committee-verdict":
                 self.committee_verdict(h, env, env["body"], prev_set)
+            elif env["type"] == "join":
+                self.join(h, env, body)
+            elif env["type"] == "leave":
+                self.leave(h, env, body)
             # plain "verdict" records change nothing
         self.height = h
 
@@ -274,9 +382,10 @@ def main():
     w("genesis=%s\nchain_id=%s\n" % (gen.hex(), chain.hex()))
     keys = [k for k, _, _, _ in nodes]
     pks = [bytes(k.verify_key) for k in keys]
+    all_pks = list(pks)  # and the nodes that join
     genesis_set = [(pk, 1) for pk in pks]
 
-    rep = Rep(nodes)
+    rep = Rep(nodes, chain)
     sets = {}
     seeds = {}  # height -> block seed
 
@@ -303,17 +412,22 @@ def main():
         env = seal(keys[attester], "evidence", chain, body)
         return env, sha(env)
 
+    def claim_of(signer, ev, epoch):
+        """signer's sortition claim as a verifier of ev in epoch (count 0:
+        not selected)."""
+        first = epoch * EPOCH_BLOCKS + 1
+        eset = dict(vset(first))
+        return sortition_claim(vrf_seed(nodes[signer][3]), chain, seeds[first], first, ev,
+                               eset.get(pks[signer], 0), sum(eset.values()), PARAMS["verifiers"])
+
     def cverdict(signer, ev, subject, accept, epoch, committee):
         """A committee verdict; committee: with signer's claim for committee
-        epoch `epoch` (its set's weights), else an escalation verdict."""
-        body = {"epoch": epoch, "v": 1,
-                "verdict": verdict_body(ev, pks[subject], accept, 1767225700)}
+        epoch `epoch` (its set's weights), else an escalation verdict.
+        subject: a node index, or the evidence's subject map."""
+        about = subject if isinstance(subject, dict) else all_pks[subject]
+        body = {"epoch": epoch, "v": 1, "verdict": verdict_body(ev, about, accept, 1767225700)}
         if committee:
-            first = epoch * EPOCH_BLOCKS + 1
-            eset = dict(vset(first))
-            claim = sortition_claim(vrf_seed(nodes[signer][3]), chain, seeds[first], first, ev,
-                                    eset.get(pks[signer], 0), sum(eset.values()),
-                                    PARAMS["verifiers"])
+            claim = claim_of(signer, ev, epoch)
             assert claim["count"] > 0, "not selected"
             body["claim"] = claim
         return seal(keys[signer], "committee-verdict", chain, canonical(body))
@@ -334,6 +448,61 @@ def main():
     # C's next evidence: certified in block 5 (n chosen so that both A and
     # B are selected in epoch 1)
     ev_c, id_c = evidence(C, C_NEXT)
+
+    # Membership and a host (blocks 8..13): in block 8, A sponsors the join
+    # of N (a fifth, software node), and B's host fails a challenge: A's
+    # committee REJECT (claim of epoch 3) escalates the record and A alone
+    # holds more than 2/3 of the weight of epoch 3 besides B's, so it is
+    # rejected and counts as B's failure; B's own status stays certified,
+    # so B stays in the set.
+    # In block 9 N's self-evidence is certified by two committee ACCEPTs
+    # (claims of epoch 3), so epoch 5 (from the table after block 9) has N;
+    # N leaves in block 11, so epoch 6 (from the table after block 11) has
+    # it no more.
+    n_node = node(5, "software")
+    N = len(nodes)  # N's index in keys, pks, all_pks
+    keys.append(n_node[0])
+    all_pks.append(bytes(n_node[0].verify_key))
+    host_b = {"host": "host-b", "kind": "host", "node": pks[B]}
+
+    def host_evidence(attester, host, n):
+        body = host_evidence_body(pks[attester], nodes[attester][2], host, n, 1767225600 + n)
+        env = seal(keys[attester], "evidence", chain, body)
+        return env, sha(env)
+
+    def n_evidence(n):
+        body = evidence_body(all_pks[N], "software", n, 1767225600 + n)
+        env = seal(keys[N], "evidence", chain, body)
+        return env, sha(env)
+
+    def selected(ev, signers, epoch):
+        return all(claim_of(i, ev, epoch)["count"] > 0 for i in signers)
+
+    def host_case():
+        n = 0x20  # the first n whose record A verifies in epoch 3
+        while not selected(host_evidence(B, "host-b", n)[1], [A], 3):
+            n += 1
+        return host_evidence(B, "host-b", n)
+
+    def n_case():
+        n = 0x30  # the first n whose record A and C both verify in epoch 3
+        while not selected(n_evidence(n)[1], [A, C], 3):
+            n += 1
+        return n_evidence(n)
+
+    cases = {}
+
+    def block8():
+        cases["host"] = host_case()
+        ev_h, id_h = cases["host"]
+        return [join_record(keys[A], n_node[0], n_node[1], chain), ev_h,
+                cverdict(A, id_h, host_b, False, 3, True)]
+
+    def block9():
+        cases["n"] = n_case()
+        ev_n, id_n = cases["n"]
+        return [ev_n, cverdict(A, id_n, N, True, 3, True), cverdict(C, id_n, N, True, 3, True)]
+
     plan = [  # (records of height h, signers skipped by set index)
         (lambda: [note(0, 1), note(1, 2), equivocation(A, Q, 1), ev_q, ev_x], {3}),
         (lambda: [cverdict(A, id_q, Q, True, 0, True), cverdict(B, id_q, Q, False, 0, True),
@@ -349,6 +518,12 @@ def main():
          set()),
         (lambda: [], set()),
         (lambda: [], set()),
+        (block8, set()),
+        (block9, set()),
+        (lambda: [note(0, 5)], set()),
+        (lambda: [leave_record(keys[N], chain)], set()),
+        (lambda: [note(1, 6)], set()),
+        (lambda: [note(2, 7)], set()),
     ]
     prev, seed, last_cert = bytes(32), chain, b""
     for i, (make, skip) in enumerate(plan):
@@ -375,7 +550,17 @@ def main():
         prev, last_cert = bid, cert
     # the committee outcomes the plan is built for
     assert rep.outcomes == [(3, id_x, REJECTED), (3, id_b, CERTIFIED), (4, id_q, CERTIFIED),
-                            (5, id_c, CERTIFIED)], rep.outcomes
+                            (5, id_c, CERTIFIED), (8, cases["host"][1], REJECTED),
+                            (9, cases["n"][1], CERTIFIED)], rep.outcomes
+    # the host's failure is B's (decayed at blocks 9 and 11: 1 stays 1), and
+    # B stays a validator: its own status is its certified record
+    assert rep.find(pks[B])["failed"] == 1 and rep.status[pks[B]] == CERTIFIED
+    assert pks[B] in dict(sets[5]) and pks[B] in dict(sets[6])
+    # N: a member from block 9, a validator in epoch 5 only, left at 11
+    n_row = rep.find(all_pks[N])
+    assert n_row["joined"] == 8 and n_row["left"] == 11 and n_row["passed"] == 1
+    assert all_pks[N] not in dict(sets[4]) and all_pks[N] in dict(sets[5])
+    assert all_pks[N] not in dict(sets[6])
     # the validator sets the plan is built for: C out of epoch 2, back in 3
     assert [pk for pk, _ in sets[2]] == [pks[i] for i in sorted((A, B))], sets[2]
     assert [pk for pk, _ in sets[3]] == [pks[i] for i in sorted((A, B, C))], sets[3]
