@@ -59,6 +59,11 @@ typedef struct {
     uint8_t (*rows)[32];
     uint64_t *left;
     size_t nrows;
+    /* keys rows held before a `rotate`: sets fixed before a rotation still
+       name them (certificate signers, proposers); never a member again */
+    uint8_t (*retired)[32];
+    size_t *retired_row;
+    size_t nretired;
     uint64_t epoch_blocks, seed_lookback, block_max;
     uint8_t genesis_set_hash[32];
     /* every record id of the chain so far: open addressing, zero = empty */
@@ -186,7 +191,9 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
     s->nnodes = (size_t)nn;
     s->rows = calloc (S_ROWS_MAX, sizeof *s->rows);
     s->left = calloc (S_ROWS_MAX, sizeof *s->left);
-    if (!s->rows || !s->left)
+    s->retired = calloc (S_ROWS_MAX, sizeof *s->retired);
+    s->retired_row = calloc (S_ROWS_MAX, sizeof *s->retired_row);
+    if (!s->rows || !s->left || !s->retired || !s->retired_row)
         abort ();
     memcpy (s->rows, s->nodes, s->nnodes * sizeof *s->rows);
     s->nrows = s->nnodes;
@@ -325,10 +332,16 @@ s_cert (s_state_t *s, const uint8_t *buf, size_t len, uint64_t h, const uint8_t 
         if (!known && last_node >= 0 && last_node - last + (int64_t)index > lo)
             lo = last_node - last + (int64_t)index;
         int64_t hi = known ? (int64_t)index : (int64_t)s->nrows - 1;
-        for (int64_t j = lo; j <= hi && node < 0; j++)
+        for (int64_t j = lo; j <= hi && node < 0; j++) {
             if (crypto_sign_verify_detached (sig, digest, 32, known ? s->nodes[j] : s->rows[j]) ==
                 0)
                 node = j;
+            /* a set fixed before the row rotated names an older key */
+            for (size_t k = 0; !known && node < 0 && k < s->nretired; k++)
+                if (s->retired_row[k] == (size_t)j &&
+                    crypto_sign_verify_detached (sig, digest, 32, s->retired[k]) == 0)
+                    node = j;
+        }
         if (node < 0) {
             s_detail (s, "signer index %llu", (unsigned long long)index);
             return CAPSULE_LEDGER_CERT_SIGNATURE;
@@ -427,6 +440,57 @@ s_member (const s_state_t *s, const uint8_t pk[32])
     return i != SIZE_MAX && s->left[i] == 0;
 }
 
+/* A rotate record (docs/PROTOCOL.md "Membership transactions"): body
+   {request: bin, v: 1}, the request a rotate-request envelope of this chain
+   signed by the new key, its body {cert: bin, node: bin(32), v: 1} with
+   node = the record's signer (a member by rule 5, not rotated earlier in
+   the block) and cert the self-signed new node-cert; the new sign_pk has
+   no row and was never rotated away. The row takes the new key. Name, VRF
+   and CURVE key rules are left to `wardenctl ledger verify`. */
+static capsule_ledger_verdict_t
+s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
+{
+    static const uint8_t zero[32];
+    capsule_mp_t body = { e->body, e->body + e->body_len };
+    uint64_t n, v;
+    const uint8_t *req, *cert;
+    size_t req_len, cert_len;
+    capsule_envelope_t renv, cenv;
+    uint8_t pk[32], node[32];
+    bool ok =
+        capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
+        s_bin (body, "request", &req, &req_len) && capsule_envelope_decode (req, req_len, &renv) &&
+        strcmp (renv.type, "rotate-request") == 0 && sodium_memcmp (renv.chain, s->chain, 32) == 0;
+    capsule_mp_t rbody =
+        ok ? (capsule_mp_t){ renv.body, renv.body + renv.body_len } : (capsule_mp_t){ NULL, NULL };
+    ok = ok && capsule_mp_count (rbody, true, &n) && n == 3 && s_uint (rbody, "v", &v) && v == 1 &&
+         s_fixed (rbody, "node", node, 32) && sodium_memcmp (node, e->from, 32) == 0 &&
+         s_bin (rbody, "cert", &cert, &cert_len) &&
+         capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
+         sodium_memcmp (cenv.chain, zero, 32) == 0 &&
+         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
+         sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
+         sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
+    size_t row = ok ? s_row (s, e->from) : SIZE_MAX;
+    if (!ok || row == SIZE_MAX || s->left[row] != 0) {
+        s_detail (s,
+                  "record %llu: a rotate by a member around a rotate-request of this chain "
+                  "naming it, signed by the self-signed certificate it holds",
+                  (unsigned long long)i);
+        return CAPSULE_LEDGER_RECORD_FORMAT;
+    }
+    if (s_row (s, pk) != SIZE_MAX || s_listed (s->retired, s->nretired, pk) ||
+        s->nretired >= S_ROWS_MAX) {
+        s_detail (s, "record %llu: the new key has or had a row, or too many rotations",
+                  (unsigned long long)i);
+        return CAPSULE_LEDGER_RECORD_FORMAT;
+    }
+    memcpy (s->retired[s->nretired], s->rows[row], 32);
+    s->retired_row[s->nretired++] = row;
+    memcpy (s->rows[row], pk, 32);
+    return CAPSULE_LEDGER_OK;
+}
+
 /* Applies record i of block h when it is a join or a leave
    (docs/PROTOCOL.md "Membership transactions"): a join's body is {request:
    bin, v: 1}, the request a join-request envelope of this chain signed by
@@ -454,6 +518,8 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
         s->left[row] = h;
         return CAPSULE_LEDGER_OK;
     }
+    if (strcmp (e->type, "rotate") == 0)
+        return s_rotate_tx (s, i, e);
     if (strcmp (e->type, "join") != 0)
         return CAPSULE_LEDGER_OK;
     const uint8_t *req, *cert;
@@ -480,7 +546,8 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
                   (unsigned long long)i);
         return CAPSULE_LEDGER_RECORD_FORMAT;
     }
-    if (s_row (s, pk) != SIZE_MAX || s->nrows >= S_ROWS_MAX) {
+    if (s_row (s, pk) != SIZE_MAX || s_listed (s->retired, s->nretired, pk) ||
+        s->nrows >= S_ROWS_MAX) {
         s_detail (s, "record %llu: the joining node has a row already, or the table is full",
                   (unsigned long long)i);
         return CAPSULE_LEDGER_RECORD_FORMAT;
@@ -576,7 +643,8 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
     }
     if (r == CAPSULE_LEDGER_OK &&
         !(s_genesis_set (s, h) ? s_listed (s->nodes, s->nnodes, b.proposer)
-                               : s_listed (s->rows, s->nrows, b.proposer))) {
+                               : s_listed (s->rows, s->nrows, b.proposer) ||
+                                     s_listed (s->retired, s->nretired, b.proposer))) {
         s_detail (s, "proposer is no %s", s_genesis_set (s, h) ? "genesis node" : "member row");
         r = CAPSULE_LEDGER_BLOCK_PROPOSER;
     }
@@ -749,6 +817,8 @@ done:
     free (s->ids);
     free (s->rows);
     free (s->left);
+    free (s->retired);
+    free (s->retired_row);
     free (s);
     return r;
 }

@@ -74,7 +74,7 @@ typedef enum {
     WD_MSG_CTL_MESH_PUBLISH_REPLY = 133, /* {id: bin(32)} */
     WD_MSG_CTL_MESH_RECORDS = 134,       /* no body */
     WD_MSG_CTL_MESH_RECORDS_REPLY = 135, /* {records: [map]} */
-    WD_MSG_CTL_MEMBER = 136,             /* {op: str, request: bin}: join request, admit, leave */
+    WD_MSG_CTL_MEMBER = 136,             /* {op: str, request: bin}: join, admit, rotate, leave */
     WD_MSG_CTL_MEMBER_REPLY = 137,       /* {envelope: bin, id: bin(32)} */
     /* control socket: the agreement (node_agree.h encodes and decodes the bodies) */
     WD_MSG_CTL_AGREE_STATUS = 150,       /* no body */

@@ -30,6 +30,13 @@ typedef struct {
     cons_committee_state_t state;
 } s_case_t;
 
+/* Keys a row held before a rotate: they never return, and what they
+   signed before still counts for (or against) that row. */
+typedef struct {
+    uint8_t sign_pk[WD_PUBKEY_LEN], vrf_pk[WD_PUBKEY_LEN], curve_pk[WD_PUBKEY_LEN];
+    size_t row;
+} s_retired_t;
+
 /* The key of one equivocation (cons_vote evidence). */
 typedef struct {
     uint8_t validator[WD_PUBKEY_LEN];
@@ -55,6 +62,8 @@ struct cons_reputation {
        round, vote type), however many nodes report it */
     s_slashed_t *slashed;
     size_t slashed_count, slashed_cap;
+    s_retired_t *retired; /* in rotation order */
+    size_t retired_count, retired_cap;
 };
 
 static void
@@ -109,6 +118,11 @@ cons_reputation_dup (const cons_reputation_t *self)
         abort ();
     if (self->slashed_count)
         memcpy (copy->slashed, self->slashed, self->slashed_count * sizeof *copy->slashed);
+    copy->retired = malloc ((self->retired_cap ? self->retired_cap : 1) * sizeof *copy->retired);
+    if (!copy->retired)
+        abort ();
+    if (self->retired_count)
+        memcpy (copy->retired, self->retired, self->retired_count * sizeof *copy->retired);
     for (size_t i = 0; i < self->case_count; i++) {
         const s_case_t *c = self->cases[i];
         s_case_t *d = malloc (sizeof *d);
@@ -136,6 +150,7 @@ cons_reputation_destroy (cons_reputation_t **self_p)
     }
     free (self->cases);
     free (self->slashed);
+    free (self->retired);
     free (self->status);
     free (self->entries);
     free (self);
@@ -151,6 +166,28 @@ s_find (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
         if (memcmp (self->entries[i].id, id, WD_PUBKEY_LEN) == 0)
             return &self->entries[i];
     return NULL;
+}
+
+/* The row that holds id now or held it before a rotate, or NULL. */
+static cons_rep_entry_t *
+s_find_any (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN])
+{
+    cons_rep_entry_t *e = s_find (self, id);
+    for (size_t i = 0; !e && i < self->retired_count; i++)
+        if (memcmp (self->retired[i].sign_pk, id, WD_PUBKEY_LEN) == 0)
+            e = &self->entries[self->retired[i].row];
+    return e;
+}
+
+/* Whether keys a and b are the same row's (now or before a rotate). */
+static bool
+s_same_row (const cons_reputation_t *self, const uint8_t a[WD_PUBKEY_LEN],
+            const uint8_t b[WD_PUBKEY_LEN])
+{
+    if (memcmp (a, b, WD_PUBKEY_LEN) == 0)
+        return true;
+    const cons_rep_entry_t *ea = s_find_any (self, a);
+    return ea && ea == s_find_any (self, b);
 }
 
 const cons_rep_entry_t *
@@ -268,7 +305,7 @@ s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint
 {
     bool certified = c->state == CONS_COMMITTEE_CERTIFIED;
     for (size_t i = 0; i < c->count; i++) {
-        cons_rep_entry_t *e = s_find (self, c->votes[i].signer);
+        cons_rep_entry_t *e = s_find_any (self, c->votes[i].signer);
         if (!e)
             continue;
         if (c->votes[i].accept == certified)
@@ -276,7 +313,7 @@ s_decided (cons_reputation_t *self, const s_case_t *c, attest_trust_t tier, uint
         else
             e->misses++;
     }
-    cons_rep_entry_t *e = s_find (self, c->subject.node);
+    cons_rep_entry_t *e = s_find_any (self, c->subject.node);
     if (!e)
         return;
     if (certified)
@@ -331,10 +368,11 @@ s_apply_committee (cons_reputation_t *self, const wd_envelope_t *env, uint64_t h
         err = CONS_ERR_COMMITTEE_DECIDED;
     if (err == WD_OK && !attest_subject_equal (&cv->verdict.subject, &c->subject))
         err = CONS_ERR_COMMITTEE_SUBJECT;
-    if (err == WD_OK && memcmp (c->subject.node, env->from, WD_PUBKEY_LEN) == 0)
+    /* a node that rotated its keys is still the same node */
+    if (err == WD_OK && s_same_row (self, c->subject.node, env->from))
         err = CONS_ERR_COMMITTEE_SELF;
     for (size_t i = 0; err == WD_OK && i < c->count; i++)
-        if (memcmp (c->votes[i].signer, env->from, WD_PUBKEY_LEN) == 0)
+        if (s_same_row (self, c->votes[i].signer, env->from))
             err = CONS_ERR_COMMITTEE_TWICE;
     if (err == WD_OK && cv->has_claim) {
         if (rules && rules->claims) {
@@ -380,7 +418,9 @@ s_apply_equivocation (cons_reputation_t *self, const uint8_t *body, size_t len, 
     cons_evidence_t ev;
     if (cons_evidence_decode (body, len, &ev) != WD_OK)
         return;
-    cons_rep_entry_t *e = s_find (self, ev.validator);
+    /* an equivocation by a key its node has rotated away still slashes
+       the node */
+    cons_rep_entry_t *e = s_find_any (self, ev.validator);
     if (!e)
         return;
     /* Every honest node that sees one equivocation reports it under its
@@ -412,6 +452,26 @@ s_apply_equivocation (cons_reputation_t *self, const uint8_t *body, size_t len, 
         e->quarantine_until = until;
 }
 
+/* Whether any row holds or held (before a rotate) pk as its sign_pk
+   (which 0), vrf_pk (1) or curve_pk (2). */
+static bool
+s_key_used (const cons_reputation_t *self, int which, const uint8_t pk[WD_PUBKEY_LEN])
+{
+    for (size_t i = 0; i < self->count; i++) {
+        const wd_cert_t *c = &self->entries[i].cert;
+        const uint8_t *k = which == 0 ? c->sign_pk : which == 1 ? c->vrf_pk : c->curve_pk;
+        if (memcmp (k, pk, WD_PUBKEY_LEN) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < self->retired_count; i++) {
+        const s_retired_t *r = &self->retired[i];
+        const uint8_t *k = which == 0 ? r->sign_pk : which == 1 ? r->vrf_pk : r->curve_pk;
+        if (memcmp (k, pk, WD_PUBKEY_LEN) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* A join record sealed by a current member (the sponsor): the new node's
    row is appended. Returns the first failed rule; a failed record changes
    nothing. */
@@ -424,15 +484,14 @@ s_apply_join (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height
         return err;
     if (!cons_reputation_is_member (self, env->from))
         return CONS_ERR_TX_NOT_MEMBER; /* the sponsor left earlier in this block */
-    if (s_find (self, cert.sign_pk))
+    /* keys a row held before a rotate count too: a key never returns */
+    if (s_key_used (self, 0, cert.sign_pk))
         return CONS_ERR_TX_EXISTS;
-    for (size_t i = 0; i < self->count; i++) {
-        const wd_cert_t *c = &self->entries[i].cert;
-        if (strcmp (c->name, cert.name) == 0 ||
-            memcmp (c->vrf_pk, cert.vrf_pk, WD_PUBKEY_LEN) == 0 ||
-            memcmp (c->curve_pk, cert.curve_pk, WD_PUBKEY_LEN) == 0)
+    for (size_t i = 0; i < self->count; i++)
+        if (strcmp (self->entries[i].cert.name, cert.name) == 0)
             return CONS_ERR_TX_DUPLICATE;
-    }
+    if (s_key_used (self, 1, cert.vrf_pk) || s_key_used (self, 2, cert.curve_pk))
+        return CONS_ERR_TX_DUPLICATE;
     if (self->count >= CONS_VALIDATORS_MAX)
         return CONS_ERR_TX_LIMIT;
     if (self->count == self->cap) {
@@ -451,6 +510,48 @@ s_apply_join (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height
     self->entries[self->count].joined = height;
     memset (&self->status[self->count], 0, sizeof self->status[self->count]);
     self->count++;
+    self->members_version++;
+    return WD_OK;
+}
+
+/* A rotate record sealed by a member's current key around a rotate-request
+   signed by its new key: the row takes the new certificate and keeps its
+   counters, status and quarantine; the old keys are retired. Returns the
+   first failed rule; a failed record changes nothing. */
+static int
+s_apply_rotate (cons_reputation_t *self, const wd_envelope_t *env, uint64_t height, bool sigs)
+{
+    wd_cert_t cert;
+    int err = cons_rotate_open (env->body, env->body_len, self->chain, env->from, sigs, &cert);
+    if (err != WD_OK)
+        return err;
+    cons_rep_entry_t *e = s_find (self, env->from);
+    if (!e || e->left)
+        return CONS_ERR_TX_NOT_MEMBER; /* left or rotated earlier in this block */
+    if (strcmp (e->name, cert.name) != 0)
+        return CONS_ERR_TX_NAME;
+    if (s_key_used (self, 0, cert.sign_pk))
+        return CONS_ERR_TX_EXISTS;
+    if (s_key_used (self, 1, cert.vrf_pk) || s_key_used (self, 2, cert.curve_pk))
+        return CONS_ERR_TX_DUPLICATE;
+    if (self->retired_count == self->retired_cap) {
+        size_t cap = self->retired_cap ? self->retired_cap * 2 : 4;
+        s_retired_t *retired = realloc (self->retired, cap * sizeof *retired);
+        if (!retired)
+            abort ();
+        self->retired = retired;
+        self->retired_cap = cap;
+    }
+    s_retired_t *r = &self->retired[self->retired_count++];
+    memcpy (r->sign_pk, e->cert.sign_pk, WD_PUBKEY_LEN);
+    memcpy (r->vrf_pk, e->cert.vrf_pk, WD_PUBKEY_LEN);
+    memcpy (r->curve_pk, e->cert.curve_pk, WD_PUBKEY_LEN);
+    r->row = (size_t)(e - self->entries);
+    memcpy (e->id, cert.sign_pk, WD_PUBKEY_LEN);
+    e->cert = cert;
+    e->tier_bp =
+        strcmp (cert.key_protection, "software") == 0 ? CONS_REP_TIER_SOFTWARE_BP : CONS_REP_BP;
+    e->rotated = height;
     self->members_version++;
     return WD_OK;
 }
@@ -548,10 +649,13 @@ s_fold (cons_reputation_t *self, const cons_block_t *block, const cons_validator
         else if (strcmp (env.type, CONS_REP_EQUIVOCATION_TYPE) == 0)
             s_apply_equivocation (self, env.body, env.body_len, h);
         else if (strcmp (env.type, CONS_JOIN_TYPE) == 0 ||
-                 strcmp (env.type, CONS_LEAVE_TYPE) == 0) {
-            int err = strcmp (env.type, CONS_JOIN_TYPE) == 0
-                          ? s_apply_join (self, &env, h, rules && rules->claims)
-                          : s_apply_leave (self, &env, h);
+                 strcmp (env.type, CONS_LEAVE_TYPE) == 0 ||
+                 strcmp (env.type, CONS_ROTATE_TYPE) == 0) {
+            bool sigs = rules && rules->claims;
+            int err = strcmp (env.type, CONS_JOIN_TYPE) == 0 ? s_apply_join (self, &env, h, sigs)
+                      : strcmp (env.type, CONS_LEAVE_TYPE) == 0
+                          ? s_apply_leave (self, &env, h)
+                          : s_apply_rotate (self, &env, h, sigs);
             if (err != WD_OK && rules) {
                 if (bad_index)
                     *bad_index = i;
@@ -581,7 +685,8 @@ cons_reputation_check (const cons_reputation_t *self, const cons_block_t *block,
         wd_envelope_t env;
         any = wd_envelope_decode (block->records[i].data, block->records[i].len, &env) == WD_OK &&
               (strcmp (env.type, CONS_COMMITTEE_VERDICT_TYPE) == 0 ||
-               strcmp (env.type, CONS_JOIN_TYPE) == 0 || strcmp (env.type, CONS_LEAVE_TYPE) == 0);
+               strcmp (env.type, CONS_JOIN_TYPE) == 0 || strcmp (env.type, CONS_LEAVE_TYPE) == 0 ||
+               strcmp (env.type, CONS_ROTATE_TYPE) == 0);
     }
     if (!any)
         return WD_OK; /* nothing the committee rules judge */
@@ -703,7 +808,8 @@ cons_reputation_encode (const cons_reputation_t *self, size_t *len)
         const cons_rep_entry_t *e = &self->entries[i];
         /* hits and misses only when non-zero: a table without committee
            verdicts encodes (and hashes) as before */
-        wd_writer_map (w, 9 + (e->hits > 0) + (e->misses > 0) + (e->joined > 0) + (e->left > 0));
+        wd_writer_map (w, 9 + (e->hits > 0) + (e->misses > 0) + (e->joined > 0) + (e->left > 0) +
+                              (e->rotated > 0));
         wd_writer_key (w, "failed");
         wd_writer_uint (w, e->failed);
         if (e->hits > 0) {
@@ -736,6 +842,12 @@ cons_reputation_encode (const cons_reputation_t *self, size_t *len)
         wd_writer_uint (w, e->precommits_possible);
         wd_writer_key (w, "quarantine_until");
         wd_writer_uint (w, e->quarantine_until);
+        /* rotated only when non-zero: a chain without rotations hashes as
+           before */
+        if (e->rotated > 0) {
+            wd_writer_key (w, "rotated");
+            wd_writer_uint (w, e->rotated);
+        }
         wd_writer_key (w, "slashes");
         wd_writer_uint (w, e->slashes);
         wd_writer_key (w, "tier_bp");

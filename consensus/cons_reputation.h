@@ -30,7 +30,11 @@
  *     quarantined for the rest of the epoch of h and CONS_REP_QUARANTINE_EPOCHS
  *     more (quarantine_until = epoch of h + 1 + CONS_REP_QUARANTINE_EPOCHS);
  *   - each "join" record (cons_member_tx.h) appends the new node's row, in
- *     commit order, and each "leave" record marks its signer's row as left.
+ *     commit order, and each "leave" record marks its signer's row as left;
+ *   - each "rotate" record gives its signer's row the new certificate (id,
+ *     keys, tier) and keeps every counter; the old keys are retired (never
+ *     usable again; verdicts and equivocations they signed before still
+ *     count for the row).
  *
  * score (basis points, 0..10000) = pass * participation / 10000 * tier /
  * 10000 with pass = (passed + 1) * 10000 / (passed + failed + 2),
@@ -88,6 +92,10 @@ typedef struct {
        row, its key can never join again. */
     wd_cert_t cert;
     uint64_t joined, left;
+    /* the height of the block that committed the row's latest `rotate`
+       (0: none): id and cert are then the new keys', the counters carry
+       over */
+    uint64_t rotated;
 } cons_rep_entry_t;
 
 /* A node's latest attestation outcome on the chain: the outcome of the
@@ -192,11 +200,12 @@ cons_reputation_epoch (const cons_reputation_t *self, uint64_t height);
 const cons_rep_entry_t *
 cons_reputation_find (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN]);
 
-/* Whether id is a current member (a row that has not left). */
+/* Whether id is a current member (a row that has not left, by its current
+   key: a key rotated away is no member). */
 bool
 cons_reputation_is_member (const cons_reputation_t *self, const uint8_t id[WD_PUBKEY_LEN]);
 
-/* A counter that changes whenever a join or leave is folded in (not part
+/* A counter that changes whenever a join, leave or rotate is folded in (not part
    of the table's hash): a driver compares it to learn that the members
    changed. */
 uint64_t
@@ -232,7 +241,8 @@ cons_reputation_weights (const cons_reputation_t *self, uint64_t epoch, cons_val
 
 /* The canonical table (caller frees):
    {height: uint, nodes: [{failed, id: bin(32), last_seen, made, passed,
-    possible, quarantine_until, slashes, tier_bp}, ...], v: 1}. */
+    possible, quarantine_until, slashes, tier_bp}, ...], v: 1}, each node
+   also with hits, joined, left, misses and rotated when not zero. */
 uint8_t *
 cons_reputation_encode (const cons_reputation_t *self, size_t *len);
 

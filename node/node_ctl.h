@@ -115,7 +115,7 @@ node_ctl_ledger_open (const char *genesis, const char *db, const char *cmd, stru
    ledger lists and their state. */
 int
 node_ctl_members (int argc, char **argv);
-/* `wardenctl member request|admit|leave` (node_ctl_member.c): membership
+/* `wardenctl member request|admit|rotate|leave` (node_ctl_member.c): membership
    records sealed by the running wardend. */
 int
 node_ctl_member (int argc, char **argv);

@@ -91,8 +91,13 @@ s_open (const s_opts_t *o, const char *cmd, wd_genesis_t **g, cons_ledger_t **l)
 }
 
 static const char *
-s_node_name (const wd_genesis_t *g, const uint8_t id[WD_PUBKEY_LEN])
+s_node_name (const wd_genesis_t *g, const cons_reputation_t *rep, const uint8_t id[WD_PUBKEY_LEN])
 {
+    /* the ledger's rows name joined nodes too; a key rotated away is found
+       only among the genesis certificates */
+    const cons_rep_entry_t *row = cons_reputation_find (rep, id);
+    if (row)
+        return row->name;
     const wd_cert_t *c = wd_genesis_find_node (g, id);
     return c ? c->name : "?";
 }
@@ -100,6 +105,7 @@ s_node_name (const wd_genesis_t *g, const uint8_t id[WD_PUBKEY_LEN])
 typedef struct {
     const s_opts_t *o;
     const wd_genesis_t *g;
+    const cons_reputation_t *rep;
     json_t *list;
     uint64_t shown;
     cons_cert_sig_t *sigs;
@@ -140,25 +146,26 @@ s_show_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len
             if (wd_envelope_decode (b.records[i].data, b.records[i].len, &env) == WD_OK) {
                 json_object_set_new (r, "type", json_string (env.type));
                 json_object_set_new (r, "signer", s_hex (env.from, 32));
-                json_object_set_new (r, "signer_name", json_string (s_node_name (s->g, env.from)));
+                json_object_set_new (r, "signer_name",
+                                     json_string (s_node_name (s->g, s->rep, env.from)));
             }
             json_array_append_new (recs, r);
         }
         json_array_append_new (
             s->list,
-            json_pack ("{s:I, s:o, s:o, s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I}",
-                       "height", (json_int_t)height, "id", s_hex (id, 32), "prev",
-                       s_hex (b.prev, 32), "time_ms", (json_int_t)b.time, "time", stamp, "proposer",
-                       s_hex (b.proposer, 32), "proposer_name", s_node_name (s->g, b.proposer),
-                       "seed", s_hex (b.seed, 32), "records_root", s_hex (b.records_root, 32),
-                       "validators_hash", s_hex (b.validators_hash, 32), "reputation_hash",
-                       s_hex (b.reputation_hash, 32), "records", recs, "cert_round",
-                       (json_int_t)(cerr == WD_OK ? cert.round : 0), "cert_signers",
-                       (json_int_t)(cerr == WD_OK ? cert.count : 0)));
+            json_pack (
+                "{s:I, s:o, s:o, s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "height",
+                (json_int_t)height, "id", s_hex (id, 32), "prev", s_hex (b.prev, 32), "time_ms",
+                (json_int_t)b.time, "time", stamp, "proposer", s_hex (b.proposer, 32),
+                "proposer_name", s_node_name (s->g, s->rep, b.proposer), "seed", s_hex (b.seed, 32),
+                "records_root", s_hex (b.records_root, 32), "validators_hash",
+                s_hex (b.validators_hash, 32), "reputation_hash", s_hex (b.reputation_hash, 32),
+                "records", recs, "cert_round", (json_int_t)(cerr == WD_OK ? cert.round : 0),
+                "cert_signers", (json_int_t)(cerr == WD_OK ? cert.count : 0)));
     } else {
         char hex[65];
         printf ("%8" PRIu64 "  %.16s  %s  %-16s  %5zu  %zu\n", height, wd_hex_encode (hex, id, 32),
-                stamp, s_node_name (s->g, b.proposer), b.record_count,
+                stamp, s_node_name (s->g, s->rep, b.proposer), b.record_count,
                 cerr == WD_OK ? cert.count : 0);
     }
     cons_block_release (&b);
@@ -174,7 +181,11 @@ s_show (const s_opts_t *o)
     int status = s_open (o, "ledger show", &g, &l);
     if (status >= 0)
         return status;
-    s_show_t s = { o, g, json_array (), 0,
+    s_show_t s = { o,
+                   g,
+                   cons_ledger_reputation (l),
+                   json_array (),
+                   0,
                    malloc (CONS_VALIDATORS_MAX * sizeof (cons_cert_sig_t)) };
     if (!s.sigs)
         abort ();
@@ -364,7 +375,6 @@ node_ctl_reputation (int argc, char **argv)
                 "PASSED", "FAILED", "PRECOMMITS", "LAST SEEN", "QUARANTINE", "WEIGHT");
     for (size_t i = 0; i < n; i++) {
         const cons_rep_entry_t *e = cons_reputation_entry (rep, i);
-        const wd_cert_t *c = wd_genesis_find_node (g, e->id);
         uint64_t weight = 0;
         for (size_t k = 0; k < wn; k++)
             if (memcmp (w[k].pk, e->id, 32) == 0)
@@ -376,8 +386,8 @@ node_ctl_reputation (int argc, char **argv)
                 rows,
                 json_pack ("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}",
                            "id", s_hex (e->id, 32), "name", e->name, "key_protection",
-                           c ? c->key_protection : "", "tier_bp", (json_int_t)e->tier_bp,
-                           "score_bp", (json_int_t)score, "passed", (json_int_t)e->passed, "failed",
+                           e->cert.key_protection, "tier_bp", (json_int_t)e->tier_bp, "score_bp",
+                           (json_int_t)score, "passed", (json_int_t)e->passed, "failed",
                            (json_int_t)e->failed, "precommits_made", (json_int_t)e->precommits_made,
                            "precommits_possible", (json_int_t)e->precommits_possible, "last_seen",
                            (json_int_t)e->last_seen, "quarantined", q, "quarantine_until_epoch",
@@ -393,7 +403,7 @@ node_ctl_reputation (int argc, char **argv)
                 snprintf (quarantine, sizeof quarantine, "-");
             printf ("%-16s  %-10s  %5u  %6" PRIu64 "  %6" PRIu64 "  %11s  %9" PRIu64
                     "  %-10s  %" PRIu64 "\n",
-                    e->name, c ? c->key_protection : "?", score, e->passed, e->failed, made,
+                    e->name, e->cert.key_protection, score, e->passed, e->failed, made,
                     e->last_seen, quarantine, weight);
         }
     }

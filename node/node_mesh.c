@@ -927,7 +927,10 @@ s_peer_token (node_mesh_t *self, char *tok, char *why, size_t why_len)
         snprintf (why, why_len, "mesh/peers: no node '%s' in the genesis", tok);
         return WD_ERR_CONFIG_VALUE;
     }
-    if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) == 0)
+    /* own name: skipped also when the genesis names this node's keys from
+       before a rotate */
+    if (memcmp (cert->sign_pk, self->self_id, WD_PUBKEY_LEN) == 0 ||
+        strcmp (cert->name, self->self_cert.name) == 0)
         return WD_OK;
     int rc = cons_transport_set_endpoint (self->transport, cert->sign_pk, eq + 1);
     if (rc != WD_OK) {
@@ -1077,6 +1080,32 @@ s_read_curve (const wd_config_t *cfg, const wd_cert_t *cert, char *why, size_t w
     return sk;
 }
 
+/* Whether the local ledger (<state>/ledger.db, opened read-only and
+   replayed) lists id as a current member: a node restarted on the keys a
+   committed `rotate` gave its row, or a joined node restarted without
+   mesh/bootstrap. */
+static bool
+s_ledger_member (const wd_config_t *cfg, const wd_genesis_t *genesis,
+                 const uint8_t id[WD_PUBKEY_LEN])
+{
+    char path[PATH_MAX], why[256] = "";
+    if (node_path_state (cfg, CONS_LEDGER_FILE, path, sizeof path) != 0)
+        return false;
+    cons_ledger_t *ledger = NULL;
+    int rc = cons_ledger_open (path, genesis, CONS_LEDGER_READ_ONLY, &ledger, why, sizeof why);
+    if (rc != WD_OK) {
+        if (rc != WD_ERR_NOT_FOUND)
+            wd_log_warnx ("mesh: ledger %s: %s (%s)", path, cons_strerror (rc), why);
+        return false;
+    }
+    bool member = cons_reputation_is_member (cons_ledger_reputation (ledger), id);
+    if (member)
+        wd_log_info ("mesh: this node's key is a member by its ledger at height %llu",
+                     (unsigned long long)cons_ledger_height (ledger));
+    cons_ledger_destroy (&ledger);
+    return member;
+}
+
 wd_err_t
 node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert,
                node_sign_t *signer, node_mesh_reply_fn *reply, node_mesh_t **out, char *why,
@@ -1108,10 +1137,11 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
        (docs/OPERATIONS.md "Add a node") and is admitted by the members
        once its join is committed. */
     const wd_cert_t *me = wd_genesis_find_node (genesis, self_cert->sign_pk);
-    if (!me && !wd_config_str (cfg, "mesh/bootstrap")) {
+    bool ledger_member = !me && s_ledger_member (cfg, genesis, self_cert->sign_pk);
+    if (!me && !ledger_member && !wd_config_str (cfg, "mesh/bootstrap")) {
         snprintf (why, why_len,
-                  "this node (%s) is not a node of the genesis %s (to join through the ledger, "
-                  "name a member in mesh/bootstrap)",
+                  "this node (%s) is not a node of the genesis %s nor a member by its ledger (to "
+                  "join through the ledger, name a member in mesh/bootstrap)",
                   self_cert->name, path);
         wd_genesis_destroy (&genesis);
         return WD_ERR_KEY_MISMATCH;
@@ -1263,7 +1293,9 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
     snprintf (chain_hex, sizeof chain_hex, "%s", wd_short_id (self->chain).s);
     wd_log_info ("mesh: %s on %s, %zu genesis nodes, chain %s%s", self_cert->name,
                  cons_transport_endpoint (self->transport), gn, chain_hex,
-                 self->is_member ? "" : "; not a genesis node: waiting for the ledger to admit it");
+                 self->is_member ? ""
+                 : ledger_member ? "; a member by its ledger (its keys were rotated or it joined)"
+                                 : "; not a genesis node: waiting for the ledger to admit it");
     *out = self;
     return WD_OK;
 }
@@ -1503,10 +1535,13 @@ s_pending_take (node_mesh_t *self, void *client, uint32_t peer, uint32_t reply_t
     return p;
 }
 
-/* wardenctl member request|admit|leave (docs/OPERATIONS.md "Add a node"):
-   a join-request signed by this node for this chain (returned, not
-   gossiped); a join record around a new node's request, sealed by this
-   node as its sponsor and gossiped; this node's leave record, gossiped. */
+/* wardenctl member request|admit|rotate|leave (docs/OPERATIONS.md "Add a
+   node", "Rotate a key"): a join-request signed by this node for this chain
+   (returned, not gossiped); a join record around a new node's request,
+   sealed by this node as its sponsor and gossiped; a rotate record around
+   a rotate-request signed by this node's new key (wardenctl signed it with
+   the new state directory's keystore), sealed by the current key and
+   gossiped; this node's leave record, gossiped. */
 static void
 s_member_request (node_mesh_t *self, void *client, uint32_t peer, const uint8_t *body, size_t len)
 {
@@ -1559,6 +1594,36 @@ s_member_request (node_mesh_t *self, void *client, uint32_t peer, const uint8_t 
         }
         rbody = cons_join_body (request, request_len, &rlen);
         type = CONS_JOIN_TYPE;
+    } else if (strcmp (op, "rotate") == 0) {
+        wd_cert_t cert;
+        uint8_t node[WD_PUBKEY_LEN];
+        int rc = cons_rotate_request_open (request, request_len, self->chain, true, &cert, node);
+        if (rc != WD_OK) {
+            s_reply_error (self, client, peer, rc, "member rotate: the request");
+            return;
+        }
+        if (memcmp (node, self->self_id, WD_PUBKEY_LEN) != 0) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_SIGNER,
+                           "member rotate: the request names another node");
+            return;
+        }
+        if (!self->is_member) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_NOT_MEMBER,
+                           "member rotate: this node is not a member");
+            return;
+        }
+        if (strcmp (cert.name, self->self_cert.name) != 0) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_NAME,
+                           "member rotate: the new certificate has another name");
+            return;
+        }
+        if (self->ledger &&
+            cons_reputation_find (cons_ledger_reputation (self->ledger), cert.sign_pk)) {
+            s_reply_error (self, client, peer, CONS_ERR_TX_EXISTS, "member rotate");
+            return;
+        }
+        rbody = cons_rotate_body (request, request_len, &rlen);
+        type = CONS_ROTATE_TYPE;
     } else if (strcmp (op, "leave") == 0) {
         if (!self->is_member) {
             s_reply_error (self, client, peer, CONS_ERR_TX_NOT_MEMBER,

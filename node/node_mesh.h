@@ -287,8 +287,11 @@ node_mesh_decode_hello (const uint8_t *body, size_t len, node_mesh_hello_t *hell
 
 /* {op: str, request: bin}: a member request (WD_MSG_CTL_MEMBER); op is
    "request" (this node's join-request, returned), "admit" (request: a
-   join-request envelope; this node seals and gossips the join record) or
-   "leave" (this node's leave record); request is empty but for admit. The
+   join-request envelope; this node seals and gossips the join record),
+   "rotate" (request: a rotate-request envelope signed by this node's new
+   key; this node seals the rotate record with its current key and gossips
+   it) or "leave" (this node's leave record); request is empty but for
+   admit and rotate. The
    reply {envelope: bin, id: bin(32)} holds the sealed envelope. The
    decoders borrow from body. */
 uint8_t *

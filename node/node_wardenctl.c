@@ -641,7 +641,8 @@ static const s_command_t s_commands[] = {
     { "ledger", node_ctl_ledger, "ledger: show, verify, export blocks (read-only, offline)" },
     { "reputation", node_ctl_reputation, "the reputation table from the ledger (read-only)" },
     { "members", node_ctl_members, "the members the ledger lists and their state (read-only)" },
-    { "member", node_ctl_member, "join request, admit a node, leave (through wardend)" },
+    { "member", node_ctl_member,
+      "join request, admit a node, rotate keys, leave (through wardend)" },
     { "pxe", node_ctl_pxe, "show the boot server's counters, leases and served files" },
     { "results", node_ctl_results, "PCR result log: list, get, bundle, verify, consistency" },
 };

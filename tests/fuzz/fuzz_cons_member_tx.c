@@ -132,6 +132,38 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     return 0;
 }
 
+/* rotate: cons_rotate_request_open (request) or cons_rotate_open for the
+   signer the request names, with and without signatures; a failure
+   leaves the certificate zeroed, a success without signatures is one with
+   them or a signature reason. */
+static void
+s_rotate (const uint8_t *body, size_t n, bool request)
+{
+    wd_cert_t cert, nosig;
+    uint8_t node[WD_PUBKEY_LEN] = { 0 }, node2[WD_PUBKEY_LEN] = { 0 };
+    int with, without;
+    if (request) {
+        with = cons_rotate_request_open (body, n, s_chain, true, &cert, node);
+        without = cons_rotate_request_open (body, n, s_chain, false, &nosig, node2);
+        if (with == WD_OK)
+            assert (memcmp (node, node2, WD_PUBKEY_LEN) == 0);
+    } else {
+        static const uint8_t signer[WD_PUBKEY_LEN] = { 0x11 };
+        with = cons_rotate_open (body, n, s_chain, signer, true, &cert);
+        without = cons_rotate_open (body, n, s_chain, signer, false, &nosig);
+    }
+    if (with != WD_OK)
+        assert (s_zero (&cert, sizeof cert));
+    if (without != WD_OK)
+        assert (s_zero (&nosig, sizeof nosig));
+    if (with == WD_OK) {
+        assert (without == WD_OK);
+        assert (memcmp (cert.sign_pk, nosig.sign_pk, WD_PUBKEY_LEN) == 0);
+    }
+    if (without == WD_OK && with != WD_OK)
+        assert (with == WD_ERR_BAD_SIGNATURE);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -139,7 +171,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     const uint8_t *body = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 3) {
+    switch (data[0] % 5) {
+        case 3:
+            s_rotate (body, n, true);
+            break;
+        case 4:
+            s_rotate (body, n, false);
+            break;
         case 0:
             s_join (body, n, false);
             break;

@@ -26,7 +26,7 @@
 #include "wd_hash.h"
 
 #define VEC          "ledger.txt"
-#define S_VEC_BLOCKS 13 /* blocks in the vectors */
+#define S_VEC_BLOCKS 17 /* blocks in the vectors */
 
 static char s_path[512];
 static int s_counter;
@@ -113,6 +113,27 @@ test_vectors (void **state)
     assert_memory_equal (set[4].pk, cons_reputation_entry (rt, 4)->id, 32);
     assert_int_equal (cons_ledger_validators (l, 13, &set, &set_count), WD_OK);
     assert_int_equal (set_count, 4);
+    /* a genesis node rotated its keys in block 14: the same row under the
+       new key (its counters kept, the tier of its new certificate), the
+       old key in the set fixed before (epoch 7, heights 15, 16), the new
+       key from epoch 8 (height 17) on */
+    size_t rot = 0;
+    while (rot < 4 && cons_reputation_entry (rt, rot)->rotated == 0)
+        rot++;
+    assert_true (rot < 4);
+    const cons_rep_entry_t *re = cons_reputation_entry (rt, rot);
+    assert_int_equal (re->rotated, 14);
+    assert_int_equal (re->tier_bp, CONS_REP_BP);
+    assert_true (re->passed >= 1);
+    assert_memory_equal (re->cert.sign_pk, re->id, 32);
+    assert_int_equal (cons_ledger_validators (l, 17, &set, &set_count), WD_OK);
+    bool new_in = false;
+    for (size_t i = 0; i < set_count; i++)
+        new_in |= memcmp (set[i].pk, re->id, 32) == 0;
+    assert_true (new_in);
+    assert_int_equal (cons_ledger_validators (l, 15, &set, &set_count), WD_OK);
+    for (size_t i = 0; i < set_count; i++)
+        assert_memory_not_equal (set[i].pk, re->id, 32);
     size_t rlen, want_len;
     uint8_t *rep = cons_reputation_encode (cons_ledger_reputation (l), &rlen);
     uint8_t *want = test_vector_hex (VEC, "reputation", &want_len);

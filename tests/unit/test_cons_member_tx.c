@@ -5,7 +5,9 @@
  * member (not a validator); every rejection reason of join and leave,
  * exactly; records of a joined node count from the next block; a node that
  * left is out of the next sets and its records are refused; the chain
- * re-verifies and replays to the same table.
+ * re-verifies and replays to the same table. A rotate gives a member's row
+ * new keys and keeps its counters; the old key is refused from the next
+ * block on and can never return; every rejection reason of rotate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,10 +106,11 @@ s_request (const s_newcomer_t *n, const char *type, const uint8_t *chain, const 
     return out;
 }
 
-/* A join record around request, sealed by sponsor (pk, sk); version v. */
+/* A record of type ({request, v} body) around request, sealed by (pk,
+   sk); version v. */
 static uint8_t *
-s_join_raw (const uint8_t *request, size_t request_len, const uint8_t *pk, const uint8_t *sk,
-            uint64_t v, size_t *len)
+s_tx_raw (const char *type, const uint8_t *request, size_t request_len, const uint8_t *pk,
+          const uint8_t *sk, uint64_t v, size_t *len)
 {
     wd_writer_t *w = wd_writer_new ();
     wd_writer_map (w, 2);
@@ -118,11 +121,19 @@ s_join_raw (const uint8_t *request, size_t request_len, const uint8_t *pk, const
     size_t body_len;
     const uint8_t *body = wd_writer_data (w, &body_len);
     uint8_t *out;
-    assert_int_equal (wd_envelope_seal (CONS_JOIN_TYPE, s_t.chain, pk, body, body_len, s_sign,
-                                        (void *)sk, &out, len),
-                      WD_OK);
+    assert_int_equal (
+        wd_envelope_seal (type, s_t.chain, pk, body, body_len, s_sign, (void *)sk, &out, len),
+        WD_OK);
     wd_writer_destroy (&w);
     return out;
+}
+
+/* A join record around request, sealed by sponsor (pk, sk); version v. */
+static uint8_t *
+s_join_raw (const uint8_t *request, size_t request_len, const uint8_t *pk, const uint8_t *sk,
+            uint64_t v, size_t *len)
+{
+    return s_tx_raw (CONS_JOIN_TYPE, request, request_len, pk, sk, v, len);
 }
 
 /* The usual join of n sponsored by genesis node sponsor. */
@@ -146,6 +157,58 @@ s_leave (const uint8_t *node, const uint8_t *pk, const uint8_t *sk, size_t *len)
                                         (void *)sk, &out, len),
                       WD_OK);
     free (body);
+    return out;
+}
+
+/* A new certificate for genesis node idx (its name, fresh keys; vrf_pk
+   and curve_pk override them when not NULL). */
+static void
+s_rotated (s_newcomer_t *n, size_t idx, const char *name, const uint8_t *vrf_pk,
+           const uint8_t *curve_pk)
+{
+    s_newcomer (n, name ? name : wd_genesis_node (s_t.genesis, idx)->name, vrf_pk);
+    if (curve_pk) {
+        wd_cert_t c;
+        assert_int_equal (wd_cert_open (n->cert, n->cert_len, &c), WD_OK);
+        memcpy (c.curve_pk, curve_pk, 32);
+        free (n->cert);
+        assert_int_equal (wd_cert_seal (&c, s_sign, n->sk, &n->cert, &n->cert_len), WD_OK);
+    }
+}
+
+/* A rotate-request of n's certificate for member node, sealed as type by
+   (pk, sk) for chain. */
+static uint8_t *
+s_rotate_request (const s_newcomer_t *n, const char *type, const uint8_t *chain,
+                  const uint8_t *node, const uint8_t *pk, const uint8_t *sk, size_t *len)
+{
+    size_t body_len;
+    uint8_t *body = cons_rotate_request_body (n->cert, n->cert_len, node, &body_len);
+    uint8_t *out;
+    assert_int_equal (
+        wd_envelope_seal (type, chain, pk, body, body_len, s_sign, (void *)sk, &out, len), WD_OK);
+    free (body);
+    return out;
+}
+
+/* A rotate record around request sealed by (pk, sk), version v: the same
+   body as a join's. */
+static uint8_t *
+s_rotate_raw (const uint8_t *request, size_t request_len, const uint8_t *pk, const uint8_t *sk,
+              uint64_t v, size_t *len)
+{
+    return s_tx_raw (CONS_ROTATE_TYPE, request, request_len, pk, sk, v, len);
+}
+
+/* The usual rotate of the member (pk, sk) to n's certificate. */
+static uint8_t *
+s_rotate (const s_newcomer_t *n, const uint8_t *pk, const uint8_t *sk, size_t *len)
+{
+    size_t rlen;
+    uint8_t *req =
+        s_rotate_request (n, CONS_ROTATE_REQUEST_TYPE, s_t.chain, pk, n->pk, n->sk, &rlen);
+    uint8_t *out = s_rotate_raw (req, rlen, pk, sk, 1, len);
+    free (req);
     return out;
 }
 
@@ -402,6 +465,245 @@ test_leave (void **state)
     cons_ledger_destroy (&l);
 }
 
+static void
+test_rotate (void **state)
+{
+    (void)state;
+    cons_ledger_t *l = s_open (NULL);
+    char path[sizeof s_path];
+    snprintf (path, sizeof path, "%s", s_path);
+    uint8_t *recs[8];
+    size_t lens[8];
+    for (int i = 0; i < 2; i++)
+        s_commit (l, recs, lens, 0); /* 1, 2 */
+    const cons_reputation_t *rep = cons_ledger_reputation (l);
+    cons_rep_entry_t before = *cons_reputation_entry (rep, 2);
+    uint64_t version = cons_reputation_members_version (rep);
+    s_newcomer_t r;
+    s_rotated (&r, 2, NULL, NULL, NULL);
+
+    /* the new key signs nothing before the rotate is committed, nor in
+       its block */
+    recs[0] = s_rotate (&r, s_t.pk[2], s_t.sk[2], &lens[0]);
+    recs[1] = s_request (&r, "note", s_t.chain, r.pk, r.sk, &lens[1]);
+    assert_int_equal (s_check (l, recs, lens, 2), CONS_ERR_BLOCK_SIGNER);
+    recs[0] = s_rotate (&r, s_t.pk[2], s_t.sk[2], &lens[0]);
+    s_commit (l, recs, lens, 1); /* 3: the certificate of 2 counts first */
+    rep = cons_ledger_reputation (l);
+    assert_int_equal (cons_reputation_count (rep), 4);
+    assert_true (cons_reputation_members_version (rep) != version);
+    const cons_rep_entry_t *e = cons_reputation_entry (rep, 2);
+    assert_memory_equal (e->id, r.pk, 32);
+    assert_memory_equal (e->cert.sign_pk, r.pk, 32);
+    assert_string_equal (e->name, before.name);
+    assert_int_equal (e->rotated, 3);
+    assert_int_equal (e->joined, 0);
+    assert_int_equal (e->left, 0);
+    assert_int_equal (e->tier_bp, CONS_REP_TIER_SOFTWARE_BP); /* from the new certificate */
+    assert_true (e->precommits_possible >= before.precommits_possible);
+    assert_true (e->precommits_possible > 0); /* the counters carried over */
+    assert_true (cons_reputation_is_member (rep, r.pk));
+    assert_false (cons_reputation_is_member (rep, s_t.pk[2]));
+    assert_null (cons_reputation_find (rep, s_t.pk[2]));
+    assert_ptr_equal (cons_reputation_find (rep, r.pk), e);
+
+    /* from the next block on: the old key is refused, the new one counts */
+    recs[0] = tchain_note (&s_t, 2, "note", 7, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_BLOCK_SIGNER);
+    recs[0] = s_request (&r, "note", s_t.chain, r.pk, r.sk, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_OK);
+    recs[0] = s_request (&r, "note", s_t.chain, r.pk, r.sk, &lens[0]);
+    s_commit (l, recs, lens, 1); /* 4 */
+    /* the old keys never return: not as a rotate back, not as a join */
+    s_newcomer_t back = { .cert = NULL };
+    memcpy (back.pk, s_t.pk[2], 32);
+    memcpy (back.sk, s_t.sk[2], 64);
+    wd_cert_t bc = *wd_genesis_node (s_t.genesis, 2);
+    randombytes_buf (bc.vrf_pk, 32);
+    randombytes_buf (bc.curve_pk, 32);
+    assert_int_equal (wd_cert_seal (&bc, s_sign, back.sk, &back.cert, &back.cert_len), WD_OK);
+    recs[0] = s_rotate (&back, r.pk, r.sk, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_EXISTS);
+    snprintf (bc.name, sizeof bc.name, "back");
+    free (back.cert);
+    assert_int_equal (wd_cert_seal (&bc, s_sign, back.sk, &back.cert, &back.cert_len), WD_OK);
+    recs[0] = s_join (&back, 0, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_EXISTS);
+    s_newcomer_t old_vrf;
+    s_rotated (&old_vrf, 2, NULL, wd_genesis_node (s_t.genesis, 2)->vrf_pk, NULL);
+    recs[0] = s_rotate (&old_vrf, r.pk, r.sk, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_DUPLICATE);
+
+    /* the weight is kept: the new key is in the first set fixed after the
+       rotate (epoch 2 = heights 7..9, from the table after block 5), the
+       old key in none; the set fixed before it (epoch 1, heights 4..6)
+       still names the old key */
+    assert_true (s_in_set (l, 5, s_t.pk[2]));
+    for (int i = 0; i < 2; i++)
+        s_commit (l, recs, lens, 0); /* 5, 6 */
+    assert_true (s_in_set (l, 7, r.pk));
+    assert_false (s_in_set (l, 7, s_t.pk[2]));
+    const cons_validator_t *set;
+    size_t n;
+    assert_int_equal (cons_ledger_validators (l, 7, &set, &n), WD_OK);
+    assert_int_equal (n, 4);
+
+    /* the chain re-verifies and a reopened ledger replays the same table */
+    uint8_t h1[32], h2[32];
+    cons_reputation_hash (cons_ledger_reputation (l), h1);
+    uint64_t bad = 0;
+    char why[256];
+    assert_int_equal (cons_ledger_verify_all (l, &bad, why, sizeof why), WD_OK);
+    cons_ledger_destroy (&l);
+    l = s_open (path);
+    cons_reputation_hash (cons_ledger_reputation (l), h2);
+    assert_memory_equal (h1, h2, 32);
+    assert_int_equal (cons_reputation_entry (cons_ledger_reputation (l), 2)->rotated, 3);
+    cons_ledger_destroy (&l);
+    free (r.cert);
+    free (back.cert);
+    free (old_vrf.cert);
+}
+
+static void
+test_rotate_rejections (void **state)
+{
+    (void)state;
+    cons_ledger_t *l = s_open (NULL);
+    s_newcomer_t r, r2, renamed, dup_vrf, dup_curve, own_vrf;
+    s_rotated (&r, 2, NULL, NULL, NULL);
+    s_rotated (&r2, 2, NULL, NULL, NULL);
+    s_rotated (&renamed, 2, "renamed", NULL, NULL);
+    s_rotated (&dup_vrf, 2, NULL, wd_genesis_node (s_t.genesis, 3)->vrf_pk, NULL);
+    s_rotated (&dup_curve, 2, NULL, NULL, wd_genesis_node (s_t.genesis, 1)->curve_pk);
+    s_rotated (&own_vrf, 2, NULL, wd_genesis_node (s_t.genesis, 2)->vrf_pk, NULL);
+    uint8_t *recs[8];
+    size_t lens[8], rlen;
+    uint8_t *req;
+    uint8_t other_chain[32];
+    memset (other_chain, 0x5a, sizeof other_chain);
+    const uint8_t *pk2 = s_t.pk[2], *sk2 = s_t.sk[2];
+
+    /* request signed by another key than the new certificate's (the new
+       key did not consent) */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, pk2, pk2, sk2, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_SIGNER);
+    /* a request for another member than the record's signer */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, s_t.pk[3], r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_SIGNER);
+    /* another chain, another type */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, other_chain, pk2, r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_ERR_WRONG_CHAIN);
+    req = s_rotate_request (&r, CONS_JOIN_REQUEST_TYPE, s_t.chain, pk2, r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_ERR_UNEXPECTED_TYPE);
+    /* a join-request is no rotate-request (its body has no node) */
+    req = s_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_ERR_MISSING_KEY);
+    /* a request whose signature does not verify */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, pk2, r.pk, r.sk, &rlen);
+    wd_envelope_t env;
+    assert_int_equal (wd_envelope_decode (req, rlen, &env), WD_OK);
+    size_t sig_at = 0;
+    for (size_t i = 0; i + 64 <= rlen; i++)
+        if (memcmp (req + i, env.sig, 64) == 0)
+            sig_at = i;
+    assert_true (sig_at > 0);
+    req[sig_at] ^= 1;
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_ERR_BAD_SIGNATURE);
+    /* a rotate body of another version */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, pk2, r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, pk2, sk2, 2, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), WD_ERR_BAD_VERSION);
+    /* sealed by a key that is not a member's: the new key itself */
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, r.pk, r.pk, r.sk, &rlen);
+    recs[0] = s_rotate_raw (req, rlen, r.pk, r.sk, 1, &lens[0]);
+    free (req);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_BLOCK_SIGNER);
+    /* a new name */
+    recs[0] = s_rotate (&renamed, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_NAME);
+    /* a new identity key another row holds: node 3's */
+    s_newcomer_t taken = { .cert = NULL };
+    memcpy (taken.pk, s_t.pk[3], 32);
+    memcpy (taken.sk, s_t.sk[3], 64);
+    wd_cert_t tc = *wd_genesis_node (s_t.genesis, 2);
+    memcpy (tc.sign_pk, s_t.pk[3], 32);
+    randombytes_buf (tc.vrf_pk, 32);
+    randombytes_buf (tc.curve_pk, 32);
+    assert_int_equal (wd_cert_seal (&tc, s_sign, taken.sk, &taken.cert, &taken.cert_len), WD_OK);
+    recs[0] = s_rotate (&taken, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_EXISTS);
+    /* the same identity key (the certificate must change all three) */
+    s_newcomer_t same = { .cert = NULL };
+    memcpy (same.pk, pk2, 32);
+    memcpy (same.sk, sk2, 64);
+    wd_cert_t sc = *wd_genesis_node (s_t.genesis, 2);
+    randombytes_buf (sc.vrf_pk, 32);
+    randombytes_buf (sc.curve_pk, 32);
+    assert_int_equal (wd_cert_seal (&sc, s_sign, same.sk, &same.cert, &same.cert_len), WD_OK);
+    recs[0] = s_rotate (&same, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_EXISTS);
+    /* a VRF or CURVE key another row holds, or its own VRF key kept */
+    recs[0] = s_rotate (&dup_vrf, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_DUPLICATE);
+    recs[0] = s_rotate (&dup_curve, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_DUPLICATE);
+    recs[0] = s_rotate (&own_vrf, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_TX_DUPLICATE);
+    /* two rotations by one member in one block: the second signer is no
+       member any more */
+    recs[0] = s_rotate (&r, pk2, sk2, &lens[0]);
+    recs[1] = s_rotate (&r2, pk2, sk2, &lens[1]);
+    assert_int_equal (s_check (l, recs, lens, 2), CONS_ERR_TX_NOT_MEMBER);
+    /* a member that leaves earlier in the block */
+    recs[0] = s_leave (pk2, pk2, sk2, &lens[0]);
+    recs[1] = s_rotate (&r, pk2, sk2, &lens[1]);
+    assert_int_equal (s_check (l, recs, lens, 2), CONS_ERR_TX_NOT_MEMBER);
+    /* a member that left before */
+    recs[0] = s_leave (pk2, pk2, sk2, &lens[0]);
+    s_commit (l, recs, lens, 1);
+    recs[0] = s_rotate (&r, pk2, sk2, &lens[0]);
+    assert_int_equal (s_check (l, recs, lens, 1), CONS_ERR_BLOCK_SIGNER);
+    /* the stateless opener alone: the same reasons */
+    wd_cert_t cert;
+    uint8_t node[32];
+    req = s_rotate_request (&r, CONS_ROTATE_REQUEST_TYPE, s_t.chain, pk2, r.pk, r.sk, &rlen);
+    assert_int_equal (cons_rotate_request_open (req, rlen, s_t.chain, true, &cert, node), WD_OK);
+    assert_memory_equal (node, pk2, 32);
+    assert_memory_equal (cert.sign_pk, r.pk, 32);
+    assert_int_equal (cons_rotate_request_open (req, rlen, other_chain, true, &cert, node),
+                      WD_ERR_WRONG_CHAIN);
+    size_t blen;
+    uint8_t *body = cons_rotate_body (req, rlen, &blen);
+    assert_int_equal (cons_rotate_open (body, blen, s_t.chain, pk2, true, &cert), WD_OK);
+    assert_int_equal (cons_rotate_open (body, blen, s_t.chain, s_t.pk[1], true, &cert),
+                      CONS_ERR_TX_SIGNER);
+    free (body);
+    free (req);
+    cons_ledger_destroy (&l);
+    free (r.cert);
+    free (r2.cert);
+    free (renamed.cert);
+    free (dup_vrf.cert);
+    free (dup_curve.cert);
+    free (own_vrf.cert);
+    free (taken.cert);
+    free (same.cert);
+}
+
 int
 main (void)
 {
@@ -409,6 +711,8 @@ main (void)
         cmocka_unit_test (test_join),
         cmocka_unit_test (test_join_rejections),
         cmocka_unit_test (test_leave),
+        cmocka_unit_test (test_rotate),
+        cmocka_unit_test (test_rotate_rejections),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

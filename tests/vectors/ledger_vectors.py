@@ -5,7 +5,7 @@ function (docs/PROTOCOL.md "Blocks and the ledger", "Verifier committees",
 the independent VRF and sortition of vrf_vectors.py and
 sortition_vectors.py). It writes the known answers the C unit tests check
 (tests/vectors/ledger.txt): RFC 6962 Merkle roots, a genesis of four nodes
-with real VRF keys, thirteen certified blocks carrying notes, an
+with real VRF keys, seventeen certified blocks carrying notes, an
 equivocation, evidence records and committee verdicts with real sortition
 claims (one record certified by two committee ACCEPTs, one rejected through
 escalation, whose node leaves the validator set of the next epoch until
@@ -15,8 +15,10 @@ through escalation (a failure of the node that attested it, which stays a
 validator), a fifth node's join sponsored by a member, its self-evidence
 certified (a validator from the next epoch whose reference table holds
 that), and its leave (out of the set from the epoch whose reference table
-holds it), with the validator-set and reputation hashes the rules give,
-and the reputation table after them. ctest re-runs it and compares.
+holds it), a member's key rotation (its row keeps its counters under the
+new keys, its old key still in the set fixed before the rotation, the new
+key signing from the first set fixed after it), with the validator-set and
+reputation hashes the rules give, and the reputation table after them. ctest re-runs it and compares.
 
 Usage: ledger_vectors.py [OUTPUT]   (default: standard output)
 """
@@ -85,6 +87,25 @@ def join_record(sponsor, newcomer_key, newcomer_cert, chain):
 
 def leave_record(key, chain):
     return seal(key, "leave", chain, canonical({"node": bytes(key.verify_key), "v": 1}))
+
+
+def rotated_cert(index, name, protection):
+    """A new certificate under the name of an existing member: identity,
+    VRF and CURVE keys all new (those of node(index))."""
+    key = SigningKey(bytes([index]) * 32)
+    body = canonical({"v": 1, "name": name, "key_protection": protection,
+                      "created": 1767225600 + index, "sign_pk": bytes(key.verify_key),
+                      "vrf_pk": vrf_public(vrf_seed(index)),
+                      "curve_pk": bytes([0x80 + index]) * 32})
+    return key, seal(key, "node-cert", bytes(32), body)
+
+
+def rotate_record(old_key, new_key, new_cert, chain):
+    """A rotate sealed by the member's current key around a rotate-request
+    signed by the new key, naming the member: both keys consent."""
+    request = seal(new_key, "rotate-request", chain,
+                   canonical({"cert": new_cert, "node": bytes(old_key.verify_key), "v": 1}))
+    return seal(old_key, "rotate", chain, canonical({"request": request, "v": 1}))
 
 
 def envelope_ok(env, key_pk):
@@ -186,7 +207,7 @@ def new_row(pk, protection, joined):
     return {"id": pk, "tier_bp": SOFTWARE_BP if protection == "software" else BP,
             "passed": 0, "failed": 0, "made": 0, "possible": 0, "last_seen": 0,
             "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0, "joined": joined,
-            "left": 0}
+            "left": 0, "rotated": 0}
 
 
 class Rep:
@@ -199,9 +220,22 @@ class Rep:
         self.slashed = set()  # (validator, height, round, type) already slashed
         self.outcomes = []  # (height, evidence id, state) of every decided case
         self.status = {}  # node id -> outcome of its latest decided evidence
+        self.retired = {}  # key a row held before a rotate -> that row
 
     def find(self, pk):
         return next((r for r in self.rows if r["id"] == pk), None)
+
+    def find_any(self, pk):
+        """The row that holds pk, or held it before a rotate."""
+        return self.find(pk) or self.retired.get(pk)
+
+    def used(self, field, pk):
+        """Whether a row holds or held (before a rotate) pk as field."""
+        return any(c[field] == pk for c in self.certs) or any(
+            c[field] == pk for c in self.retired_certs())
+
+    def retired_certs(self):
+        return [c for c in getattr(self, "_retired_certs", [])]
 
     def score(self, r, epoch):
         if epoch < r["quarantine_until"]:
@@ -241,7 +275,7 @@ class Rep:
         for r in self.rows:
             row = {k: r[k] for k in keys}
             # only when non-zero
-            row.update({k: r[k] for k in ("hits", "misses", "joined", "left") if r[k]})
+            row.update({k: r[k] for k in ("hits", "misses", "joined", "left", "rotated") if r[k]})
             rows.append(row)
         return canonical({"height": self.height, "v": 1, "nodes": rows})
 
@@ -260,12 +294,43 @@ class Rep:
         assert cenv["type"] == "node-cert" and cenv["chain"] == bytes(32)
         assert cenv["from"] == cert["sign_pk"] and envelope_ok(cenv, cert["sign_pk"])
         assert req["from"] == cert["sign_pk"] and envelope_ok(req, cert["sign_pk"])
-        assert self.find(cert["sign_pk"]) is None, "a key never joins twice"
-        for c in self.certs:
-            assert all(c[k] != cert[k] for k in ("name", "vrf_pk", "curve_pk"))
+        assert not self.used("sign_pk", cert["sign_pk"]), "a key never joins twice"
+        assert all(c["name"] != cert["name"] for c in self.certs)
+        assert not self.used("vrf_pk", cert["vrf_pk"]) and not self.used("curve_pk", cert["curve_pk"])
         assert len(self.rows) < ROWS_MAX
         self.rows.append(new_row(cert["sign_pk"], cert["key_protection"], h))
         self.certs.append(cert)
+
+    def rotate(self, h, env, body):
+        """A rotate record signed by a member's current key: the request is
+        a rotate-request of this chain signed by the new certificate's key
+        and naming the signer; the name stays; no row holds or held any of
+        the three new keys. The row keeps every counter and its status."""
+        import msgpack
+        assert set(body) == {"request", "v"} and body["v"] == 1
+        req = msgpack.unpackb(body["request"], raw=False)
+        assert req["chain"] == self.chain and req["type"] == "rotate-request"
+        rbody = msgpack.unpackb(req["body"], raw=False)
+        assert set(rbody) == {"cert", "node", "v"} and rbody["v"] == 1
+        cenv = msgpack.unpackb(rbody["cert"], raw=False)
+        cert = cert_fields(rbody["cert"])
+        assert cenv["type"] == "node-cert" and cenv["chain"] == bytes(32)
+        assert cenv["from"] == cert["sign_pk"] and envelope_ok(cenv, cert["sign_pk"])
+        assert req["from"] == cert["sign_pk"] and envelope_ok(req, cert["sign_pk"])
+        assert rbody["node"] == env["from"]
+        r = self.find(env["from"])
+        assert r is not None and r["left"] == 0, "not a member (or rotated earlier in the block)"
+        i = self.rows.index(r)
+        assert self.certs[i]["name"] == cert["name"]
+        assert not any(self.used(f, cert[f]) for f in ("sign_pk", "vrf_pk", "curve_pk"))
+        self._retired_certs = self.retired_certs() + [self.certs[i]]
+        self.retired[r["id"]] = r
+        if r["id"] in self.status:
+            self.status[cert["sign_pk"]] = self.status.pop(r["id"])
+        r["id"] = cert["sign_pk"]
+        r["tier_bp"] = SOFTWARE_BP if cert["key_protection"] == "software" else BP
+        r["rotated"] = h
+        self.certs[i] = cert
 
     def leave(self, h, env, body):
         assert set(body) == {"node", "v"} and body["v"] == 1 and body["node"] == env["from"]
@@ -295,13 +360,13 @@ class Rep:
         certified = case["state"] == CERTIFIED
         self.outcomes.append((h, verdict["evidence"], case["state"]))
         for s, a, _ in case["votes"]:
-            r = self.find(s)
+            r = self.find_any(s)
             if r:
                 r["hits" if a == certified else "misses"] += 1
         # the subject's node: the node itself, or the node that attested
         # the host (subject.node): it answers for the host it boots; only a
         # node subject sets last_seen and the status
-        r = self.find(case["subject"]["node"])
+        r = self.find_any(case["subject"]["node"])
         if r:
             r["passed" if certified else "failed"] += 1
             if case["subject"]["kind"] == "node":
@@ -332,7 +397,7 @@ class Rep:
             body = msgpack.unpackb(env["body"], raw=False)
             assert env["chain"] == self.chain and env["from"] in members  # rule 5
             if env["type"] == "equivocation":
-                r = self.find(body["validator"])
+                r = self.find_any(body["validator"])
                 # one slash per (validator, height, round, vote type): the
                 # same equivocation reported by another node changes nothing
                 key = (body["validator"], body["height"], body["round"], body["type"])
@@ -356,6 +421,8 @@ class Rep:
                 self.join(h, env, body)
             elif env["type"] == "leave":
                 self.leave(h, env, body)
+            elif env["type"] == "rotate":
+                self.rotate(h, env, body)
             # plain "verdict" records change nothing
         self.height = h
 
@@ -464,6 +531,8 @@ def main():
     keys.append(n_node[0])
     all_pks.append(bytes(n_node[0].verify_key))
     host_b = {"host": "host-b", "kind": "host", "node": pks[B]}
+    r_node = rotated_cert(7, "node-%d" % nodes[C][3], "tpm")
+    keys.append(r_node[0])  # signs precommits once in a set
 
     def host_evidence(attester, host, n):
         body = host_evidence_body(pks[attester], nodes[attester][2], host, n, 1767225600 + n)
@@ -524,6 +593,15 @@ def main():
         (lambda: [leave_record(keys[N], chain)], set()),
         (lambda: [note(1, 6)], set()),
         (lambda: [note(2, 7)], set()),
+        # C rotates its keys in block 14 (a tpm-protected certificate under
+        # its name); the set of epoch 7 (blocks 15, 16), fixed after block
+        # 13, still names C's old key, which signs its precommits; R signs
+        # a note in block 15 and its first precommits in epoch 8 (blocks 17,
+        # 18: from the table after block 15)
+        (lambda: [rotate_record(keys[C], r_node[0], r_node[1], chain)], set()),
+        (lambda: [seal(r_node[0], "note", chain, canonical({"n": 8}))], set()),
+        (lambda: [], set()),
+        (lambda: [], set()),
     ]
     prev, seed, last_cert = bytes(32), chain, b""
     for i, (make, skip) in enumerate(plan):
@@ -567,6 +645,17 @@ def main():
     # two reports of one equivocation: one slash, the first quarantine
     assert rep.find(pks[Q])["slashes"] == 1
     assert rep.find(pks[Q])["quarantine_until"] == 1 + QUARANTINE
+    # C's rotation: the same row (counters and status carried over) under
+    # the new key, from the tier of the new certificate; the old key in the
+    # sets fixed before it (epoch 7), the new one from epoch 8 on
+    r_pk = bytes(r_node[0].verify_key)
+    r_row = rep.find(r_pk)
+    assert r_row is rep.rows[C] and r_row["rotated"] == 14 and r_row["tier_bp"] == BP
+    assert rep.find(pks[C]) is None and rep.status[r_pk] == CERTIFIED
+    assert r_row["passed"] >= 1 and r_row["possible"] > 0
+    assert pks[C] in dict(sets[7]) and r_pk not in dict(sets[7])
+    assert r_pk in dict(sets[8]) and pks[C] not in dict(sets[8])
+    assert dict(sets[8])[r_pk] >= dict(sets[7])[pks[C]]  # weight kept (tier up)
     w("reputation=%s\n" % rep.encode().hex())
     w("reputation_hash=%s\n" % sha(rep.encode()).hex())
 
