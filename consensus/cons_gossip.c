@@ -297,6 +297,8 @@ typedef struct {
     uint8_t id[CONS_GOSSIP_NODE_LEN];
     bool present, in_mesh, graylisted, want_catchup, gray_sampled;
     uint64_t backoff_until, banned_until, absent_since;
+    uint64_t blamed_backoff; /* the backoff_until a GRAFT was last blamed for */
+    uint64_t blamed_promise; /* the heartbeat a broken promise was last blamed in */
     uint64_t c_first, c_invalid, c_behaviour, c_flood; /* thousandths */
     int64_t score;
     uint64_t tokens; /* thousandths of a record */
@@ -936,9 +938,18 @@ s_on_graft (cons_gossip_t *self, int pi, uint64_t now)
     if (p->in_mesh)
         return WD_OK;
     if (p->backoff_until > now) {
-        s_penalise (self, pi, S_P_BEHAVIOUR, CONS_ERR_GOSSIP_BACKOFF, 1, now);
+        /* Blamed once per backoff: over a best-effort transport the PRUNE
+           that started it may have been lost, and a peer that restarted
+           knows nothing of it, so an honest peer can GRAFT at every
+           heartbeat until a PRUNE arrives. Each GRAFT gets the PRUNE again,
+           with the time left (the backoff is not extended). */
+        if (p->blamed_backoff != p->backoff_until) {
+            p->blamed_backoff = p->backoff_until;
+            s_penalise (self, pi, S_P_BEHAVIOUR, CONS_ERR_GOSSIP_BACKOFF, 1, now);
+        }
         if (!s_banned (p, now))
-            s_prune (self, pi, now);
+            s_send_simple (self, pi, CONS_GOSSIP_PRUNE,
+                           (uint32_t)((p->backoff_until - now + 999) / 1000));
         return CONS_ERR_GOSSIP_BACKOFF;
     }
     if (p->score < 0 || (!self->full_mesh && s_mesh_count (self) >= self->cfg.d_hi)) {
@@ -1336,10 +1347,16 @@ s_hb_wanted (cons_gossip_t *self, uint64_t now)
         if (r->state != S_WANTED)
             continue;
         if (r->promiser >= 0 && r->promise_due <= now) {
-            int pi = r->promiser;
+            /* One blame per peer per heartbeat, however many promises
+               broke: a peer killed with IWANTs outstanding breaks them all
+               at once, and a crash is not misbehaviour; a peer that never
+               answers is still blamed at every heartbeat. */
+            s_peer_t *p = &self->peers[r->promiser];
+            if (p->present && p->blamed_promise != now) {
+                p->blamed_promise = now;
+                s_penalise (self, r->promiser, S_P_BEHAVIOUR, CONS_ERR_GOSSIP_PROMISE, 1, now);
+            }
             r->promiser = -1;
-            if (self->peers[pi].present)
-                s_penalise (self, pi, S_P_BEHAVIOUR, CONS_ERR_GOSSIP_PROMISE, 1, now);
         }
         if (r->promiser >= 0 || n == CONS_GOSSIP_REQ_IDS_MAX || r->stamp_ms + gone > now ||
             (r->asked_ms && r->asked_ms + retry > now))

@@ -57,6 +57,7 @@
 #include "cons_committee.h"
 #include "cons_ledger.h"
 #include "cons_test_chain.h"
+#include "sim_heap.h"
 #include "wd_rand.h"
 #include "wd_vrf.h"
 
@@ -73,7 +74,7 @@
 typedef enum { EV_MSG = 1, EV_PUBLISH, EV_BLOCK, EV_RESEND } s_ev_kind_t;
 
 typedef struct {
-    uint64_t t, seq;
+    uint64_t t; /* when it is due */
     s_ev_kind_t kind;
     int to, arg; /* EV_MSG: arg 1 evidence, 0 verdict; EV_PUBLISH: evidence */
     uint8_t *body;
@@ -126,9 +127,8 @@ typedef struct {
     int ev_count;
     cons_committee_epoch_t ep; /* the committee epoch every node holds */
     cons_validator_t ep_set[S_NODES_MAX];
-    s_ev_t **heap;
-    size_t heap_n, heap_cap;
-    uint64_t seq, now, end;
+    sim_heap_t queue;
+    uint64_t now, end;
     uint64_t tau;
     /* figures */
     uint64_t msgs, lost, blocks, records, claims, refused[8];
@@ -160,13 +160,7 @@ s_below (uint64_t n)
     return wd_rand_below (&W.rng, n);
 }
 
-/* ---- the event heap ------------------------------------------------------ */
-
-static bool
-s_before (const s_ev_t *a, const s_ev_t *b)
-{
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
+/* ---- the event queue (sim_heap.h) ---------------------------------------- */
 
 static void
 s_push (s_ev_t ev)
@@ -175,45 +169,13 @@ s_push (s_ev_t ev)
     if (!e)
         abort ();
     *e = ev;
-    e->seq = W.seq++;
-    if (W.heap_n == W.heap_cap) {
-        W.heap_cap = W.heap_cap ? W.heap_cap * 2 : 1024;
-        W.heap = realloc (W.heap, W.heap_cap * sizeof *W.heap);
-        if (!W.heap)
-            abort ();
-    }
-    size_t i = W.heap_n++;
-    W.heap[i] = e;
-    while (i && s_before (W.heap[i], W.heap[(i - 1) / 2])) {
-        s_ev_t *t = W.heap[i];
-        W.heap[i] = W.heap[(i - 1) / 2];
-        W.heap[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
+    sim_heap_push (&W.queue, e->t, e);
 }
 
 static s_ev_t *
 s_pop (void)
 {
-    if (!W.heap_n)
-        return NULL;
-    s_ev_t *top = W.heap[0];
-    W.heap[0] = W.heap[--W.heap_n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < W.heap_n && s_before (W.heap[l], W.heap[m]))
-            m = l;
-        if (r < W.heap_n && s_before (W.heap[r], W.heap[m]))
-            m = r;
-        if (m == i)
-            break;
-        s_ev_t *t = W.heap[i];
-        W.heap[i] = W.heap[m];
-        W.heap[m] = t;
-        i = m;
-    }
-    return top;
+    return sim_heap_pop (&W.queue);
 }
 
 /* ---- the network ------------------------------------------------------- */
@@ -704,7 +666,7 @@ s_run (uint64_t seed, const s_opts_t *o)
         free (ev->body);
         free (ev);
     }
-    free (W.heap);
+    sim_heap_fini (&W.queue);
 
     unsigned undecided = 0;
     if (W.failures == 0)

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "cons_gossip.h"
+#include "sim_heap.h"
 #include "wd_codec.h"
 #include "wd_hash.h"
 #include "wd_rand.h"
@@ -46,7 +47,7 @@
 typedef enum { EV_MSG = 1, EV_TICK, EV_PUBLISH, EV_ACTION } s_ev_kind_t;
 
 typedef struct {
-    uint64_t t, seq;
+    uint64_t t; /* when it is due */
     s_ev_kind_t kind;
     int from, to; /* EV_MSG: nodes; EV_TICK/EV_PUBLISH: to is the node */
     int arg;      /* EV_PUBLISH: record; EV_ACTION: action */
@@ -82,9 +83,8 @@ typedef struct {
     s_node_t nodes[S_NODES_MAX];
     s_rec_t recs[S_RECORDS_MAX];
     int rec_count;
-    s_ev_t **heap;
-    size_t heap_n, heap_cap;
-    uint64_t seq, now;
+    sim_heap_t queue;
+    uint64_t now;
     uint32_t loss_ppm, delay_min, delay_max;
     bool split;
     int cut; /* node whose links are cut, or -1 */
@@ -112,13 +112,7 @@ s_range (uint64_t lo, uint64_t hi)
         W.failures++;                                                                              \
     } while (0)
 
-/* ---- the event heap ------------------------------------------------------ */
-
-static bool
-s_before (const s_ev_t *a, const s_ev_t *b)
-{
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
+/* ---- the event queue (sim_heap.h) ---------------------------------------- */
 
 static void
 s_push (s_ev_t ev)
@@ -127,45 +121,13 @@ s_push (s_ev_t ev)
     if (!e)
         abort ();
     *e = ev;
-    e->seq = W.seq++;
-    if (W.heap_n == W.heap_cap) {
-        W.heap_cap = W.heap_cap ? W.heap_cap * 2 : 1024;
-        W.heap = realloc (W.heap, W.heap_cap * sizeof *W.heap);
-        if (!W.heap)
-            abort ();
-    }
-    size_t i = W.heap_n++;
-    W.heap[i] = e;
-    while (i && s_before (W.heap[i], W.heap[(i - 1) / 2])) {
-        s_ev_t *t = W.heap[i];
-        W.heap[i] = W.heap[(i - 1) / 2];
-        W.heap[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
+    sim_heap_push (&W.queue, e->t, e);
 }
 
 static s_ev_t *
 s_pop (void)
 {
-    if (!W.heap_n)
-        return NULL;
-    s_ev_t *top = W.heap[0];
-    W.heap[0] = W.heap[--W.heap_n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < W.heap_n && s_before (W.heap[l], W.heap[m]))
-            m = l;
-        if (r < W.heap_n && s_before (W.heap[r], W.heap[m]))
-            m = r;
-        if (m == i)
-            break;
-        s_ev_t *t = W.heap[i];
-        W.heap[i] = W.heap[m];
-        W.heap[m] = t;
-        i = m;
-    }
-    return top;
+    return sim_heap_pop (&W.queue);
 }
 
 /* ---- nodes ----------------------------------------------------------------- */
@@ -535,7 +497,7 @@ s_run (const s_opts_t *opt)
     }
     uint64_t next_bad = byz ? 1500 : UINT64_MAX;
     uint64_t drop_iwant_before = 0;
-    for (s_ev_t *e = NULL; W.heap_n && W.heap[0]->t <= end; free (e)) {
+    for (s_ev_t *e = NULL; W.queue.n && W.queue.entries[0].t <= end; free (e)) {
         e = s_pop ();
         while (next_bad <= e->t && next_bad < 30000) {
             W.now = next_bad;
@@ -573,7 +535,7 @@ s_run (const s_opts_t *opt)
                 break;
         }
     }
-    while (W.heap_n) {
+    while (W.queue.n) {
         s_ev_t *e = s_pop ();
         free (e->body);
         free (e);
@@ -629,7 +591,7 @@ s_run (const s_opts_t *opt)
         cons_gossip_destroy (&W.nodes[i].g);
     for (int r = 0; r < W.rec_count; r++)
         free (W.recs[r].bytes);
-    free (W.heap);
+    sim_heap_fini (&W.queue);
     return W.failures ? 1 : 0;
 }
 

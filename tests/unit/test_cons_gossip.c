@@ -858,12 +858,44 @@ test_graft_prune_backoff (void **state)
     assert_int_equal (s_first (CONS_GOSSIP_OUT_PENALTY)->o.reason, CONS_ERR_GOSSIP_BACKOFF);
     cons_gossip_msg_t m;
     assert_int_equal (s_sent (CONS_GOSSIP_PRUNE, 1, &m), 1);
-    assert_int_equal (m.backoff_s, 60);
+    assert_int_equal (m.backoff_s, 9); /* the time left of the backoff */
     assert_false (s_info (g, 1).in_mesh);
+    /* The same backoff is blamed once (its PRUNE may have been lost); the
+       PRUNE is sent again. */
+    assert_int_equal (s_feed_msg (g, 1, &graft, 3600), CONS_ERR_GOSSIP_BACKOFF);
+    assert_null (s_first (CONS_GOSSIP_OUT_PENALTY));
+    assert_int_equal (s_sent (CONS_GOSSIP_PRUNE, 1, &m), 1);
+    assert_int_equal (m.backoff_s, 8);
     /* After the backoff, a GRAFT is accepted. */
     s_tick (g, 62000);
     assert_int_equal (s_feed_msg (g, 1, &graft, 62600), WD_OK);
     assert_true (s_info (g, 1).in_mesh);
+    cons_gossip_destroy (&g);
+}
+
+/* A peer killed with IWANTs outstanding breaks them all at once: it is
+   blamed once in that heartbeat, not once per record. */
+static void
+test_broken_promises_blamed_once_per_heartbeat (void **state)
+{
+    (void)state;
+    cons_gossip_t *g = s_new (11);
+    s_tick (g, 1000);
+    size_t len_a, len_b;
+    uint8_t *a = s_record (6, 3, &len_a), *b = s_record (6, 4, &len_b);
+    uint8_t ids[2][32];
+    wd_envelope_id (ids[0], a, len_a);
+    wd_envelope_id (ids[1], b, len_b);
+    cons_gossip_msg_t ihave = { .kind = CONS_GOSSIP_IHAVE };
+    ihave.ids = (cons_gossip_ids_t){ (const uint8_t *)ids, 2, 32 };
+    assert_int_equal (s_feed_msg (g, 1, &ihave, 1100), WD_OK);
+    assert_int_equal (s_sent (CONS_GOSSIP_IWANT, 1, NULL), 1);
+    s_tick (g, 4000);
+    s_tick (g, 5000);
+    assert_int_equal (s_count (CONS_GOSSIP_OUT_PENALTY, 1), 1);
+    assert_int_equal (s_info (g, 1).broken_promises, 1);
+    free (a);
+    free (b);
     cons_gossip_destroy (&g);
 }
 
@@ -1086,6 +1118,7 @@ main (void)
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_graft_prune_backoff),
         cmocka_unit_test (test_ihave_iwant_and_promises),
+        cmocka_unit_test (test_broken_promises_blamed_once_per_heartbeat),
         cmocka_unit_test (test_catchup),
         cmocka_unit_test (test_returning_peer_is_asked),
         cmocka_unit_test (test_deterministic),
