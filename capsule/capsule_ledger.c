@@ -2,7 +2,9 @@
  * capsule_ledger: `warden-verify ledger`, the offline re-check of an
  * exported chain (capsule_ledger.h has the checks and their order). The
  * rules are those of docs/PROTOCOL.md "Blocks and the ledger" and "Commit
- * certificate", rebuilt here from the bytes with libsodium alone.
+ * certificate", rebuilt here from the bytes with libsodium alone; a VRF
+ * chain's proposer claims are re-checked with the project's VRF and
+ * sortition math (wd_vrf.c, cons_sortition.c: libsodium only as well).
  */
 #include "capsule_ledger.h"
 
@@ -15,12 +17,16 @@
 #include "capsule_merkle.h"
 #include "capsule_mp.h"
 #include "capsule_verify.h"
-#include "wd_bytes.h" /* header only: no link dependency */
+#include "cons_sortition.h" /* warden_sortition: libsodium and wd_vrf only */
+#include "wd_bytes.h"       /* header only: no link dependency */
+#include "wd_vrf.h"
 
 #define S_NODES_MAX     256
 #define S_ROWS_MAX      1024 /* member rows: genesis nodes and joined nodes (cons_reputation) */
 #define S_SIGNERS_MAX   16
-#define S_ROUND_MAX     0x7fffffffu
+#define S_ROUND_MAX     0x7fffffffu /* CONS_ROUND_MAX */
+#define S_CLAIM_MAX     256         /* bytes of a block's claim (CONS_BLOCK_CLAIM_MAX) */
+#define S_PROPOSERS_DEF 5           /* genesis `proposers` when left out */
 #define S_GENESIS_BYTES (S_NODES_MAX * (512 + 3) + 4096)
 
 static const char *const s_messages[] = {
@@ -64,7 +70,14 @@ typedef struct {
     uint8_t (*retired)[32];
     size_t *retired_row;
     size_t nretired;
+    /* each row's vrf_pk (rows' order): its genesis certificate, join or
+       latest rotate record */
+    uint8_t (*vrf)[32];
+    /* seeds[h]: block h's seed, seeds[0] the chain id (sortition inputs) */
+    uint8_t (*seeds)[32];
     uint64_t epoch_blocks, seed_lookback, block_max;
+    bool proposer_vrf; /* genesis proposer_vrf = 1: blocks are v2 */
+    uint64_t proposers;
     uint8_t genesis_set_hash[32];
     /* every record id of the chain so far: open addressing, zero = empty */
     uint8_t (*ids)[32];
@@ -82,6 +95,9 @@ typedef struct {
         validators_hash[32];
     capsule_mp_t records; /* the array value */
     uint64_t record_count;
+    uint64_t v;                   /* 1, or 2 with claim and round */
+    uint64_t round;               /* v2: the round the claim is for */
+    cons_sortition_claim_t claim; /* v2 */
 } s_block_t;
 
 static void
@@ -158,6 +174,17 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
         s_detail (s, "keys must be created, name, nodes, params, signers, v (1)");
         return CAPSULE_LEDGER_GENESIS_FORMAT;
     }
+    /* the proposer mode; `proposers` is left out at its default */
+    uint64_t vrf_mode = 0;
+    s->proposers = S_PROPOSERS_DEF;
+    if (!s_uint (params, "proposer_vrf", &vrf_mode) || vrf_mode > 1 ||
+        (capsule_mp_get (params, "proposers", &one) &&
+         (!capsule_mp_uint (one, &s->proposers) || s->proposers == S_PROPOSERS_DEF ||
+          s->proposers < 1 || s->proposers > 64))) {
+        s_detail (s, "proposer_vrf must be 0 or 1, proposers 1 to 64 (left out at 5)");
+        return CAPSULE_LEDGER_GENESIS_FORMAT;
+    }
+    s->proposer_vrf = vrf_mode == 1;
     if (s->epoch_blocks < 1 || s->epoch_blocks > 1000000 || s->seed_lookback < 1 ||
         s->seed_lookback > 1000 || s->block_max < 4096 || s->block_max > 16777216) {
         s_detail (s, "epoch_blocks, seed_lookback or block_max_bytes out of range");
@@ -168,6 +195,9 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
         return CAPSULE_LEDGER_GENESIS_FORMAT;
     }
     static const uint8_t zero[32];
+    s->vrf = calloc (S_ROWS_MAX, sizeof *s->vrf);
+    if (!s->vrf)
+        abort ();
     for (uint64_t i = 0; i < nn; i++) {
         const uint8_t *cert;
         size_t cert_len;
@@ -177,6 +207,8 @@ s_genesis (s_state_t *s, const uint8_t *buf, size_t len)
             !capsule_envelope_decode (cert, cert_len, &env) ||
             strcmp (env.type, "node-cert") != 0 || sodium_memcmp (env.chain, zero, 32) != 0 ||
             !s_fixed ((capsule_mp_t){ env.body, env.body + env.body_len }, "sign_pk", pk, 32) ||
+            !s_fixed ((capsule_mp_t){ env.body, env.body + env.body_len }, "vrf_pk", s->vrf[i],
+                      32) ||
             sodium_memcmp (pk, env.from, 32) != 0 || !capsule_envelope_sig_ok (&env, pk)) {
             s_detail (s, "node %llu is not a self-signed node-cert envelope",
                       (unsigned long long)i);
@@ -276,10 +308,11 @@ s_precommit_digest (const s_state_t *s, uint8_t out[32], uint64_t height, uint64
 }
 
 /* Checks a certificate of height h for block id against h's set.
- *unchecked is set when the set's weights could not be re-derived. */
+ *unchecked is set when the set's weights could not be re-derived; *round
+ gets the certificate's round. */
 static capsule_ledger_verdict_t
 s_cert (s_state_t *s, const uint8_t *buf, size_t len, uint64_t h, const uint8_t id[32],
-        bool *unchecked)
+        bool *unchecked, uint64_t *cert_round)
 {
     capsule_mp_t c = { buf, buf + len }, sigs, items;
     uint64_t n, v, height, round, count;
@@ -299,6 +332,7 @@ s_cert (s_state_t *s, const uint8_t *buf, size_t len, uint64_t h, const uint8_t 
     }
     bool known = s_genesis_set (s, h);
     *unchecked = !known;
+    *cert_round = round;
     uint8_t digest[32];
     s_precommit_digest (s, digest, height, round, block);
     int64_t last = -1, last_node = -1;
@@ -392,22 +426,52 @@ s_id_add (s_state_t *s, const uint8_t id[32])
 
 /* ---- blocks ---------------------------------------------------------------------------------- */
 
+/* A claim's wire form (docs/PROTOCOL.md "The claim and its wire form"):
+   exactly {count: 1..COUNT_MAX, priority: bin(32), proof: bin(80)},
+   canonical, 1..S_CLAIM_MAX bytes. */
 static bool
+s_claim_decode (const uint8_t *buf, size_t len, cons_sortition_claim_t *c)
+{
+    capsule_mp_t m = { buf, buf + len };
+    uint64_t n;
+    return len >= 1 && len <= S_CLAIM_MAX && capsule_msgpack_canonical (buf, len) &&
+           capsule_mp_count (m, true, &n) && n == 3 && s_uint (m, "count", &c->count) &&
+           c->count >= 1 && c->count <= CONS_SORTITION_COUNT_MAX &&
+           s_fixed (m, "priority", c->priority, sizeof c->priority) &&
+           s_fixed (m, "proof", c->proof, sizeof c->proof);
+}
+
+/* Decodes a v1 block (11 keys, v 1) or a v2 block (13 keys: also claim
+   and round, v 2): CAPSULE_LEDGER_BLOCK_FORMAT, or
+   CAPSULE_LEDGER_CLAIM_FORMAT when only the claim does not decode. */
+static capsule_ledger_verdict_t
 s_block_decode (const uint8_t *buf, size_t len, s_block_t *b)
 {
     capsule_mp_t m = { buf, buf + len }, items;
-    uint64_t n, v;
-    return capsule_msgpack_canonical (buf, len) && capsule_mp_count (m, true, &n) && n == 11 &&
-           s_uint (m, "v", &v) && v == 1 && s_uint (m, "height", &b->height) && b->height >= 1 &&
-           s_uint (m, "time", &b->time) &&
-           s_bin (m, "last_cert", &b->last_cert, &b->last_cert_len) &&
-           s_fixed (m, "prev", b->prev, 32) && s_fixed (m, "proposer", b->proposer, 32) &&
-           s_fixed (m, "records_root", b->records_root, 32) &&
-           s_fixed (m, "reputation_hash", b->reputation_hash, 32) &&
-           s_fixed (m, "seed", b->seed, 32) &&
-           s_fixed (m, "validators_hash", b->validators_hash, 32) &&
-           capsule_mp_get (m, "records", &b->records) &&
-           capsule_mp_enter (b->records, &b->record_count, &items);
+    uint64_t n;
+    const uint8_t *claim = NULL;
+    size_t claim_len = 0;
+    b->round = 0;
+    bool ok = capsule_msgpack_canonical (buf, len) && capsule_mp_count (m, true, &n) &&
+              s_uint (m, "v", &b->v) &&
+              ((b->v == 1 && n == 11) ||
+               (b->v == 2 && n == 13 && s_bin (m, "claim", &claim, &claim_len) &&
+                s_uint (m, "round", &b->round) && b->round <= S_ROUND_MAX)) &&
+              s_uint (m, "height", &b->height) && b->height >= 1 && s_uint (m, "time", &b->time) &&
+              s_bin (m, "last_cert", &b->last_cert, &b->last_cert_len) &&
+              s_fixed (m, "prev", b->prev, 32) && s_fixed (m, "proposer", b->proposer, 32) &&
+              s_fixed (m, "records_root", b->records_root, 32) &&
+              s_fixed (m, "reputation_hash", b->reputation_hash, 32) &&
+              s_fixed (m, "seed", b->seed, 32) &&
+              s_fixed (m, "validators_hash", b->validators_hash, 32) &&
+              capsule_mp_get (m, "records", &b->records) &&
+              capsule_mp_enter (b->records, &b->record_count, &items);
+    if (!ok)
+        return CAPSULE_LEDGER_BLOCK_FORMAT;
+    memset (&b->claim, 0, sizeof b->claim);
+    if (b->v == 2 && !s_claim_decode (claim, claim_len, &b->claim))
+        return CAPSULE_LEDGER_CLAIM_FORMAT;
+    return CAPSULE_LEDGER_OK;
 }
 
 /* True when pk is one of the n keys. */
@@ -445,8 +509,9 @@ s_member (const s_state_t *s, const uint8_t pk[32])
    signed by the new key, its body {cert: bin, node: bin(32), v: 1} with
    node = the record's signer (a member by rule 5, not rotated earlier in
    the block) and cert the self-signed new node-cert; the new sign_pk has
-   no row and was never rotated away. The row takes the new key. Name, VRF
-   and CURVE key rules are left to `wardenctl ledger verify`. */
+   no row and was never rotated away. The row takes the new key and the new
+   certificate's vrf_pk. Name, VRF and CURVE key uniqueness rules are left
+   to `wardenctl ledger verify`. */
 static capsule_ledger_verdict_t
 s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
 {
@@ -456,7 +521,7 @@ s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
     const uint8_t *req, *cert;
     size_t req_len, cert_len;
     capsule_envelope_t renv, cenv;
-    uint8_t pk[32], node[32];
+    uint8_t pk[32], node[32], vrf[32];
     bool ok =
         capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
         s_bin (body, "request", &req, &req_len) && capsule_envelope_decode (req, req_len, &renv) &&
@@ -469,6 +534,7 @@ s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
          capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
          sodium_memcmp (cenv.chain, zero, 32) == 0 &&
          s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
+         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "vrf_pk", vrf, 32) &&
          sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
          sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
     size_t row = ok ? s_row (s, e->from) : SIZE_MAX;
@@ -488,6 +554,7 @@ s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
     memcpy (s->retired[s->nretired], s->rows[row], 32);
     s->retired_row[s->nretired++] = row;
     memcpy (s->rows[row], pk, 32);
+    memcpy (s->vrf[row], vrf, 32);
     return CAPSULE_LEDGER_OK;
 }
 
@@ -525,7 +592,7 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
     const uint8_t *req, *cert;
     size_t req_len, cert_len;
     capsule_envelope_t renv, cenv;
-    uint8_t pk[32];
+    uint8_t pk[32], vrf[32];
     bool ok =
         capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
         s_bin (body, "request", &req, &req_len) && capsule_envelope_decode (req, req_len, &renv) &&
@@ -537,6 +604,7 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
          capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
          sodium_memcmp (cenv.chain, zero, 32) == 0 &&
          s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
+         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "vrf_pk", vrf, 32) &&
          sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
          sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
     if (!ok) {
@@ -553,7 +621,70 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
         return CAPSULE_LEDGER_RECORD_FORMAT;
     }
     memcpy (s->rows[s->nrows], pk, 32);
+    memcpy (s->vrf[s->nrows], vrf, 32);
     s->left[s->nrows++] = 0;
+    return CAPSULE_LEDGER_OK;
+}
+
+/* The proposer's claim of v2 block h (docs/PROTOCOL.md "Sortition", role
+   1): its VRF proof under the vrf_pk of the row holding the proposer's key
+   as of block h - 1, on the alpha of (chain, seed of block max(h - seed_lookback, 0),
+   h, the block's round, zero subject); its priority from beta and its
+   count; and, where the set is the genesis set (weight 1 each, total the
+   genesis node count, tau = `proposers`), the count from beta. Elsewhere
+   the weights come from reputation and the count is not re-derived (the
+   block counts as weights_unchecked). The proposer is known to be in the
+   set or a member row (rule 3). */
+static capsule_ledger_verdict_t
+s_claim (s_state_t *s, uint64_t h, const s_block_t *b)
+{
+    bool genesis = s_genesis_set (s, h);
+    /* the row that holds the proposer's key now: a key rotated away (still
+       named by a set fixed before) has no vrf_pk the ledger checks under */
+    size_t row = s_row (s, b->proposer);
+    if (row == SIZE_MAX) {
+        s_detail (s, "the proposer's key is no member row's current key");
+        return CAPSULE_LEDGER_BLOCK_PROPOSER;
+    }
+    cons_sortition_input_t in = {
+        .role = CONS_ROLE_PROPOSER,
+        .height = h,
+        .round = (uint32_t)b->round,
+        .weight = 1,
+        .total_weight = genesis ? s->nnodes : 1,
+        .tau = s->proposers,
+    };
+    memcpy (in.chain_id, s->chain, 32);
+    memcpy (in.seed, s->seeds[h > s->seed_lookback ? h - s->seed_lookback : 0], 32);
+    int rc;
+    if (genesis)
+        rc = cons_sortition_verify (&in, s->vrf[row], &b->claim);
+    else {
+        uint8_t alpha[CONS_SORTITION_ALPHA_LEN], beta[WD_VRF_BETA_LEN],
+            priority[CONS_SORTITION_PRIORITY_LEN];
+        rc = cons_sortition_alpha (&in, alpha);
+        if (rc == 0)
+            rc = wd_vrf_verify (s->vrf[row], alpha, sizeof alpha, b->claim.proof,
+                                sizeof b->claim.proof, beta);
+        if (rc == 0) {
+            cons_sortition_priority (beta, b->claim.count, priority);
+            if (sodium_memcmp (priority, b->claim.priority, sizeof priority) != 0)
+                rc = CONS_ERR_SORTITION_PRIORITY;
+        }
+    }
+    if (rc == CONS_ERR_SORTITION_COUNT) {
+        s_detail (s, "count %llu for weight 1 of %zu, tau %llu", (unsigned long long)b->claim.count,
+                  s->nnodes, (unsigned long long)s->proposers);
+        return CAPSULE_LEDGER_CLAIM_COUNT;
+    }
+    if (rc == CONS_ERR_SORTITION_PRIORITY) {
+        s_detail (s, "over count %llu", (unsigned long long)b->claim.count);
+        return CAPSULE_LEDGER_CLAIM_PRIORITY;
+    }
+    if (rc != 0) {
+        s_detail (s, "round %llu, reason %d", (unsigned long long)b->round, rc);
+        return CAPSULE_LEDGER_CLAIM_PROOF;
+    }
     return CAPSULE_LEDGER_OK;
 }
 
@@ -563,11 +694,23 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
 {
     s_block_t b;
     static const uint8_t zero[32];
-    /* 1. form, records, root */
-    if (len > s->block_max || !s_block_decode (buf, len, &b)) {
-        s_detail (s, "not a canonical block of at most %llu bytes",
+    /* 1. form, version, records, root */
+    capsule_ledger_verdict_t form =
+        len > s->block_max ? CAPSULE_LEDGER_BLOCK_FORMAT : s_block_decode (buf, len, &b);
+    if (form == CAPSULE_LEDGER_BLOCK_FORMAT) {
+        s_detail (s, "not a canonical v1 or v2 block of at most %llu bytes",
                   (unsigned long long)s->block_max);
-        return CAPSULE_LEDGER_BLOCK_FORMAT;
+        return form;
+    }
+    if (form != CAPSULE_LEDGER_OK) {
+        s_detail (s, "claim: {count: 1 to %u, priority: bin(32), proof: bin(80)}, 1 to %u bytes",
+                  (unsigned)CONS_SORTITION_COUNT_MAX, (unsigned)S_CLAIM_MAX);
+        return form;
+    }
+    if (b.v != (s->proposer_vrf ? 2u : 1u)) {
+        s_detail (s, "v %llu in a chain with proposer_vrf = %d", (unsigned long long)b.v,
+                  (int)s->proposer_vrf);
+        return CAPSULE_LEDGER_BLOCK_VERSION;
     }
     if (b.height == 1 && (!sodium_is_zero (b.prev, 32) || b.last_cert_len != 0)) {
         s_detail (s, "height 1 must have a zero prev and an empty last_cert");
@@ -621,18 +764,28 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
                   (unsigned long long)prev_time);
         r = CAPSULE_LEDGER_BLOCK_TIME;
     }
-    /* 3. seed, validators, proposer */
+    /* 3. seed, validators, proposer, the proposer's claim (v2) */
+    uint8_t beta[WD_VRF_BETA_LEN];
+    if (r == CAPSULE_LEDGER_OK && b.v == 2 &&
+        wd_vrf_proof_to_hash (b.claim.proof, sizeof b.claim.proof, beta) != 0) {
+        s_detail (s, "the claim's proof does not decode");
+        r = CAPSULE_LEDGER_CLAIM_PROOF;
+    }
     if (r == CAPSULE_LEDGER_OK) {
         uint8_t seed[32], hb[8];
         crypto_hash_sha256_state st;
         wd_put_be (hb, h, 8);
         crypto_hash_sha256_init (&st);
         crypto_hash_sha256_update (&st, prev_seed, 32);
-        crypto_hash_sha256_update (&st, b.prev, 32);
+        if (b.v == 1)
+            crypto_hash_sha256_update (&st, b.prev, 32);
         crypto_hash_sha256_update (&st, hb, 8);
+        if (b.v == 2)
+            crypto_hash_sha256_update (&st, beta, sizeof beta);
         crypto_hash_sha256_final (&st, seed);
         if (sodium_memcmp (seed, b.seed, 32) != 0) {
-            s_detail (s, "seed is not SHA-256(prev_seed || prev || height)");
+            s_detail (s, b.v == 1 ? "seed is not SHA-256(prev_seed || prev || height)"
+                                  : "seed is not SHA-256(prev_seed || height || beta)");
             r = CAPSULE_LEDGER_BLOCK_SEED;
         }
     }
@@ -648,11 +801,14 @@ s_block (s_state_t *s, uint64_t h, const uint8_t *buf, size_t len, const uint8_t
         s_detail (s, "proposer is no %s", s_genesis_set (s, h) ? "genesis node" : "member row");
         r = CAPSULE_LEDGER_BLOCK_PROPOSER;
     }
+    if (r == CAPSULE_LEDGER_OK && b.v == 2)
+        r = s_claim (s, h, &b);
     /* 4. last_cert */
     if (r == CAPSULE_LEDGER_OK && h > 1) {
         bool ignored;
+        uint64_t last_round;
         capsule_ledger_verdict_t c =
-            s_cert (s, b.last_cert, b.last_cert_len, h - 1, prev_id, &ignored);
+            s_cert (s, b.last_cert, b.last_cert_len, h - 1, prev_id, &ignored, &last_round);
         if (c != CAPSULE_LEDGER_OK) {
             char inner[160];
             snprintf (inner, sizeof inner, "%s", s->detail ? s->detail : "");
@@ -768,6 +924,10 @@ capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *ge
     uint8_t prev_id[32] = { 0 }, prev_seed[32];
     uint64_t prev_time = 0;
     memcpy (prev_seed, s->chain, 32);
+    s->seeds = calloc ((size_t)count + 1, sizeof *s->seeds); /* count < len: it fits */
+    if (!s->seeds)
+        abort ();
+    memcpy (s->seeds[0], s->chain, 32);
     for (uint64_t h = 1; h <= count; h++) {
         capsule_mp_t pitems, e;
         uint64_t pn;
@@ -787,12 +947,19 @@ capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *ge
         if (r != CAPSULE_LEDGER_OK)
             goto done;
         uint8_t id[32];
+        uint64_t cert_round;
         crypto_hash_sha256 (id, block, block_len);
-        r = s_cert (s, cert, cert_len, h, id, &cert_unchecked);
+        r = s_cert (s, cert, cert_len, h, id, &cert_unchecked, &cert_round);
         if (r != CAPSULE_LEDGER_OK)
             goto done;
         s_block_t b;
         (void)s_block_decode (block, block_len, &b);
+        if (b.v == 2 && cert_round < b.round) {
+            s_detail (s, "claim for round %llu, committed in round %llu",
+                      (unsigned long long)b.round, (unsigned long long)cert_round);
+            r = CAPSULE_LEDGER_BLOCK_ROUND;
+            goto done;
+        }
         if (fn) {
             capsule_mp_t ritems, rone;
             uint64_t rn;
@@ -805,6 +972,7 @@ capsule_ledger_verify_records (const uint8_t *buf, size_t len, const uint8_t *ge
         }
         memcpy (prev_id, id, 32);
         memcpy (prev_seed, b.seed, 32);
+        memcpy (s->seeds[h], b.seed, 32);
         prev_time = b.time;
         info->blocks++;
         info->records += records;
@@ -819,6 +987,8 @@ done:
     free (s->left);
     free (s->retired);
     free (s->retired_row);
+    free (s->vrf);
+    free (s->seeds);
     free (s);
     return r;
 }

@@ -4,27 +4,35 @@
  * ledger`. Like capsule_verify, it depends on libsodium and libc only: it
  * decodes the genesis, blocks, records and commit certificates with the
  * small reader of capsule_mp.h and re-derives every hash and signature
- * itself, never linking the consensus library.
+ * itself, never linking the consensus library; for VRF chains it links
+ * only the VRF and sortition math (warden_sortition: wd_vrf.c and
+ * cons_sortition.c, libsodium only) to re-check proposer claims.
  *
  * What it checks, in this order (the first failure is the verdict):
  * the export's form; the given genesis decodes (node certificates
  * self-signed, nodes ascending) and is byte for byte the exported one;
  * the chain id is SHA-256 of the genesis; then per block, heights 1..n:
- * canonical form and size, records are envelopes, no record twice in the
- * block, records_root; height, prev, time; seed; validators_hash and the
- * proposer; last_cert; every record for this chain, signed by a genesis
- * node or reference-value signer, no record twice in the chain; and the
- * block's own certificate (height and block id, signers strictly
- * ascending, every precommit signature, more than 2/3 of the weight).
+ * canonical form and size (v1, or v2 with a claim that decodes), the
+ * version the genesis proposer mode asks for (v1 when proposer_vrf = 0,
+ * v2 when 1), records are envelopes, no record twice in the block,
+ * records_root; height, prev, time; seed (v1: SHA-256(prev_seed || prev
+ * || height), v2: SHA-256(prev_seed || height || beta of the claim));
+ * validators_hash and the proposer; v2: the claim (VRF proof under the
+ * proposer's vrf_pk, count, priority); last_cert; every record for this
+ * chain, signed by a genesis node or reference-value signer, no record
+ * twice in the chain; and the block's own certificate (height and block
+ * id, signers strictly ascending, every precommit signature, more than
+ * 2/3 of the weight; v2: its round not below the claim's round).
  *
  * Limit: the validator set of an epoch past the first `seed_lookback`
  * blocks comes from the reputation function, which this file does not
  * replay. For those heights the verifier still checks every certificate
  * signature against the genesis node the index can name (the set is the
  * non-quarantined genesis nodes in genesis order), but not the weights,
- * the 2/3 threshold, validators_hash or reputation_hash; the summary
- * counts those blocks (weights_unchecked). `wardenctl ledger verify` does
- * the full replay.
+ * the 2/3 threshold, validators_hash or reputation_hash, nor a v2 claim's
+ * count (its proof and priority are checked); the summary counts those
+ * blocks (weights_unchecked). `wardenctl ledger verify` does the full
+ * replay.
  */
 #ifndef CAPSULE_LEDGER_H
 #define CAPSULE_LEDGER_H
@@ -62,7 +70,15 @@
     X (CAPSULE_LEDGER_CERT_ORDER,                                                                  \
        "commit certificate signers are not in strictly ascending order")                           \
     X (CAPSULE_LEDGER_CERT_SIGNATURE, "commit certificate signature does not verify")              \
-    X (CAPSULE_LEDGER_CERT_WEIGHT, "commit certificate signers hold 2/3 of the weight or less")
+    X (CAPSULE_LEDGER_CERT_WEIGHT, "commit certificate signers hold 2/3 of the weight or less")    \
+    X (CAPSULE_LEDGER_BLOCK_VERSION, "block version does not match the chain's proposer mode")     \
+    X (CAPSULE_LEDGER_CLAIM_FORMAT, "block claim is not a canonical sortition claim")              \
+    X (CAPSULE_LEDGER_CLAIM_PROOF, "block claim's VRF proof does not verify under the proposer's " \
+                                   "vrf_pk")                                                       \
+    X (CAPSULE_LEDGER_CLAIM_COUNT, "block claim count does not follow from the proposer's weight") \
+    X (CAPSULE_LEDGER_CLAIM_PRIORITY,                                                              \
+       "block claim priority does not follow from its VRF output and count")                       \
+    X (CAPSULE_LEDGER_BLOCK_ROUND, "block claim is for a later round than its commit certificate")
 
 typedef enum {
 #define CAPSULE_LEDGER_ENUM(name, msg) name,

@@ -35,6 +35,7 @@ const wd_genesis_param_t wd_genesis_params[] = {
     { "epoch_blocks", 100, 1, 1000000, "blocks per epoch (validator weights change per epoch)",
       false },
     { "proposer_vrf", 0, 0, 1, "0: weighted round-robin proposer; 1: VRF sortition", false },
+    { "proposers", 5, 1, 64, "VRF proposer mode: expected proposers per round", true },
     { "seed_lookback", 2, 1, 1000, "blocks between a seed's block and its use", false },
     { "verifiers", 6, 1, 64, "expected size of an evidence record's verifier committee", false },
     { NULL, 0, 0, 0, NULL, false },

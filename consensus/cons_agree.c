@@ -91,6 +91,7 @@ typedef struct {
     bool precommit_timer; /* L47 fired */
     bool locked_here;     /* L36 fired */
     bool window_closed;   /* VRF filter window over */
+    bool window_waits;    /* VRF: it ended empty and opens again with the first proposal */
 } s_round_t;
 
 typedef struct {
@@ -360,7 +361,7 @@ s_round_init (cons_agree_t *self, s_round_t *slot, uint32_t round)
     slot->used = true;
     slot->round = round;
     slot->prevote_timer = slot->precommit_timer = false;
-    slot->locked_here = slot->window_closed = false;
+    slot->locked_here = slot->window_closed = slot->window_waits = false;
     slot->proposer =
         self->params.proposer_mode == CONS_PROPOSER_ROUND_ROBIN ? s_rr_proposer (self, round) : 0;
 }
@@ -1042,6 +1043,12 @@ s_on_proposal (cons_agree_t *self, const wd_envelope_t *env, const cons_msg_t *m
         return rc;
     }
     s_note_round (self, who, msg->round);
+    if (slot->window_waits && slot->round == self->round) {
+        /* the first proposal after an empty window: the others selected
+           usually follow within the window, so wait for them too */
+        slot->window_waits = false;
+        s_timer (self, CONS_TIMER_FILTER, slot->round);
+    }
     bool valid = s_block_valid (self, p.block);
     s_run (self);
     return valid ? WD_OK : CONS_ERR_INVALID_BLOCK;
@@ -1098,6 +1105,10 @@ s_on_timeout (cons_agree_t *self, const cons_agree_input_t *in)
             s_round_t *slot = s_round_find (self, self->round);
             if (!slot || slot->window_closed)
                 return CONS_ERR_STALE;
+            if (slot->n_proposals == 0) {
+                slot->window_waits = true;
+                return WD_OK;
+            }
             slot->window_closed = true;
             break;
         }

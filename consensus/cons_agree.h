@@ -37,7 +37,8 @@
  * round-robin (Tendermint's proposer priorities, computed from the height
  * and round alone), or VRF sortition, where every validator may propose with
  * a claim (checked by the config's claim callback, cons_sortition's job) and
- * the lowest priority received within the filter window wins.
+ * the lowest priority received within the filter window wins (a window
+ * that ends empty opens again with the first proposal that arrives).
  */
 #ifndef CONS_AGREE_H
 #define CONS_AGREE_H

@@ -1,7 +1,8 @@
 /*
  * cons_block: encoding and strict decoding of ledger blocks, the RFC 6962
- * Merkle root of their records, the seed rule and the validator-set hash
- * (cons_block.h; docs/PROTOCOL.md "Blocks and the ledger").
+ * Merkle root of their records, the seed rules (v1 and the VRF chains' v2)
+ * and the validator-set hash (cons_block.h; docs/PROTOCOL.md "Blocks and
+ * the ledger").
  */
 #include "cons_block.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cons_sortition.h"
 #include "wd_codec.h"
 #include "wd_hash.h"
 
@@ -21,8 +23,15 @@ cons_block_encode (const cons_block_t *b, size_t *len)
     assert (b && len);
     assert (b->height >= 1 && b->height <= CONS_HEIGHT_MAX);
     assert (b->record_count <= CONS_BLOCK_RECORDS_MAX);
+    assert (b->claim.bytes.len <= CONS_BLOCK_CLAIM_MAX);
+    assert (b->claim.bytes.len == 0 || b->claim.round <= CONS_ROUND_MAX);
+    bool v2 = b->claim.bytes.len > 0;
     wd_writer_t *w = wd_writer_new ();
-    wd_writer_map (w, 11);
+    wd_writer_map (w, v2 ? 13 : 11);
+    if (v2) {
+        wd_writer_key (w, "claim");
+        wd_writer_bin (w, b->claim.bytes.data, b->claim.bytes.len);
+    }
     wd_writer_key (w, "height");
     wd_writer_uint (w, b->height);
     wd_writer_key (w, "last_cert");
@@ -39,12 +48,16 @@ cons_block_encode (const cons_block_t *b, size_t *len)
     wd_writer_bin (w, b->records_root, CONS_BLOCK_HASH_LEN);
     wd_writer_key (w, "reputation_hash");
     wd_writer_bin (w, b->reputation_hash, CONS_BLOCK_HASH_LEN);
+    if (v2) {
+        wd_writer_key (w, "round");
+        wd_writer_uint (w, b->claim.round);
+    }
     wd_writer_key (w, "seed");
     wd_writer_bin (w, b->seed, CONS_BLOCK_HASH_LEN);
     wd_writer_key (w, "time");
     wd_writer_uint (w, b->time);
     wd_writer_key (w, "v");
-    wd_writer_uint (w, CONS_BLOCK_VERSION);
+    wd_writer_uint (w, v2 ? CONS_BLOCK_VERSION_VRF : CONS_BLOCK_VERSION);
     wd_writer_key (w, "validators_hash");
     wd_writer_bin (w, b->validators_hash, CONS_BLOCK_HASH_LEN);
     uint8_t *out = wd_writer_take (w, len);
@@ -72,12 +85,19 @@ cons_block_decode (const uint8_t *buf, size_t len, size_t block_max, cons_block_
         return err;
 
     wd_reader_t r;
-    size_t count, n = 0;
-    uint64_t height = 0, version = 0, time = 0;
+    size_t count = 0, n = 0;
+    uint64_t height = 0, version = 0, time = 0, round = 0;
     cons_block_t b = { 0 };
     int local = WD_OK;
     wd_reader_init (&r, buf, len);
+    /* v1 has 11 keys, v2 adds claim and round: the map's size says which
+       keys to expect, and v must then agree with it. */
     wd_read_map (&r, &count);
+    bool v2 = count == 13;
+    if (v2) {
+        wd_read_key (&r, "claim");
+        wd_read_bin (&r, &b.claim.bytes.data, &b.claim.bytes.len, CONS_BLOCK_CLAIM_MAX);
+    }
     wd_read_key (&r, "height");
     wd_read_uint (&r, &height, CONS_HEIGHT_MAX);
     wd_read_key (&r, "last_cert");
@@ -110,6 +130,10 @@ cons_block_decode (const uint8_t *buf, size_t len, size_t block_max, cons_block_
     wd_read_bin_fixed (&r, b.records_root, CONS_BLOCK_HASH_LEN);
     wd_read_key (&r, "reputation_hash");
     wd_read_bin_fixed (&r, b.reputation_hash, CONS_BLOCK_HASH_LEN);
+    if (v2) {
+        wd_read_key (&r, "round");
+        wd_read_uint (&r, &round, CONS_ROUND_MAX);
+    }
     wd_read_key (&r, "seed");
     wd_read_bin_fixed (&r, b.seed, CONS_BLOCK_HASH_LEN);
     wd_read_key (&r, "time");
@@ -122,8 +146,18 @@ cons_block_decode (const uint8_t *buf, size_t len, size_t block_max, cons_block_
     err = wd_reader_finish (&r);
     if (err == WD_OK)
         err = local;
-    if (err == WD_OK && version != CONS_BLOCK_VERSION)
+    if (err == WD_OK && version != (v2 ? CONS_BLOCK_VERSION_VRF : CONS_BLOCK_VERSION))
         err = WD_ERR_BAD_VERSION;
+    if (err == WD_OK && v2) {
+        cons_sortition_claim_t claim;
+        if (b.claim.bytes.len == 0)
+            err = WD_ERR_BAD_LENGTH;
+        else
+            err = cons_sortition_claim_decode (b.claim.bytes.data, b.claim.bytes.len, &claim);
+        if (err == WD_OK && claim.count == 0)
+            err = CONS_ERR_SORTITION_NOT_SELECTED;
+        b.claim.round = (uint32_t)round;
+    }
     if (err == WD_OK && height == 0)
         err = WD_ERR_OUT_OF_RANGE;
     if (err == WD_OK && height == 1 &&
@@ -237,19 +271,42 @@ cons_block_records_root (const cons_bytes_t *records, size_t count,
     free (ids);
 }
 
+/* SHA-256(a || b || c) over three parts (a part may be empty). */
+static void
+s_sha256_3 (const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len, const uint8_t *c,
+            size_t c_len, uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init (&st);
+    crypto_hash_sha256_update (&st, a, a_len);
+    crypto_hash_sha256_update (&st, b, b_len);
+    crypto_hash_sha256_update (&st, c, c_len);
+    crypto_hash_sha256_final (&st, out);
+}
+
+static void
+s_be64 (uint64_t v, uint8_t be[8])
+{
+    for (int i = 0; i < 8; i++)
+        be[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 void
 cons_block_seed (const uint8_t prev_seed[32], const uint8_t prev[CONS_BLOCK_ID_LEN],
                  uint64_t height, uint8_t seed[CONS_BLOCK_HASH_LEN])
 {
     uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(height >> (56 - 8 * i));
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init (&st);
-    crypto_hash_sha256_update (&st, prev_seed, 32);
-    crypto_hash_sha256_update (&st, prev, CONS_BLOCK_ID_LEN);
-    crypto_hash_sha256_update (&st, be, sizeof be);
-    crypto_hash_sha256_final (&st, seed);
+    s_be64 (height, be);
+    s_sha256_3 (prev_seed, 32, prev, CONS_BLOCK_ID_LEN, be, sizeof be, seed);
+}
+
+void
+cons_block_seed_vrf (const uint8_t prev_seed[32], uint64_t height,
+                     const uint8_t beta[WD_VRF_BETA_LEN], uint8_t seed[CONS_BLOCK_HASH_LEN])
+{
+    uint8_t be[8];
+    s_be64 (height, be);
+    s_sha256_3 (prev_seed, 32, be, sizeof be, beta, WD_VRF_BETA_LEN, seed);
 }
 
 void

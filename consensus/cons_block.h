@@ -20,9 +20,23 @@
  *
  * The block id is SHA-256 of these bytes (the id cons_agree votes for). A
  * block is final together with its commit certificate (cons_vote.h): the
- * ledger stores both. prev_seed at height 1 is the chain id. The seed takes
- * no input from the proposer, so no one can grind it; when proposers carry
- * VRF proofs it will fold in the proposer's VRF output (a new version).
+ * ledger stores both. prev_seed at height 1 is the chain id. The v1 seed
+ * takes no input from the proposer, so no one can grind it.
+ *
+ * Version 2 (chains whose genesis has proposer_vrf = 1) adds two keys and
+ * changes the seed rule; everything else is as in v1:
+ *
+ *   {claim: bin,              1..CONS_BLOCK_CLAIM_MAX bytes: the proposer's
+ *                             sortition claim {count, priority, proof} for
+ *                             role 1 (cons_sortition_claim_write), count >= 1
+ *    height .. reputation_hash as v1,
+ *    round: uint,             <= CONS_ROUND_MAX: the round the claim is for
+ *    seed: bin(32),           SHA-256(prev_seed || height as 8 bytes BE ||
+ *                             beta), beta = ECVRF_proof_to_hash(claim.proof)
+ *    time, v: 2, validators_hash as v1}
+ *
+ * The v2 seed takes no input from the block's contents (no prev): the
+ * proposer cannot grind it, only withhold its block.
  *
  * Record ids are SHA-256 of the envelope bytes (wd_envelope_id). The Merkle
  * root follows RFC 6962 §2.1: leaf = SHA-256(0x00 || id), node =
@@ -43,8 +57,11 @@
 #include "cons_err.h"
 #include "cons_vote.h"
 #include "wd_envelope.h"
+#include "wd_vrf.h"
 
 #define CONS_BLOCK_VERSION     1
+#define CONS_BLOCK_VERSION_VRF 2   /* v2: with the proposer's claim */
+#define CONS_BLOCK_CLAIM_MAX   256 /* bytes of an encoded claim, at most */
 #define CONS_BLOCK_HASH_LEN    32
 #define CONS_BLOCK_RECORDS_MAX 65536 /* records in one block */
 /* Bytes of an encoded commit certificate over the largest validator set, at most. */
@@ -56,11 +73,18 @@ typedef struct {
     size_t len;
 } cons_bytes_t;
 
+/* The proposer's sortition claim in a v2 block. bytes.len 0: none (v1). */
+typedef struct {
+    uint32_t round;     /* the round the claim is proven for */
+    cons_bytes_t bytes; /* canonical claim bytes (cons_sortition_claim_write) */
+} cons_block_claim_t;
+
 /* A block. When decoded, last_cert and every record borrow from the
    decoded buffer and records is an array that cons_block_decode allocated
-   (free it with cons_block_release). When encoding, everything is the
-   caller's. */
+   (free it with cons_block_release); so does claim.bytes (v2). When
+   encoding, everything is the caller's; claim.bytes.len > 0 makes it v2. */
 typedef struct {
+    cons_block_claim_t claim; /* v2 only */
     uint64_t height;
     cons_bytes_t last_cert;
     uint8_t prev[CONS_BLOCK_HASH_LEN];
@@ -75,14 +99,21 @@ typedef struct {
 } cons_block_t;
 
 /* The block in canonical msgpack; the caller frees it. The fields are
-   written as given (nothing is recomputed); height must be at least 1 and
-   record_count at most CONS_BLOCK_RECORDS_MAX (asserted). */
+   written as given (nothing is recomputed); height must be at least 1,
+   record_count at most CONS_BLOCK_RECORDS_MAX and claim.bytes.len at most
+   CONS_BLOCK_CLAIM_MAX (asserted). v2 when claim.bytes.len > 0, else v1. */
 uint8_t *
 cons_block_encode (const cons_block_t *block, size_t *len);
 
 /* Decodes a block of at most block_max bytes (WD_ERR_OVERSIZE) strictly:
-   the codec's canonical and schema reasons, WD_ERR_BAD_VERSION,
-   WD_ERR_OUT_OF_RANGE (height 0 or above CONS_HEIGHT_MAX, more than
+   the codec's canonical and schema reasons (a map of 13 keys must be v2
+   with claim and round, one of 11 keys v1 without them),
+   WD_ERR_BAD_VERSION (v is not the version the keys make), for v2: a
+   claim that is empty (WD_ERR_BAD_LENGTH), longer than
+   CONS_BLOCK_CLAIM_MAX (WD_ERR_OVERSIZE), does not decode
+   (cons_sortition_claim_decode's reasons) or has count 0
+   (CONS_ERR_SORTITION_NOT_SELECTED), a round above CONS_ROUND_MAX
+   (WD_ERR_OUT_OF_RANGE); WD_ERR_OUT_OF_RANGE (height 0 or above CONS_HEIGHT_MAX, more than
    CONS_BLOCK_RECORDS_MAX records), CONS_ERR_BLOCK_PREV (height 1 with a
    non-zero prev or a last_cert), CONS_ERR_BLOCK_ROOT (records_root is not
    the records' Merkle root), CONS_ERR_BLOCK_RECORD (a record that is not an
@@ -115,6 +146,13 @@ cons_block_records_root (const cons_bytes_t *records, size_t count,
 void
 cons_block_seed (const uint8_t prev_seed[32], const uint8_t prev[CONS_BLOCK_ID_LEN],
                  uint64_t height, uint8_t seed[CONS_BLOCK_HASH_LEN]);
+
+/* The v2 seed: SHA-256(prev_seed || height as 8 bytes big-endian || beta),
+   beta = ECVRF_proof_to_hash of the claim's proof; at height 1 prev_seed
+   is the chain id. */
+void
+cons_block_seed_vrf (const uint8_t prev_seed[32], uint64_t height,
+                     const uint8_t beta[WD_VRF_BETA_LEN], uint8_t seed[CONS_BLOCK_HASH_LEN]);
 
 /* validators_hash = SHA-256 of the canonical msgpack array
    [[pk: bin(32), weight: uint], ...] in the set's order. */

@@ -93,7 +93,8 @@
     X (CONS_ERR_TX_NOT_MEMBER, "signer or node is not a current member")                           \
     X (CONS_ERR_TX_LAST, "the last member may not leave")                                          \
     X (CONS_ERR_TX_LIMIT, "the member table is full")                                              \
-    X (CONS_ERR_TX_NAME, "rotated certificate does not keep the member's name")
+    X (CONS_ERR_TX_NAME, "rotated certificate does not keep the member's name")                    \
+    X (CONS_ERR_BLOCK_ROUND, "the block's claim is for a later round than its commit")
 
 typedef enum {
     CONS_ERR_FIRST_ = -4000,

@@ -328,6 +328,7 @@ struct cons_gossip {
     uint64_t next_hb_ms; /* when the next one is due */
     uint64_t now_max;    /* the latest now_ms seen: heartbeats never run earlier */
     bool full_mesh;
+    size_t waiting; /* own records cons_gossip_publish_later left in the outboxes */
     s_peer_t *peers;
     size_t peer_count;
     s_rec_t **buckets;
@@ -658,6 +659,7 @@ s_outbox_add (cons_gossip_t *self, int pi, s_rec_t *r)
 static void
 s_flush (cons_gossip_t *self)
 {
+    self->waiting = 0;
     for (size_t pi = 0; pi < self->peer_count; pi++) {
         s_peer_t *p = &self->peers[pi];
         size_t i = 0;
@@ -680,6 +682,16 @@ s_flush (cons_gossip_t *self)
         }
         p->outbox_n = 0;
     }
+}
+
+/* Sends what cons_gossip_publish_later left waiting before anything else
+   changes the outboxes or the peer table (an outbox holds record
+   pointers, valid only until records are forgotten). */
+static void
+s_flush_waiting (cons_gossip_t *self)
+{
+    if (self->waiting)
+        s_flush (self);
 }
 
 static bool
@@ -1197,6 +1209,7 @@ cons_gossip_set_peers (cons_gossip_t *self, const uint8_t (*ids)[CONS_GOSSIP_NOD
                        size_t count, uint64_t now_ms)
 {
     s_enter (self, now_ms);
+    s_flush_waiting (self);
     int rc = WD_OK;
     bool *keep = calloc (self->cfg.peers_max, sizeof *keep);
     if (!keep)
@@ -1242,10 +1255,13 @@ cons_gossip_set_peers (cons_gossip_t *self, const uint8_t (*ids)[CONS_GOSSIP_NOD
     return rc;
 }
 
-int
-cons_gossip_publish (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms)
+/* An own record into every eligible peer's outbox. */
+static int
+s_publish (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms)
 {
-    s_enter (self, now_ms);
+    /* a full seen table forgets its oldest entry, which may be waiting */
+    if (self->rec_count >= self->cfg.records_max)
+        s_flush_waiting (self);
     int rc = s_record (self, -1, record, len, now_ms);
     if (rc != WD_OK)
         return rc;
@@ -1255,8 +1271,38 @@ cons_gossip_publish (cons_gossip_t *self, const uint8_t *record, size_t len, uin
         if (q->present && !s_banned (q, now_ms) && q->score >= self->sp.publish_threshold)
             s_outbox_add (self, (int)qi, r);
     }
+    return WD_OK;
+}
+
+int
+cons_gossip_publish (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms)
+{
+    s_enter (self, now_ms);
+    int rc = s_publish (self, record, len, now_ms);
+    s_flush_waiting (self);
+    if (rc != WD_OK)
+        return rc;
     s_flush (self);
     return WD_OK;
+}
+
+int
+cons_gossip_publish_later (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms)
+{
+    s_enter (self, now_ms);
+    int rc = s_publish (self, record, len, now_ms);
+    if (rc != WD_OK)
+        return rc;
+    if (++self->waiting >= CONS_GOSSIP_RECORDS_MAX)
+        s_flush (self);
+    return WD_OK;
+}
+
+void
+cons_gossip_flush (cons_gossip_t *self)
+{
+    s_enter (self, 0);
+    s_flush_waiting (self);
 }
 
 int
@@ -1264,6 +1310,7 @@ cons_gossip_input (cons_gossip_t *self, const uint8_t peer[CONS_GOSSIP_NODE_LEN]
                    const uint8_t *body, size_t len, uint64_t now_ms)
 {
     s_enter (self, now_ms);
+    s_flush_waiting (self);
     int pi = s_peer_find (self, peer);
     if (pi < 0 || !self->peers[pi].present)
         return CONS_ERR_GOSSIP_UNKNOWN_PEER;
@@ -1526,6 +1573,7 @@ void
 cons_gossip_tick (cons_gossip_t *self, uint64_t now_ms)
 {
     s_enter (self, now_ms);
+    s_flush_waiting (self);
     while (self->next_hb_ms <= now_ms) {
         uint64_t now = self->next_hb_ms > self->now_max ? self->next_hb_ms : self->now_max;
         self->next_hb_ms += self->cfg.heartbeat_ms;

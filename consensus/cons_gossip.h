@@ -258,6 +258,21 @@ cons_gossip_set_peers (cons_gossip_t *self, const uint8_t (*ids)[CONS_GOSSIP_NOD
 int
 cons_gossip_publish (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms);
 
+/* cons_gossip_publish without sending yet: the record waits in the peers'
+   outboxes, so that records published in one burst leave as one PUBLISH
+   per peer (up to CONS_GOSSIP_RECORDS_MAX records, the same message a
+   forwarding node sends). Waiting records leave with the next
+   cons_gossip_flush, cons_gossip_publish, input, tick or peer set, or at
+   once when CONS_GOSSIP_RECORDS_MAX wait; the driver calls
+   cons_gossip_flush before it waits for I/O. */
+int
+cons_gossip_publish_later (cons_gossip_t *self, const uint8_t *record, size_t len, uint64_t now_ms);
+
+/* Sends the records cons_gossip_publish_later left waiting (no-op when
+   none). */
+void
+cons_gossip_flush (cons_gossip_t *self);
+
 /* Feeds a gossip body received from peer (the transport-authenticated
    node id). Returns WD_OK, or the first reason something in it was not
    used: CONS_ERR_GOSSIP_UNKNOWN_PEER (not in the peer set), CONS_ERR_GOSSIP_BANNED,

@@ -4,7 +4,8 @@
  * and the ledger").
  *
  * The rules run against a replay state (tip, reputation table, validator
- * sets per epoch). The live ledger keeps one, advanced by every append;
+ * sets per epoch, the last seed_lookback + 1 seeds for the VRF proposer
+ * sortition). The live ledger keeps one, advanced by every append;
  * cons_ledger_verify_all builds a fresh one from the stored blocks.
  */
 #include "cons_ledger.h"
@@ -53,6 +54,9 @@ typedef struct {
     size_t set_count;
     uint8_t (*eseeds)[CONS_BLOCK_HASH_LEN]; /* by epoch: the seed of its first block */
     size_t eseed_count;
+    /* the seed of block k at k % (lookback + 1), for k in (height -
+       lookback - 1, height]: the proposer sortition's seed source */
+    uint8_t (*seeds)[CONS_BLOCK_HASH_LEN];
 } s_state_t;
 
 struct cons_ledger {
@@ -61,11 +65,17 @@ struct cons_ledger {
     cons_ledger_mode_t mode;
     uint8_t chain[WD_CHAIN_ID_LEN];
     uint64_t block_max, epoch_blocks, lookback, tau;
+    bool vrf;           /* proposer_vrf: blocks are v2 with a proposer claim */
+    uint64_t proposers; /* the genesis `proposers`: tau of the proposer role */
     cons_validator_t *genesis_set;
     size_t genesis_count;
     s_state_t state;
-    cons_cert_sig_t *sigs; /* CONS_VALIDATORS_MAX, scratch for certificates */
-    cons_vcache_t *vcache; /* borrowed, NULL: none; live checks only */
+    cons_cert_sig_t *sigs;    /* CONS_VALIDATORS_MAX, scratch for certificates */
+    cons_vcache_t *vcache;    /* borrowed, NULL: none; live checks only */
+    sqlite3_stmt *where_stmt; /* s_record_where, prepared once */
+    bool checked;             /* checked_id passed the live check ... */
+    uint64_t checked_tip;     /* ... against the state at this tip height */
+    uint8_t checked_id[CONS_BLOCK_ID_LEN];
 };
 
 /* How records are checked for duplicates. */
@@ -82,6 +92,9 @@ s_state_init (cons_ledger_t *self, s_state_t *st)
     memset (st, 0, sizeof *st);
     memcpy (st->seed, self->chain, sizeof st->seed);
     st->rep = cons_reputation_new (self->genesis);
+    st->seeds = calloc ((size_t)self->lookback + 1, sizeof *st->seeds);
+    if (!st->seeds)
+        abort ();
 }
 
 static void
@@ -93,6 +106,7 @@ s_state_clear (s_state_t *st)
         free (st->sets[i].v);
     free (st->sets);
     free (st->eseeds);
+    free (st->seeds);
     memset (st, 0, sizeof *st);
 }
 
@@ -149,6 +163,7 @@ s_advance (cons_ledger_t *self, s_state_t *st, const cons_block_t *b,
     st->height = b->height;
     memcpy (st->id, id, CONS_BLOCK_ID_LEN);
     memcpy (st->seed, b->seed, CONS_BLOCK_HASH_LEN);
+    memcpy (st->seeds[b->height % (self->lookback + 1)], b->seed, CONS_BLOCK_HASH_LEN);
     st->time = b->time;
     free (st->cert);
     st->cert = malloc (cert_len ? cert_len : 1);
@@ -193,10 +208,11 @@ s_known_signer (const cons_ledger_t *self, const s_state_t *st, const uint8_t pk
 static int
 s_record_where (cons_ledger_t *self, const uint8_t id[32], uint64_t *height, uint64_t *idx)
 {
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2 (self->db, "SELECT height, idx FROM records WHERE id = ?", -1, &stmt,
-                            NULL) != SQLITE_OK)
+    if (!self->where_stmt &&
+        sqlite3_prepare_v3 (self->db, "SELECT height, idx FROM records WHERE id = ?", -1,
+                            SQLITE_PREPARE_PERSISTENT, &self->where_stmt, NULL) != SQLITE_OK)
         return WD_ERR_DB;
+    sqlite3_stmt *stmt = self->where_stmt;
     sqlite3_bind_blob (stmt, 1, id, 32, SQLITE_STATIC);
     int rc = sqlite3_step (stmt);
     int err = WD_ERR_NOT_FOUND;
@@ -206,7 +222,8 @@ s_record_where (cons_ledger_t *self, const uint8_t id[32], uint64_t *height, uin
         err = WD_OK;
     } else if (rc != SQLITE_DONE)
         err = WD_ERR_DB;
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
     return err;
 }
 
@@ -302,6 +319,68 @@ s_rules_seen (void *ctx, const uint8_t id[32], uint64_t height)
     return seen;
 }
 
+/* The seed the proposer sortition of height (tip of st + 1) uses: that of
+   block max(height - lookback, 0), the chain id for block 0. */
+static const uint8_t *
+s_proposer_seed (const cons_ledger_t *self, const s_state_t *st, uint64_t height)
+{
+    assert (height == st->height + 1);
+    if (height <= self->lookback)
+        return self->chain;
+    return st->seeds[(height - self->lookback) % (self->lookback + 1)];
+}
+
+/* The proposer sortition input of pk at (height, round) against st (height
+   = st tip + 1). CONS_ERR_BLOCK_HEIGHT, or CONS_ERR_UNKNOWN_VALIDATOR with
+   in->weight 0 when pk is not in the set. */
+static int
+s_proposer_input (const cons_ledger_t *self, const s_state_t *st, uint64_t height, uint32_t round,
+                  const uint8_t pk[WD_PUBKEY_LEN], cons_sortition_input_t *in)
+{
+    memset (in, 0, sizeof *in);
+    s_set_t g;
+    const s_set_t *set = height == st->height + 1 ? s_set_for (self, st, height, &g) : NULL;
+    if (!set)
+        return CONS_ERR_BLOCK_HEIGHT;
+    memcpy (in->chain_id, self->chain, CONS_SORTITION_ID_LEN);
+    memcpy (in->seed, s_proposer_seed (self, st, height), CONS_SORTITION_ID_LEN);
+    in->role = CONS_ROLE_PROPOSER;
+    in->height = height;
+    in->round = round;
+    in->tau = self->proposers;
+    bool found = false;
+    for (size_t i = 0; i < set->n; i++) {
+        in->total_weight += set->v[i].weight;
+        if (memcmp (set->v[i].pk, pk, WD_PUBKEY_LEN) == 0) {
+            in->weight = set->v[i].weight;
+            found = true;
+        }
+    }
+    return found ? WD_OK : CONS_ERR_UNKNOWN_VALIDATOR;
+}
+
+/* Checks pk's proposer claim for (height, round) against st: decodes it
+   and verifies it under pk's vrf_pk in st's reputation table (the genesis
+   certificate, or that of its join or latest rotate). On WD_OK *claim
+   holds the decoded claim. */
+static int
+s_check_claim (const cons_ledger_t *self, const s_state_t *st, uint64_t height, uint32_t round,
+               const uint8_t pk[WD_PUBKEY_LEN], const uint8_t *bytes, size_t len,
+               cons_sortition_claim_t *claim)
+{
+    cons_sortition_input_t in;
+    int err = s_proposer_input (self, st, height, round, pk, &in);
+    if (err != WD_OK)
+        return err;
+    const cons_rep_entry_t *row = cons_reputation_find (st->rep, pk);
+    if (!row || memcmp (row->cert.sign_pk, pk, WD_PUBKEY_LEN) != 0)
+        return CONS_ERR_UNKNOWN_VALIDATOR;
+    err = cons_sortition_claim_decode (bytes, len, claim);
+    if (err != WD_OK)
+        return err;
+    return cons_sortition_verify (&in, row->cert.vrf_pk, claim);
+}
+
 /* Every rule of cons_ledger_check_block against st; on WD_OK *b holds the
    decoded block (release it). On a failure that one record causes,
    *bad_record (may be NULL) gets its index, else SIZE_MAX. */
@@ -325,7 +404,26 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
         err = CONS_ERR_BLOCK_PREV;
     else if (b->time <= st->time)
         err = CONS_ERR_BLOCK_TIME;
-    if (err == WD_OK) {
+    else if ((b->claim.bytes.len > 0) != self->vrf)
+        err = WD_ERR_BAD_VERSION; /* v1 in round-robin mode, v2 in VRF mode */
+    if (err == WD_OK && self->vrf) {
+        /* The claim, then the seed from its VRF output. Stored blocks
+           replayed without signatures skip the proof check, not the seed. */
+        cons_sortition_claim_t claim;
+        uint8_t beta[WD_VRF_BETA_LEN];
+        if (sigs)
+            err = s_check_claim (self, st, b->height, b->claim.round, b->proposer,
+                                 b->claim.bytes.data, b->claim.bytes.len, &claim);
+        else
+            err = cons_sortition_claim_decode (b->claim.bytes.data, b->claim.bytes.len, &claim);
+        if (err == WD_OK)
+            err = wd_vrf_proof_to_hash (claim.proof, sizeof claim.proof, beta);
+        if (err == WD_OK) {
+            cons_block_seed_vrf (st->seed, b->height, beta, hash);
+            if (memcmp (hash, b->seed, sizeof hash) != 0)
+                err = CONS_ERR_BLOCK_SEED;
+        }
+    } else if (err == WD_OK) {
         cons_block_seed (st->seed, st->id, b->height, hash);
         if (memcmp (hash, b->seed, sizeof hash) != 0)
             err = CONS_ERR_BLOCK_SEED;
@@ -379,10 +477,12 @@ s_check (cons_ledger_t *self, const s_state_t *st, const uint8_t *buf, size_t le
 }
 
 /* Checks a certificate for block id at height against the set (live: the
-   precommits the machine verified are memoised in the vcache). */
+   precommits the machine verified are memoised in the vcache); a block's
+   claim round (0 for v1) may not be above the certificate's round. */
 static int
 s_check_cert (cons_ledger_t *self, const s_state_t *st, s_where_t where, uint64_t height,
-              const uint8_t id[CONS_BLOCK_ID_LEN], const uint8_t *buf, size_t len)
+              uint32_t claim_round, const uint8_t id[CONS_BLOCK_ID_LEN], const uint8_t *buf,
+              size_t len)
 {
     cons_cert_t cert;
     s_set_t g;
@@ -394,6 +494,8 @@ s_check_cert (cons_ledger_t *self, const s_state_t *st, s_where_t where, uint64_
         return err;
     if (cert.height != height || memcmp (cert.block_id, id, CONS_BLOCK_ID_LEN) != 0)
         return CONS_ERR_CERT_BLOCK;
+    if (cert.round < claim_round)
+        return CONS_ERR_BLOCK_ROUND;
     return cons_cert_verify (&cert, self->chain, set->v, set->n, cons_vcache_verify_sig,
                              where == S_LIVE ? self->vcache : NULL);
 }
@@ -472,7 +574,7 @@ s_replay_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_l
     }
     cons_block_id (block, block_len, id);
     if (r->sigs) {
-        err = s_check_cert (r->self, r->st, S_STORED, height, id, cert, cert_len);
+        err = s_check_cert (r->self, r->st, S_STORED, height, b.claim.round, id, cert, cert_len);
         if (err != WD_OK) {
             cons_block_release (&b);
             wd_err_why (r->why, r->why_len, "block %llu: certificate: %s",
@@ -506,6 +608,8 @@ cons_ledger_open (const char *path, const wd_genesis_t *genesis, cons_ledger_mod
     self->epoch_blocks = wd_genesis_param (genesis, "epoch_blocks");
     self->lookback = wd_genesis_param (genesis, "seed_lookback");
     self->tau = wd_genesis_param (genesis, "verifiers");
+    self->vrf = wd_genesis_param (genesis, "proposer_vrf") != 0;
+    self->proposers = wd_genesis_param (genesis, "proposers");
     self->genesis_count = wd_genesis_node_count (genesis);
     self->genesis_set =
         calloc (self->genesis_count ? self->genesis_count : 1, sizeof *self->genesis_set);
@@ -570,6 +674,7 @@ cons_ledger_destroy (cons_ledger_t **self_p)
     if (!self_p || !*self_p)
         return;
     cons_ledger_t *self = *self_p;
+    sqlite3_finalize (self->where_stmt);
     wd_db_close (&self->db);
     s_state_clear (&self->state);
     free (self->genesis_set);
@@ -640,13 +745,56 @@ cons_ledger_seen (cons_ledger_t *self, const uint8_t id[32])
 
 /* ---- building, checking, appending ------------------------------------ */
 
+bool
+cons_ledger_proposer_vrf (const cons_ledger_t *self)
+{
+    assert (self);
+    return self->vrf;
+}
+
+int
+cons_ledger_proposer_input (cons_ledger_t *self, uint64_t height, uint32_t round,
+                            const uint8_t pk[WD_PUBKEY_LEN], cons_sortition_input_t *in)
+{
+    assert (self && pk && in);
+    return s_proposer_input (self, &self->state, height, round, pk, in);
+}
+
+int
+cons_ledger_check_claim (cons_ledger_t *self, uint64_t height, uint32_t round,
+                         const uint8_t pk[WD_PUBKEY_LEN], const uint8_t *claim, size_t claim_len,
+                         uint8_t priority[CONS_SORTITION_PRIORITY_LEN])
+{
+    assert (self && pk && (claim || claim_len == 0));
+    cons_sortition_claim_t c;
+    int err = s_check_claim (self, &self->state, height, round, pk, claim, claim_len, &c);
+    if (err == WD_OK && priority)
+        memcpy (priority, c.priority, CONS_SORTITION_PRIORITY_LEN);
+    return err;
+}
+
 int
 cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t proposer[WD_PUBKEY_LEN],
-                     const cons_bytes_t *records, size_t count, uint8_t **out, size_t *len)
+                     const cons_block_claim_t *claim, const cons_bytes_t *records, size_t count,
+                     uint8_t **out, size_t *len)
 {
     assert (out && len && proposer);
+    *out = NULL;
+    *len = 0;
     if (count > CONS_BLOCK_RECORDS_MAX)
         return WD_ERR_OUT_OF_RANGE;
+    /* VRF mode: a claim whose proof decodes gives the seed */
+    uint8_t beta[WD_VRF_BETA_LEN];
+    if ((claim != NULL) != self->vrf)
+        return WD_ERR_BAD_VALUE;
+    if (claim) {
+        cons_sortition_claim_t c;
+        if (claim->bytes.len == 0 || claim->bytes.len > CONS_BLOCK_CLAIM_MAX ||
+            claim->round > CONS_ROUND_MAX ||
+            cons_sortition_claim_decode (claim->bytes.data, claim->bytes.len, &c) != WD_OK ||
+            wd_vrf_proof_to_hash (c.proof, sizeof c.proof, beta) != WD_OK)
+            return WD_ERR_BAD_VALUE;
+    }
     const s_state_t *st = &self->state;
     cons_block_t b = { 0 };
     b.height = st->height + 1;
@@ -664,7 +812,11 @@ cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t propos
     b.record_count = count;
     cons_block_records_root (records, count, b.records_root);
     cons_reputation_hash (st->rep, b.reputation_hash);
-    cons_block_seed (st->seed, st->id, b.height, b.seed);
+    if (claim) {
+        b.claim = *claim;
+        cons_block_seed_vrf (st->seed, b.height, beta, b.seed);
+    } else
+        cons_block_seed (st->seed, st->id, b.height, b.seed);
     b.time = time_ms > st->time ? time_ms : st->time + 1;
     cons_block_validators_hash (set->v, set->n, b.validators_hash);
     *out = cons_block_encode (&b, len);
@@ -673,8 +825,9 @@ cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t propos
 
 int
 cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
-                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_bytes_t *records,
-                           size_t count, int *why, uint8_t **out, size_t *len)
+                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_block_claim_t *claim,
+                           const cons_bytes_t *records, size_t count, int *why, uint8_t **out,
+                           size_t *len)
 {
     assert (out && len && proposer && (why || count == 0));
     *out = NULL;
@@ -712,7 +865,7 @@ cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
     for (;;) {
         uint8_t *block = NULL;
         size_t block_len = 0;
-        err = cons_ledger_propose (self, time_ms, proposer, recs, n, &block, &block_len);
+        err = cons_ledger_propose (self, time_ms, proposer, claim, recs, n, &block, &block_len);
         if (err != WD_OK)
             break;
         cons_block_t b;
@@ -742,8 +895,12 @@ cons_ledger_check_block (cons_ledger_t *self, const uint8_t *block, size_t len)
 {
     cons_block_t b;
     int err = s_check (self, &self->state, block, len, S_LIVE, true, &b, NULL);
-    if (err == WD_OK)
+    if (err == WD_OK) {
         cons_block_release (&b);
+        cons_block_id (block, len, self->checked_id);
+        self->checked_tip = self->state.height;
+        self->checked = true;
+    }
     return err;
 }
 
@@ -825,11 +982,15 @@ cons_ledger_append (cons_ledger_t *self, const uint8_t *block, size_t len, const
         return WD_ERR_BAD_VALUE;
     cons_block_t b;
     uint8_t id[CONS_BLOCK_ID_LEN];
-    int err = s_check (self, &self->state, block, len, S_LIVE, true, &b, NULL);
+    cons_block_id (block, len, id);
+    /* the very bytes passed the live check against this very state */
+    bool done = self->checked && self->checked_tip == self->state.height &&
+                memcmp (id, self->checked_id, sizeof id) == 0;
+    int err = done ? cons_block_decode (block, len, (size_t)self->block_max, &b)
+                   : s_check (self, &self->state, block, len, S_LIVE, true, &b, NULL);
     if (err != WD_OK)
         return err;
-    cons_block_id (block, len, id);
-    err = s_check_cert (self, &self->state, S_LIVE, b.height, id, cert, cert_len);
+    err = s_check_cert (self, &self->state, S_LIVE, b.height, b.claim.round, id, cert, cert_len);
     if (err == WD_OK)
         err = s_exec (self->db, "BEGIN IMMEDIATE");
     if (err == WD_OK) {
@@ -839,8 +1000,10 @@ cons_ledger_append (cons_ledger_t *self, const uint8_t *block, size_t len, const
         if (err != WD_OK)
             (void)s_exec (self->db, "ROLLBACK");
     }
-    if (err == WD_OK)
+    if (err == WD_OK) {
         s_advance (self, &self->state, &b, id, cert, cert_len);
+        self->checked = false;
+    }
     cons_block_release (&b);
     return err;
 }

@@ -43,6 +43,7 @@
 
 #include "cons_block.h"
 #include "cons_reputation.h"
+#include "cons_sortition.h"
 #include "cons_vcache.h"
 #include "cons_vote.h"
 #include "wd_genesis.h"
@@ -134,15 +135,46 @@ bool
 cons_ledger_verify_cb (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
                        const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN]);
 
+/* ---- the proposer in VRF mode (genesis proposer_vrf = 1) ------------ */
+
+/* True when the chain picks proposers by sortition (blocks are v2). */
+bool
+cons_ledger_proposer_vrf (const cons_ledger_t *self);
+
+/* The proposer sortition input of pk at (height, round): chain id, role
+   proposer, the seed of block max(height - seed_lookback, 0) (the chain id
+   at 0), zero subject, pk's weight in the validator set of height, that
+   set's total weight, tau = the genesis `proposers`. height must be tip + 1
+   (CONS_ERR_BLOCK_HEIGHT); CONS_ERR_UNKNOWN_VALIDATOR when pk is not in the
+   set of height (in->weight is then 0, the rest filled). */
+int __attribute__ ((warn_unused_result))
+cons_ledger_proposer_input (cons_ledger_t *self, uint64_t height, uint32_t round,
+                            const uint8_t pk[WD_PUBKEY_LEN], cons_sortition_input_t *in);
+
+/* Checks pk's proposer claim (its wire bytes) for (height, round), height =
+   tip + 1, under pk's vrf_pk as of the tip (its genesis certificate, join
+   or latest rotate record), and writes its priority (may be NULL).
+   Reasons: CONS_ERR_BLOCK_HEIGHT, CONS_ERR_UNKNOWN_VALIDATOR, the claim
+   decode reasons (cons_sortition_claim_decode), cons_sortition_verify's
+   reasons (CONS_ERR_SORTITION_*, WD_ERR_VRF_*). Works in either mode. */
+int __attribute__ ((warn_unused_result))
+cons_ledger_check_claim (cons_ledger_t *self, uint64_t height, uint32_t round,
+                         const uint8_t pk[WD_PUBKEY_LEN], const uint8_t *claim, size_t claim_len,
+                         uint8_t priority[CONS_SORTITION_PRIORITY_LEN]);
+
 /* Builds the block for height tip + 1 from records (signed envelopes, in
    the order given): fills prev, seed, last_cert (the stored certificate of
    the tip), validators_hash, reputation_hash and records_root, with time =
-   max(time_ms, tip time + 1). *out (caller frees) gets the bytes. The block
-   is not checked: call cons_ledger_check_block if the records are not
-   known to be good. */
+   max(time_ms, tip time + 1). claim is NULL in round-robin mode (a v1
+   block) and required in VRF mode (a v2 block with this claim and round;
+   the seed from its proof); WD_ERR_BAD_VALUE when it does not match the
+   mode, or its proof does not decode. *out (caller frees) gets the bytes.
+   The block is not checked: call cons_ledger_check_block if the records or
+   the claim are not known to be good. */
 int __attribute__ ((warn_unused_result))
 cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t proposer[WD_PUBKEY_LEN],
-                     const cons_bytes_t *records, size_t count, uint8_t **out, size_t *len);
+                     const cons_block_claim_t *claim, const cons_bytes_t *records, size_t count,
+                     uint8_t **out, size_t *len);
 
 /* Like cons_ledger_propose, then checks the block by every rule
    (cons_ledger_check_block) and leaves out each record that makes it
@@ -152,16 +184,21 @@ cons_ledger_propose (cons_ledger_t *self, uint64_t time_ms, const uint8_t propos
    each record in the block and the reason for each one left out (a record
    given twice: CONS_ERR_BLOCK_DUPLICATE for the later copy). WD_OK with
    *out (caller frees), or a failure no record causes (the block is too
-   large, WD_ERR_OUT_OF_RANGE, WD_ERR_NOMEM), *out NULL. */
+   large, WD_ERR_OUT_OF_RANGE, WD_ERR_NOMEM, WD_ERR_BAD_VALUE as in
+   cons_ledger_propose, or a reason of the block itself such as a bad
+   claim), *out NULL. */
 int __attribute__ ((warn_unused_result))
 cons_ledger_propose_valid (cons_ledger_t *self, uint64_t time_ms,
-                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_bytes_t *records,
-                           size_t count, int *why, uint8_t **out, size_t *len);
+                           const uint8_t proposer[WD_PUBKEY_LEN], const cons_block_claim_t *claim,
+                           const cons_bytes_t *records, size_t count, int *why, uint8_t **out,
+                           size_t *len);
 
 /* Whether block may follow the tip, by every rule: cons_block_decode with
    the chain's block_max_bytes (its reasons); height = tip + 1
    (CONS_ERR_BLOCK_HEIGHT); prev = tip id (CONS_ERR_BLOCK_PREV); time >
-   tip time (CONS_ERR_BLOCK_TIME); seed, validators_hash, reputation_hash
+   tip time (CONS_ERR_BLOCK_TIME); v1 in round-robin mode and v2 in VRF
+   mode (WD_ERR_BAD_VERSION); v2: the claim verifies for (height, round,
+   proposer) (cons_ledger_check_claim's reasons); seed, validators_hash, reputation_hash
    as the rules compute them (CONS_ERR_BLOCK_SEED, CONS_ERR_BLOCK_VALIDATORS,
    CONS_ERR_BLOCK_REPUTATION); the proposer a validator of the height
    (CONS_ERR_UNKNOWN_VALIDATOR); last_cert a valid certificate of the tip
@@ -187,9 +224,14 @@ cons_ledger_valid_cb (void *ctx, uint64_t height, const uint8_t *block, size_t l
 /* Appends a decided block with its commit certificate, in one transaction:
    cons_ledger_check_block's reasons; the certificate must decode, name
    this block (id and height: CONS_ERR_CERT_BLOCK) and verify against the
-   validator set of the height (cons_cert_verify reasons); WD_ERR_DB when
+   validator set of the height (cons_cert_verify reasons); a v2 block's
+   claim round must not be above the certificate's round
+   (CONS_ERR_BLOCK_ROUND); WD_ERR_DB when
    the write fails (nothing is written, the ledger is unchanged). On WD_OK
-   the block is durable. */
+   the block is durable. The block rules are not run again for the very
+   bytes the last cons_ledger_check_block passed at the same tip (the
+   agreement checks a block before it decides it); the certificate always
+   is. */
 int __attribute__ ((warn_unused_result))
 cons_ledger_append (cons_ledger_t *self, const uint8_t *block, size_t len, const uint8_t *cert,
                     size_t cert_len);

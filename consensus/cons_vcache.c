@@ -82,6 +82,13 @@ s_remember (cons_vcache_t *self, const uint8_t id[32])
     }
 }
 
+void
+cons_vcache_note (cons_vcache_t *self, const uint8_t id[32])
+{
+    if (self && !cons_vcache_has (self, id))
+        s_remember (self, id);
+}
+
 int
 cons_vcache_verify (cons_vcache_t *self, const uint8_t id[32], const wd_envelope_t *env,
                     const uint8_t chain[WD_CHAIN_ID_LEN])

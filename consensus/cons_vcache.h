@@ -52,6 +52,14 @@ bool
 cons_vcache_verify_sig (void *ctx, const uint8_t pk[WD_PUBKEY_LEN],
                         const uint8_t digest[WD_DIGEST_LEN], const uint8_t sig[WD_SIG_LEN]);
 
+/* Remembers id as verified without verifying it here: for an envelope
+   whose signature the caller has just checked itself over exactly the
+   fields it encodes (node_mesh after node_sign verified the keys
+   process's signature on a record it sealed), so that gossip and the
+   ledger do not verify an own record a second time. Safe on NULL. */
+void
+cons_vcache_note (cons_vcache_t *self, const uint8_t id[32]);
+
 /* True when id is remembered as verified. */
 bool
 cons_vcache_has (const cons_vcache_t *self, const uint8_t id[32]);

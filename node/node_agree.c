@@ -8,6 +8,12 @@
  * not called while outputs are outstanding, so the pointers they borrow
  * from it stay valid. A machine serves one epoch (one validator set): at
  * the first height of another epoch it is replaced by a new one.
+ *
+ * In VRF proposer mode (genesis proposer_vrf = 1) the machine proposes in
+ * every round; the driver sends a proposal only with this node's sortition
+ * claim for that round (proven by the keys process, kept per round), and
+ * builds its candidate with the claim of the first round that selects it
+ * (the block carries it: docs/PROTOCOL.md "Block").
  */
 #include "node_agree.h"
 
@@ -25,6 +31,7 @@
 #include "cons_block.h"
 #include "cons_ledger.h"
 #include "cons_reputation.h"
+#include "cons_sortition.h"
 #include "cons_transport.h"
 #include "cons_vote.h"
 #include "node_config.h"
@@ -53,6 +60,7 @@
 #define STATE_MAX_BYTES   (64 << 20)
 #define CANDIDATE_MAX     (512 * 1024) /* block bytes we propose: a proposal must fit a frame */
 #define SYNC_REPLY_MAX    (768 * 1024) /* bytes of blocks in one sync reply */
+#define CLAIM_ROUNDS      8 /* VRF mode: own claims kept, and rounds searched for a candidate */
 
 typedef enum {
     S_IN_MESSAGE = 1, /* an envelope from a peer */
@@ -99,6 +107,25 @@ typedef struct {
     size_t len;
 } s_record_t;
 
+/* A precommit this node accepted from a peer, kept until the next block
+   brings the certificate of its height. */
+typedef struct {
+    uint8_t validator[WD_PUBKEY_LEN];
+    uint32_t round;
+    bool nil;
+    uint8_t block[CONS_BLOCK_ID_LEN];
+    uint8_t sig[WD_SIG_LEN];
+} s_precommit_t;
+
+/* VRF mode: this node's proposer sortition at one (height, round). */
+typedef struct {
+    uint64_t height; /* 0: none */
+    uint32_t round;
+    bool selected;
+    uint8_t bytes[CONS_CLAIM_MAX]; /* the claim's wire form, when selected */
+    size_t len;
+} s_claim_t;
+
 typedef struct {
     uint64_t height; /* 0: free */
     uint8_t *block, *cert;
@@ -142,6 +169,15 @@ struct node_agree {
     int sign_tries;
     int sign_timer;
 
+    /* VRF mode: own proposer claims (slot = round % CLAIM_ROUNDS), the proof
+       in flight, and a proposal that waits for its claim */
+    bool vrf;
+    s_claim_t claims[CLAIM_ROUNDS];
+    bool proving;
+    bool claim_wait;
+    cons_msg_t claim_msg;            /* borrows from the machine: the pump is stopped */
+    cons_sortition_input_t prove_in; /* of the proof in flight */
+
     /* durable state: the last PERSIST record and own envelopes of its height */
     uint8_t *saved;
     size_t saved_len;
@@ -156,6 +192,9 @@ struct node_agree {
     size_t future_len;
     s_kept_t seen[SEEN_MAX];
     size_t seen_len;
+    s_precommit_t *precommits; /* SEEN_MAX, of height precommits_height */
+    size_t precommits_len;
+    uint64_t precommits_height;
     s_synced_t synced[SYNC_KEEP];
     uint64_t sync_last_ms;
     uint64_t *served_ms; /* per admitted node (by index, SERVED_MAX): last sync answer */
@@ -480,6 +519,112 @@ s_idle_end (node_agree_t *self)
     }
 }
 
+/* ---- proposer claims (VRF mode) -------------------------------------------- */
+
+static void
+s_feed_candidate (node_agree_t *self);
+static void
+s_sign (node_agree_t *self, const cons_msg_t *msg);
+static void
+s_claim_proved (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t beta[WD_VRF_BETA_LEN],
+                const char *reason);
+
+/* This node's proposer claim for (height, round): the one kept, else one
+   known at once (not a validator of the height: never selected), else NULL
+   while the keys process proves it (s_claim_proved resumes the caller's
+   work; at most one proof is in flight). */
+static const s_claim_t *
+s_claim_get (node_agree_t *self, uint64_t height, uint32_t round)
+{
+    s_claim_t *c = &self->claims[round % CLAIM_ROUNDS];
+    if (c->height == height && c->round == round)
+        return c;
+    if (self->proving)
+        return NULL;
+    cons_sortition_input_t in;
+    uint8_t alpha[CONS_SORTITION_ALPHA_LEN];
+    int rc = cons_ledger_proposer_input (self->ledger, height, round, self->self_id, &in);
+    if (rc == WD_OK)
+        rc = cons_sortition_alpha (&in, alpha);
+    if (rc != WD_OK) {
+        if (rc != CONS_ERR_UNKNOWN_VALIDATOR)
+            wd_log_warnx ("agree: proposer sortition of height %llu round %u: %s",
+                          (unsigned long long)height, round, cons_strerror (rc));
+        *c = (s_claim_t){ .height = height, .round = round };
+        return c;
+    }
+    self->proving = true;
+    self->prove_in = in;
+    node_sign_vrf (self->signer, alpha, sizeof alpha, s_claim_proved, self);
+    return NULL;
+}
+
+static void
+s_claim_proved (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t beta[WD_VRF_BETA_LEN],
+                const char *reason)
+{
+    node_agree_t *self = arg;
+    const cons_sortition_input_t *in = &self->prove_in;
+    self->proving = false;
+    if (!pi) {
+        /* nothing proposed this time; the next input or height asks again
+           (not at once: the signer may be stopping) */
+        wd_log_warnx ("agree: proposer sortition of height %llu round %u: %s",
+                      (unsigned long long)in->height, in->round, reason);
+        if (self->claim_wait) {
+            self->claim_wait = false;
+            self->signing = false;
+        }
+        return;
+    }
+    s_claim_t *c = &self->claims[in->round % CLAIM_ROUNDS];
+    *c = (s_claim_t){ .height = in->height, .round = in->round };
+    cons_sortition_claim_t claim = { 0 };
+    int rc = cons_sortition_count (in->weight, in->total_weight, in->tau, beta, &claim.count);
+    if (rc != WD_OK)
+        wd_log_warnx ("agree: proposer sortition of height %llu round %u: %s",
+                      (unsigned long long)in->height, in->round, cons_strerror (rc));
+    c->selected = rc == WD_OK && claim.count > 0;
+    if (c->selected) {
+        cons_sortition_priority (beta, claim.count, claim.priority);
+        memcpy (claim.proof, pi, WD_VRF_PROOF_LEN);
+        wd_writer_t *w = wd_writer_new ();
+        cons_sortition_claim_write (&claim, w);
+        const uint8_t *bytes = wd_writer_data (w, &c->len);
+        assert (c->len <= sizeof c->bytes);
+        memcpy (c->bytes, bytes, c->len);
+        wd_writer_destroy (&w);
+    }
+    /* resume: the proposal that waits for its claim, then the candidate */
+    if (self->claim_wait) {
+        self->claim_wait = false;
+        self->signing = false;
+        s_sign (self, &self->claim_msg); /* may prove again and wait */
+    }
+    if (!self->proving && self->candidate_due && self->candidate_timer < 0)
+        s_feed_candidate (self);
+    s_pump (self);
+}
+
+/* The claim a new candidate for height carries: this node's claim of the
+   first round of 0 .. CLAIM_ROUNDS-1 that selects it. NULL with *wait set
+   while a proof is in flight; NULL without it when none selects it. */
+static const s_claim_t *
+s_candidate_claim (node_agree_t *self, uint64_t height, bool *wait)
+{
+    *wait = false;
+    for (uint32_t r = 0; r < CLAIM_ROUNDS; r++) {
+        const s_claim_t *c = s_claim_get (self, height, r);
+        if (!c) {
+            *wait = true;
+            return NULL;
+        }
+        if (c->selected)
+            return c;
+    }
+    return NULL;
+}
+
 /* ---- records and candidates ---------------------------------------------- */
 
 static void
@@ -522,6 +667,20 @@ s_feed_candidate (node_agree_t *self)
         zloop_timer_end (self->loop, self->candidate_timer);
         self->candidate_timer = -1;
     }
+    uint64_t height = cons_ledger_height (self->ledger) + 1;
+    const s_claim_t *own = NULL;
+    if (self->vrf) {
+        bool wait;
+        own = s_candidate_claim (self, height, &wait);
+        if (wait)
+            return; /* s_claim_proved feeds it (candidate_due stays set) */
+        if (!own) {
+            self->candidate_due = false;
+            wd_log_debug ("agree: not selected to propose in rounds 0..%d of height %llu",
+                          CLAIM_ROUNDS - 1, (unsigned long long)height);
+            return;
+        }
+    }
     self->candidate_due = false;
     /* The committee's certified records first (recs[0 .. first)), then the
        pending ones (recs[first + i] is pending[i]). */
@@ -555,8 +714,12 @@ s_feed_candidate (node_agree_t *self)
     int *why = calloc (count ? count : 1, sizeof *why);
     if (!why)
         wd_fatalx ("out of memory");
-    int rc = cons_ledger_propose_valid (self->ledger, now, self->self_id, recs, count, why, &block,
-                                        &len);
+    cons_block_claim_t claim = { 0 };
+    if (own)
+        claim = (cons_block_claim_t){ .round = own->round,
+                                      .bytes = { .data = own->bytes, .len = own->len } };
+    int rc = cons_ledger_propose_valid (self->ledger, now, self->self_id, own ? &claim : NULL, recs,
+                                        count, why, &block, &len);
     for (size_t i = 0; i < count; i++) {
         if (why[i] == WD_OK)
             continue;
@@ -567,8 +730,8 @@ s_feed_candidate (node_agree_t *self)
         if (i >= first)
             bad[i - first] = true; /* recs[i] is pending[i - first] */
         wd_log_warnx ("agree: record %s cannot go in block %llu: %s; %s", wd_short_id (id).s,
-                      (unsigned long long)cons_ledger_height (self->ledger) + 1,
-                      cons_strerror (why[i]), i >= first ? "dropped" : "left out");
+                      (unsigned long long)height, cons_strerror (why[i]),
+                      i >= first ? "dropped" : "left out");
     }
     free (why);
     free (recs);
@@ -580,7 +743,7 @@ s_feed_candidate (node_agree_t *self)
         /* this node is out of the set of the next height (an epoch that
            leaves it out begins): nothing to propose */
         wd_log_debug ("agree: not a validator at height %llu; no candidate",
-                      (unsigned long long)cons_ledger_height (self->ledger) + 1);
+                      (unsigned long long)height);
         return;
     }
     if (rc != WD_OK) {
@@ -590,7 +753,7 @@ s_feed_candidate (node_agree_t *self)
     s_input_t *in = s_input_new (S_IN_CANDIDATE, NULL, 0);
     in->data = block;
     in->len = len;
-    in->height = cons_ledger_height (self->ledger) + 1;
+    in->height = height;
     s_enqueue (self, in, false);
 }
 
@@ -632,6 +795,10 @@ s_schedule_candidate (node_agree_t *self)
     }
     if (self->candidate_timer >= 0)
         zloop_timer_end (self->loop, self->candidate_timer);
+    if (self->vrf) {
+        bool wait; /* prove the claims while the chain idles */
+        (void)s_candidate_claim (self, cons_ledger_height (self->ledger) + 1, &wait);
+    }
     size_t delay = self->idle_ms;
     self->candidate_timer =
         zloop_timer (self->loop, delay ? delay : 1, 1, s_on_candidate_timer, self);
@@ -690,6 +857,50 @@ s_synced_feed (node_agree_t *self, uint64_t height, bool front)
     }
 }
 
+/* cons_agree_claim_fn over the ledger (ctx): the claim of validator (an
+   index into the set of height) checked by the ledger's rules. */
+static int
+s_check_claim (void *ctx, uint64_t height, uint32_t round, uint32_t validator, const uint8_t *claim,
+               size_t claim_len, uint8_t priority[CONS_PRIORITY_LEN])
+{
+    cons_ledger_t *ledger = ctx;
+    const cons_validator_t *vals;
+    size_t count;
+    int rc = cons_ledger_validators (ledger, height, &vals, &count);
+    if (rc != WD_OK)
+        return rc;
+    if (validator >= count)
+        return CONS_ERR_UNKNOWN_VALIDATOR;
+    return cons_ledger_check_claim (ledger, height, round, vals[validator].pk, claim, claim_len,
+                                    priority);
+}
+
+/* VRF mode: a proposal whose block carries a claim of a later round than
+   the proposal's own is dropped before the machine sees it, so no block is
+   decided in a round before its claim's (cons_ledger_append refuses that,
+   CONS_ERR_BLOCK_ROUND). Whatever does not decode goes on: the machine
+   says why it refuses it. */
+static bool
+s_claim_round_ok (node_agree_t *self, const s_input_t *in)
+{
+    wd_envelope_t env;
+    cons_msg_t msg;
+    cons_block_t block;
+    if (cons_msg_decode (in->data, in->len, self->chain, self->params.block_max, &env, &msg) !=
+            WD_OK ||
+        msg.kind != CONS_PROPOSAL ||
+        cons_block_decode (msg.block, msg.block_len, self->params.block_max, &block) != WD_OK)
+        return true;
+    uint32_t claimed = block.claim.round;
+    cons_block_release (&block);
+    if (claimed <= msg.round)
+        return true;
+    wd_log_warnx ("agree: proposal of %s for round %u carries a block claimed for round %u; "
+                  "dropped",
+                  s_name (self, env.from), msg.round, claimed);
+    return false;
+}
+
 /* Creates the machine for height (the tip + 1) with the validator set of
    its epoch, starts it and queues the own envelopes of the height. */
 static void
@@ -720,6 +931,7 @@ s_machine_start (node_agree_t *self)
         .height = height,
         .saved = sp,
         .valid = cons_ledger_valid_cb,
+        .claim = self->vrf ? s_check_claim : NULL,
         .verify = cons_ledger_verify_cb, /* precommits verified once: the certificates hit */
         .ctx = self->ledger,
     };
@@ -836,8 +1048,24 @@ s_sign_ask (node_agree_t *self)
 static void
 s_sign (node_agree_t *self, const cons_msg_t *msg)
 {
-    if (msg->kind == CONS_PROPOSAL && self->params.proposer_mode == CONS_PROPOSER_VRF)
-        return; /* not reached: VRF mode is refused at start */
+    cons_msg_t with_claim;
+    if (msg->kind == CONS_PROPOSAL && self->vrf) {
+        /* VRF mode: the machine proposes in every round; the proposal goes
+           out only with this node's claim for the round */
+        const s_claim_t *c = s_claim_get (self, msg->height, msg->round);
+        if (!c) {
+            self->claim_msg = *msg;
+            self->claim_wait = true;
+            self->signing = true; /* the pump waits, as for a signature */
+            return;
+        }
+        if (!c->selected)
+            return;
+        with_claim = *msg;
+        with_claim.claim = c->bytes;
+        with_claim.claim_len = c->len;
+        msg = &with_claim;
+    }
     self->sign_kind = msg->kind;
     self->sign_height = msg->height;
     self->sign_round = msg->round;
@@ -849,6 +1077,104 @@ s_sign (node_agree_t *self, const cons_msg_t *msg)
 }
 
 /* ---- outputs ------------------------------------------------------------------- */
+
+static void
+s_evidence_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
+{
+    node_agree_t *self = arg;
+    if (!envelope) {
+        wd_log_warnx ("agree: equivocation record not sealed: %s", reason);
+        return;
+    }
+    int rc = node_mesh_publish_record (self->mesh, envelope, len);
+    if (rc != WD_OK)
+        wd_log_warnx ("agree: equivocation record not published: %s", cons_strerror (rc));
+}
+
+/* Publishes an "equivocation" record, sealed by this node and gossiped: it
+   goes in a block like any record, and reputation slashes. */
+static void
+s_report (node_agree_t *self, const cons_evidence_t *ev, const char *how)
+{
+    wd_log_warnx ("agree: %s (%s) signed two different %ss at height %llu round %u%s",
+                  s_name (self, ev->validator), wd_short_id (ev->validator).s,
+                  cons_kind_type (ev->kind), (unsigned long long)ev->height, ev->round, how);
+    size_t blen;
+    uint8_t *body = cons_evidence_encode (ev, &blen);
+    node_sign_seal (self->signer, CONS_REP_EQUIVOCATION_TYPE, self->chain, body, blen,
+                    s_evidence_sealed, self);
+    free (body);
+}
+
+/* Votes go straight to every validator and are relayed only while a height
+   stalls, so a validator that sends one precommit to some and another to
+   the rest is seen twice by nobody. The certificate of height h reaches
+   everyone in block h + 1 (last_cert): each of its signatures is compared
+   with the precommit this node accepted from that validator at height h
+   and round, and a different one is reported. */
+static void
+s_precommits_keep (node_agree_t *self, uint64_t height)
+{
+    self->precommits_len = 0;
+    self->precommits_height = height;
+    for (size_t i = 0; i < self->seen_len; i++) {
+        const s_kept_t *k = &self->seen[i];
+        wd_envelope_t env;
+        cons_msg_t msg;
+        if (k->height != height ||
+            cons_msg_decode (k->data, k->len, self->chain, self->params.block_max, &env, &msg) !=
+                WD_OK ||
+            msg.kind != CONS_PRECOMMIT)
+            continue;
+        s_precommit_t *p = &self->precommits[self->precommits_len++];
+        memcpy (p->validator, env.from, WD_PUBKEY_LEN);
+        p->round = msg.round;
+        p->nil = msg.nil;
+        memcpy (p->block, msg.block_id, CONS_BLOCK_ID_LEN);
+        memcpy (p->sig, env.sig, WD_SIG_LEN);
+    }
+}
+
+static void
+s_precommits_check (node_agree_t *self, const uint8_t *block, size_t len)
+{
+    cons_block_t b;
+    if (self->precommits_len == 0 ||
+        cons_block_decode (block, len, self->params.block_max, &b) != WD_OK)
+        return;
+    cons_cert_t cert;
+    const cons_validator_t *vals;
+    size_t count;
+    if (b.last_cert.len > 0 &&
+        cons_cert_decode (b.last_cert.data, b.last_cert.len, &cert, self->cert_sigs,
+                          CONS_VALIDATORS_MAX) == WD_OK &&
+        cert.height == self->precommits_height &&
+        cons_ledger_validators (self->ledger, cert.height, &vals, &count) == WD_OK) {
+        for (size_t s = 0; s < cert.count; s++) {
+            if (cert.sigs[s].index >= count)
+                continue;
+            const uint8_t *who = vals[cert.sigs[s].index].pk;
+            for (size_t i = 0; i < self->precommits_len; i++) {
+                const s_precommit_t *p = &self->precommits[i];
+                if (p->round != cert.round || memcmp (p->validator, who, WD_PUBKEY_LEN) != 0 ||
+                    (!p->nil && memcmp (p->block, cert.block_id, CONS_BLOCK_ID_LEN) == 0))
+                    continue;
+                cons_evidence_t ev = { .kind = CONS_PRECOMMIT,
+                                       .height = cert.height,
+                                       .round = cert.round,
+                                       .nil_b = p->nil };
+                memcpy (ev.validator, who, WD_PUBKEY_LEN);
+                memcpy (ev.block_a, cert.block_id, CONS_BLOCK_ID_LEN);
+                memcpy (ev.sig_a, cert.sigs[s].sig, WD_SIG_LEN);
+                memcpy (ev.block_b, p->block, CONS_BLOCK_ID_LEN);
+                memcpy (ev.sig_b, p->sig, WD_SIG_LEN);
+                s_report (self, &ev, " (one in the certificate of the next block)");
+            }
+        }
+    }
+    self->precommits_len = 0;
+    cons_block_release (&b);
+}
 
 static void
 s_latency (node_agree_t *self, uint64_t ms)
@@ -871,6 +1197,7 @@ s_commit (node_agree_t *self, const cons_agree_output_t *o)
                    (unsigned long long)o->commit.height, cons_strerror (rc));
     uint64_t now = (uint64_t)zclock_mono ();
     s_latency (self, now - self->height_start_ms);
+    s_precommits_check (self, o->commit.block, o->commit.block_len);
     self->last_commit_ms = (uint64_t)zclock_time ();
     self->commits++;
     node_mesh_ledger_changed (self->mesh); /* joins and leaves change who is admitted */
@@ -888,6 +1215,7 @@ static void
 s_new_height (node_agree_t *self, uint64_t height)
 {
     self->height_start_ms = (uint64_t)zclock_mono ();
+    s_precommits_keep (self, height - 1);
     s_kept_clear (self->seen, &self->seen_len);
     size_t keep = 0;
     for (size_t i = 0; i < self->own_len; i++) {
@@ -933,19 +1261,6 @@ s_new_height (node_agree_t *self, uint64_t height)
 }
 
 static void
-s_evidence_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
-{
-    node_agree_t *self = arg;
-    if (!envelope) {
-        wd_log_warnx ("agree: equivocation record not sealed: %s", reason);
-        return;
-    }
-    int rc = node_mesh_publish_record (self->mesh, envelope, len);
-    if (rc != WD_OK)
-        wd_log_warnx ("agree: equivocation record not published: %s", cons_strerror (rc));
-}
-
-static void
 s_output (node_agree_t *self, const cons_agree_output_t *o)
 {
     switch (o->kind) {
@@ -966,20 +1281,9 @@ s_output (node_agree_t *self, const cons_agree_output_t *o)
         case CONS_AGREE_OUT_COMMIT:
             s_commit (self, o);
             break;
-        case CONS_AGREE_OUT_EVIDENCE: {
-            wd_log_warnx ("agree: %s (%s) signed two different %ss at height %llu round %u",
-                          s_name (self, o->evidence.validator),
-                          wd_short_id (o->evidence.validator).s, cons_kind_type (o->evidence.kind),
-                          (unsigned long long)o->evidence.height, o->evidence.round);
-            /* an "equivocation" record, sealed by this node and gossiped:
-               it goes in a block like any record, and reputation slashes */
-            size_t blen;
-            uint8_t *body = cons_evidence_encode (&o->evidence, &blen);
-            node_sign_seal (self->signer, CONS_REP_EQUIVOCATION_TYPE, self->chain, body, blen,
-                            s_evidence_sealed, self);
-            free (body);
+        case CONS_AGREE_OUT_EVIDENCE:
+            s_report (self, &o->evidence, "");
             break;
-        }
         case CONS_AGREE_OUT_NEW_HEIGHT:
             s_new_height (self, o->height);
             break;
@@ -1019,6 +1323,8 @@ s_keep (s_kept_t *arr, size_t *count, size_t max, const s_input_t *in, uint64_t 
 static void
 s_feed (node_agree_t *self, s_input_t *in)
 {
+    if (in->kind == S_IN_MESSAGE && self->vrf && !s_claim_round_ok (self, in))
+        return;
     cons_agree_input_t ai = { .data = in->data,
                               .len = in->len,
                               .cert = in->cert,
@@ -1319,10 +1625,6 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
     if (!mesh)
         return WD_OK;
     const wd_genesis_t *g = node_mesh_genesis (mesh);
-    if (wd_genesis_param (g, "proposer_vrf") != 0) {
-        wd_log_warnx ("agree: off: VRF proposer mode is not driven by wardend yet");
-        return WD_OK;
-    }
     node_agree_t *self = calloc (1, sizeof *self);
     if (!self)
         wd_fatalx ("out of memory");
@@ -1346,9 +1648,11 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
         .commit_ms = (uint32_t)wd_genesis_param (g, "agree_commit_ms"),
         .timeout_max_ms = (uint32_t)wd_genesis_param (g, "agree_timeout_max_ms"),
         .filter_ms = (uint32_t)wd_genesis_param (g, "agree_filter_ms"),
-        .proposer_mode = CONS_PROPOSER_ROUND_ROBIN,
+        .proposer_mode =
+            wd_genesis_param (g, "proposer_vrf") ? CONS_PROPOSER_VRF : CONS_PROPOSER_ROUND_ROBIN,
         .block_max = (size_t)wd_genesis_param (g, "block_max_bytes"),
     };
+    self->vrf = self->params.proposer_mode == CONS_PROPOSER_VRF;
     self->epoch_blocks = wd_genesis_param (g, "epoch_blocks");
     self->idle_ms = (uint32_t)wd_genesis_param (g, "agree_idle_ms");
     self->candidate_max = self->params.block_max - CONS_BLOCK_CERT_MAX - 1024;
@@ -1358,7 +1662,9 @@ node_agree_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cer
     self->cert_sigs = calloc (CONS_VALIDATORS_MAX, sizeof *self->cert_sigs);
     self->served_ms = calloc (SERVED_MAX, sizeof *self->served_ms);
     self->hook_recs = calloc (HOOK_RECORDS_MAX, sizeof *self->hook_recs);
-    if (!self->pending || !self->cert_sigs || !self->served_ms || !self->hook_recs)
+    self->precommits = calloc (SEEN_MAX, sizeof *self->precommits);
+    if (!self->pending || !self->cert_sigs || !self->served_ms || !self->hook_recs ||
+        !self->precommits)
         wd_fatalx ("out of memory");
 
     char path[PATH_MAX];
@@ -1438,6 +1744,7 @@ node_agree_destroy (node_agree_t **self_p)
     free (self->cert_sigs);
     free (self->served_ms);
     free (self->hook_recs);
+    free (self->precommits);
     free (self->sign_body);
     free (self->saved);
     cons_agree_destroy (&self->agree);

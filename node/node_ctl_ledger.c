@@ -21,6 +21,7 @@
 
 #include "cons_ledger.h"
 #include "cons_reputation.h"
+#include "cons_sortition.h"
 #include "node_ctl.h"
 #include "wd_genesis.h"
 #include "wd_hash.h"
@@ -30,9 +31,11 @@ static const char s_ledger_help[] =
     "       wardenctl ledger verify [--json] [--genesis FILE] [--db FILE]\n"
     "       wardenctl ledger export FILE [--genesis FILE] [--db FILE]\n\n"
     "show lists the committed blocks (height, id, time, proposer, records,\n"
-    "certificate signers) from height H; verify re-checks the whole chain from\n"
-    "scratch and exits 1 with the first bad block; export writes the chain and\n"
-    "its genesis as one canonical msgpack file for offline verification.\n"
+    "certificate signers; on VRF-proposer chains also the round of the\n"
+    "proposer's claim and the first bytes of its priority) from height H;\n"
+    "verify re-checks the whole chain from scratch and exits 1 with the first\n"
+    "bad block; export writes the chain and its genesis as one canonical\n"
+    "msgpack file for offline verification.\n"
     "The database is <state>/ledger.db and the genesis <state>/genesis; they are\n"
     "read directly (read-only), so wardend need not run.\n";
 
@@ -41,7 +44,8 @@ static const char s_rep_help[] =
     "prints the reputation table after the ledger's last block: per node its\n"
     "key-protection tier, score (basis points), attestations passed and failed,\n"
     "precommits made of possible, the height it was last seen at, its\n"
-    "quarantine and its weight in the next epoch's validator set.\n";
+    "quarantine and its weight in the next epoch's validator set (--json\n"
+    "adds deciding_weight: its weight in the set deciding the next height).\n";
 
 typedef struct {
     bool json;
@@ -127,6 +131,13 @@ s_show_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len
     }
     cons_cert_t cert = { 0 };
     int cerr = cons_cert_decode (cert_bytes, cert_len, &cert, s->sigs, CONS_VALIDATORS_MAX);
+    /* a v2 block (VRF proposer mode): its claim's round and priority (the
+       decoder has checked that the claim decodes) */
+    bool v2 = b.claim.bytes.len > 0;
+    cons_sortition_claim_t claim = { 0 };
+    char prio[17] = "";
+    if (v2 && cons_sortition_claim_decode (b.claim.bytes.data, b.claim.bytes.len, &claim) == WD_OK)
+        wd_hex_encode (prio, claim.priority, 8);
     uint8_t id[CONS_BLOCK_ID_LEN];
     cons_block_id (block, block_len, id);
     time_t secs = (time_t)(b.time / 1000);
@@ -162,11 +173,22 @@ s_show_visit (void *ctx, uint64_t height, const uint8_t *block, size_t block_len
                 s_hex (b.validators_hash, 32), "reputation_hash", s_hex (b.reputation_hash, 32),
                 "records", recs, "cert_round", (json_int_t)(cerr == WD_OK ? cert.round : 0),
                 "cert_signers", (json_int_t)(cerr == WD_OK ? cert.count : 0)));
+        json_t *last = json_array_get (s->list, json_array_size (s->list) - 1);
+        json_object_set_new (last, "v",
+                             json_integer (v2 ? CONS_BLOCK_VERSION_VRF : CONS_BLOCK_VERSION));
+        if (v2) {
+            json_object_set_new (last, "claim_round", json_integer ((json_int_t)b.claim.round));
+            json_object_set_new (last, "claim_priority", json_string (prio));
+        }
     } else {
         char hex[65];
-        printf ("%8" PRIu64 "  %.16s  %s  %-16s  %5zu  %zu\n", height, wd_hex_encode (hex, id, 32),
-                stamp, s_node_name (s->g, s->rep, b.proposer), b.record_count,
-                cerr == WD_OK ? cert.count : 0);
+        printf ("%8" PRIu64 "  %.16s  %s  %-16s  %5zu  ", height, wd_hex_encode (hex, id, 32),
+                stamp, s_node_name (s->g, s->rep, b.proposer), b.record_count);
+        if (v2)
+            printf ("%7zu  %5" PRIu32 "  %s\n", cerr == WD_OK ? cert.count : 0, b.claim.round,
+                    prio);
+        else
+            printf ("%zu\n", cerr == WD_OK ? cert.count : 0);
     }
     cons_block_release (&b);
     s->shown++;
@@ -190,8 +212,8 @@ s_show (const s_opts_t *o)
     if (!s.sigs)
         abort ();
     if (!o->json)
-        printf ("%8s  %-16s  %-24s  %-16s  %5s  %s\n", "HEIGHT", "ID", "TIME (UTC)", "PROPOSER",
-                "RECS", "SIGNERS");
+        printf ("%8s  %-16s  %-24s  %-16s  %5s  %s%s\n", "HEIGHT", "ID", "TIME (UTC)", "PROPOSER",
+                "RECS", "SIGNERS", wd_genesis_param (g, "proposer_vrf") ? "  ROUND  PRIORITY" : "");
     int err = cons_ledger_iterate (l, o->from ? o->from : 1, s_show_visit, &s);
     if (err != WD_OK && err != 1)
         status = NODE_CTL_EXIT_INTERNAL;
@@ -367,6 +389,11 @@ node_ctl_reputation (int argc, char **argv)
     if (!w)
         abort ();
     size_t wn = cons_reputation_weights (rep, epoch, w);
+    /* and the set deciding the next height, fixed earlier (--json only) */
+    const cons_validator_t *set = NULL;
+    size_t set_count = 0;
+    if (cons_ledger_validators (l, height + 1, &set, &set_count) != WD_OK)
+        set_count = 0;
     uint8_t hash[32];
     cons_reputation_hash (rep, hash);
     json_t *rows = json_array ();
@@ -379,20 +406,25 @@ node_ctl_reputation (int argc, char **argv)
         for (size_t k = 0; k < wn; k++)
             if (memcmp (w[k].pk, e->id, 32) == 0)
                 weight = w[k].weight;
+        uint64_t deciding = 0;
+        for (size_t k = 0; k < set_count; k++)
+            if (memcmp (set[k].pk, e->id, 32) == 0)
+                deciding = set[k].weight;
         bool q = cons_reputation_quarantined (e, epoch);
         uint32_t score = cons_reputation_score (e, epoch);
         if (o.json) {
             json_array_append_new (
                 rows,
-                json_pack ("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}",
-                           "id", s_hex (e->id, 32), "name", e->name, "key_protection",
-                           e->cert.key_protection, "tier_bp", (json_int_t)e->tier_bp, "score_bp",
-                           (json_int_t)score, "passed", (json_int_t)e->passed, "failed",
-                           (json_int_t)e->failed, "precommits_made", (json_int_t)e->precommits_made,
-                           "precommits_possible", (json_int_t)e->precommits_possible, "last_seen",
-                           (json_int_t)e->last_seen, "quarantined", q, "quarantine_until_epoch",
-                           (json_int_t)e->quarantine_until, "weight", (json_int_t)weight, "slashes",
-                           (json_int_t)e->slashes));
+                json_pack (
+                    "{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
+                    "id", s_hex (e->id, 32), "name", e->name, "key_protection",
+                    e->cert.key_protection, "tier_bp", (json_int_t)e->tier_bp, "score_bp",
+                    (json_int_t)score, "passed", (json_int_t)e->passed, "failed",
+                    (json_int_t)e->failed, "precommits_made", (json_int_t)e->precommits_made,
+                    "precommits_possible", (json_int_t)e->precommits_possible, "last_seen",
+                    (json_int_t)e->last_seen, "quarantined", q, "quarantine_until_epoch",
+                    (json_int_t)e->quarantine_until, "weight", (json_int_t)weight, "slashes",
+                    (json_int_t)e->slashes, "deciding_weight", (json_int_t)deciding));
         } else {
             char made[32], quarantine[24];
             snprintf (made, sizeof made, "%" PRIu64 "/%" PRIu64, e->precommits_made,

@@ -113,6 +113,7 @@ struct node_mesh {
     bool peers_dirty;
     int timer;
     uint64_t armed_at;
+    int flush_timer; /* sends own records published with cons_gossip_publish_later */
     /* delivered and own records, a ring of `keep` */
     node_mesh_record_t *records;
     size_t keep, head, count;
@@ -456,9 +457,10 @@ node_mesh_set_ledger (node_mesh_t *self, cons_ledger_t *ledger)
 
 /* ---- records ----------------------------------------------------------------- */
 
-/* Keeps a record (already verified) in the ring. */
+/* Keeps a record (already verified) in the ring; id is its envelope id
+   (gossip's output carries it), NULL: computed here. */
 static void
-s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
+s_keep (node_mesh_t *self, const uint8_t *record, size_t len, const uint8_t *id, bool own)
 {
     wd_envelope_t env;
     if (wd_envelope_decode (record, len, &env) != WD_OK)
@@ -473,7 +475,10 @@ s_keep (node_mesh_t *self, const uint8_t *record, size_t len, bool own)
         self->count++;
     node_mesh_record_t *r = &self->records[slot];
     memset (r, 0, sizeof *r);
-    wd_envelope_id (r->id, record, len);
+    if (id)
+        memcpy (r->id, id, sizeof r->id);
+    else
+        wd_envelope_id (r->id, record, len);
     memcpy (r->from, env.from, WD_PUBKEY_LEN);
     snprintf (r->type, sizeof r->type, "%s", env.type);
     r->received_ms = (uint64_t)zclock_time ();
@@ -587,7 +592,7 @@ s_gossip_output (node_mesh_t *self, const cons_gossip_output_t *out)
         }
         case CONS_GOSSIP_OUT_DELIVER:
             self->delivered++;
-            s_keep (self, out->data, out->len, false);
+            s_keep (self, out->data, out->len, out->id, false);
             break;
         case CONS_GOSSIP_OUT_PENALTY:
             wd_log_warnx ("mesh: %s (%s) penalised: %s, score %lld", s_name (self, out->peer),
@@ -888,7 +893,7 @@ node_mesh_publish_record (node_mesh_t *self, const uint8_t *envelope, size_t len
     int rc = cons_gossip_publish (self->gossip, envelope, len, now);
     if (rc == WD_OK) {
         self->published++;
-        s_keep (self, envelope, len, true);
+        s_keep (self, envelope, len, NULL, true);
     }
     s_drain (self, now);
     return rc;
@@ -1166,6 +1171,7 @@ node_mesh_new (zloop_t *loop, const wd_config_t *cfg, const wd_cert_t *self_cert
     self->reply = reply;
     self->genesis = genesis;
     self->timer = -1;
+    self->flush_timer = -1;
     self->observer_timer = -1;
     self->hello_timer = -1;
     self->self_cert = *self_cert;
@@ -1308,6 +1314,8 @@ node_mesh_destroy (node_mesh_t **self_p)
         return;
     if (self->timer >= 0)
         zloop_timer_end (self->loop, self->timer);
+    if (self->flush_timer >= 0)
+        zloop_timer_end (self->loop, self->flush_timer);
     if (self->observer_timer >= 0)
         zloop_timer_end (self->loop, self->observer_timer);
     if (self->hello_timer >= 0)
@@ -1453,6 +1461,21 @@ s_reply_records (node_mesh_t *self, void *client, uint32_t peer, uint64_t start)
     free (rows);
 }
 
+/* Sends the own records sealed since the last turn of the reactor: the
+   keys process's replies that one turn handles leave as one PUBLISH per
+   peer instead of one each. */
+static int
+s_on_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    node_mesh_t *self = arg;
+    self->flush_timer = -1;
+    cons_gossip_flush (self->gossip);
+    s_drain (self, (uint64_t)zclock_mono ());
+    return 0;
+}
+
 static void
 s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
 {
@@ -1479,13 +1502,23 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
         }
         return;
     }
+    uint8_t id[32];
+    wd_envelope_id (id, envelope, len);
+    /* node_sign verified the keys process's signature over this very
+       envelope's digest: gossip and the ledger need not verify it again */
+    cons_vcache_note (self->vcache, id);
     int rc = WD_OK;
     if (publish) {
         uint64_t now = (uint64_t)zclock_mono ();
-        rc = cons_gossip_publish (self->gossip, envelope, len, now);
+        rc = cons_gossip_publish_later (self->gossip, envelope, len, now);
         if (rc == WD_OK) {
             self->published++;
-            s_keep (self, envelope, len, true);
+            s_keep (self, envelope, len, id, true);
+            if (self->flush_timer < 0) {
+                self->flush_timer = zloop_timer (self->loop, 0, 1, s_on_flush, self);
+                if (self->flush_timer < 0)
+                    wd_fatalx ("zloop_timer");
+            }
         }
         s_drain (self, now);
     }
@@ -1495,8 +1528,6 @@ s_sealed (void *arg, const uint8_t *envelope, size_t len, const char *reason)
         s_reply_error (self, client, peer, rc, "publish");
         return;
     }
-    uint8_t id[32];
-    wd_envelope_id (id, envelope, len);
     if (reply_type == WD_MSG_CTL_MEMBER_REPLY) {
         size_t blen;
         uint8_t *body = node_mesh_encode_member_reply (envelope, len, id, &blen);

@@ -9,11 +9,14 @@
 #include "node_sign.h"
 
 #include <assert.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wd_log.h"
+
+#define S_DRAIN_MAX 64 /* keys replies handled in one turn of the reactor, at most */
 
 typedef enum {
     S_FREE = 0,
@@ -173,19 +176,16 @@ s_on_vrf_proof (node_sign_t *self, s_request_t *req, const wd_chan_msg_t *msg)
         s_finish_vrf (self, req, pi, NULL, beta, NULL);
 }
 
-static int
-s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static void
+s_on_keys_one (node_sign_t *self)
 {
-    (void)loop;
-    (void)item;
-    node_sign_t *self = arg;
     wd_chan_msg_t msg;
     wd_err_t err = wd_chan_recv (self->keys, &msg);
     if (err == WD_ERR_AGAIN)
-        return 0;
+        return;
     if (err == WD_ERR_CLOSED) {
         s_drop_channel (self, "end of file");
-        return 0;
+        return;
     }
     if (err != WD_OK)
         wd_fatalx ("keys channel: %s", wd_strerror (err));
@@ -218,6 +218,26 @@ s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     } else
         wd_fatalx ("keys sent an unexpected %s message", wd_msg_name (msg.type));
     wd_chan_msg_clear (&msg);
+}
+
+/* Handles every reply the keys process has queued (the channel is
+   blocking: each further one only after a poll says it is there), so that
+   the records one turn of the reactor seals leave in one gossip message
+   per peer (node_mesh). */
+static int
+s_on_keys (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    node_sign_t *self = arg;
+    for (int i = 0; i < S_DRAIN_MAX && self->keys; i++) {
+        if (i > 0) {
+            struct pollfd pfd = { .fd = wd_chan_fd (self->keys), .events = POLLIN };
+            if (poll (&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+                break;
+        }
+        s_on_keys_one (self);
+    }
     return 0;
 }
 

@@ -6,8 +6,9 @@
  * of bounds; the verdict is in the table; an accepted export has every
  * block counted and its chain id is SHA-256 of the genesis; the same input
  * gives the same verdict twice. The seed corpus holds real exports made by
- * cons_ledger_export (tests/unit/test_capsule_ledger.c builds such chains)
- * and damaged copies.
+ * cons_ledger_export (tests/unit/test_capsule_ledger.c builds such chains),
+ * a VRF chain of v2 blocks (vrf_*: tests/vectors/ledger_vrf.txt, whose
+ * claims reach the VRF and sortition checks) and damaged copies.
  */
 #include <assert.h>
 #include <sodium.h>

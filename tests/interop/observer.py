@@ -30,6 +30,18 @@ Commands:
   observer.py probe --key FILE --genesis FILE --node NAME=ENDPOINT [--timeout S]
       connects with a key and reports whether the node's ZAP handler refused
       it: exit 0 when refused, 1 when admitted or undecided.
+  observer.py check-export --genesis FILE EXPORT
+      runs the same block checks offline over a `wardenctl ledger export`
+      file ("Export file"): exit 0 when every block passes, 1 with the
+      reason at the first failure.
+
+Blocks of a chain whose genesis has proposer_vrf = 1 are v2 ("Block"):
+their `claim` decodes ("The claim and its wire form"), the seed follows
+the v2 rule (beta from ECVRF_proof_to_hash, "VRF"), the priority follows
+from beta and the count, the VRF proof verifies under the proposer's
+vrf_pk when the seed of block max(h - seed_lookback, 0) is held, the
+count follows from weight 1 of the genesis set while the set is the
+genesis set, and the certificate's round is not below the claim's.
 """
 import argparse
 import hashlib
@@ -194,7 +206,7 @@ PARAMS = ("agree_commit_ms", "agree_filter_ms", "agree_precommit_delta_ms", "agr
           "agree_prevote_delta_ms", "agree_prevote_ms", "agree_propose_delta_ms",
           "agree_propose_ms", "agree_timeout_max_ms", "block_max_bytes", "epoch_blocks",
           "proposer_vrf", "seed_lookback", "verifiers")
-OPTIONAL_PARAMS = {"agree_idle_ms": 1000}
+OPTIONAL_PARAMS = {"agree_idle_ms": 1000, "proposers": 5}
 
 
 def open_cert(data):
@@ -229,7 +241,11 @@ class Genesis:
         for name, default in OPTIONAL_PARAMS.items():
             want(params.pop(name, None) != default, "genesis: %s WD_ERR_BAD_VALUE" % name)
         schema(params, PARAMS, "genesis params")
+        want(g["params"]["proposer_vrf"] in (0, 1), "genesis: proposer_vrf WD_ERR_BAD_VALUE")
+        want(1 <= g["params"].get("proposers", 5) <= 64, "genesis: proposers WD_ERR_BAD_VALUE")
         self.params = g["params"]
+        self.vrf = g["params"]["proposer_vrf"] == 1
+        self.proposers = g["params"].get("proposers", 5)
         self.signers = list(g["signers"])
         self.by_sign = {n["sign_pk"]: n for n in self.nodes}
         self.by_curve = {n["curve_pk"]: n for n in self.nodes}
@@ -247,7 +263,142 @@ class Genesis:
         return None
 
 
+# ---- VRF and sortition ("VRF", "Sortition") -----------------------------------
+
+P25519 = 2**255 - 19
+L25519 = 2**252 + 27742317777372353535851937790883648493
+IDENTITY = bytes([1]) + bytes(31)
+
+
+def point_ok(s):
+    """RFC 8032 §5.1.3 decoding: y below p, no negative zero (x = 0 only
+    for y = ±1), on the curve (libsodium's add refuses points off it)."""
+    n = int.from_bytes(s, "little")
+    y, sign = n & (2**255 - 1), n >> 255
+    if y >= P25519 or (sign and y in (1, P25519 - 1)):
+        return False
+    try:
+        nacl.bindings.crypto_core_ed25519_add(s, s)
+    except nacl.exceptions.CryptoError:
+        return False
+    return True
+
+
+def times8(s):
+    for _ in range(3):
+        s = nacl.bindings.crypto_core_ed25519_add(s, s)
+    return s
+
+
+def vrf_hash(gamma):
+    """ECVRF_proof_to_hash: SHA-512(0x03 0x03 ‖ 8·Gamma ‖ 0x00)."""
+    return hashlib.sha512(b"\x03\x03" + times8(gamma) + b"\x00").digest()
+
+
+def vrf_beta(pi):
+    """beta of a proof, or None when Gamma or s does not decode."""
+    if len(pi) != 80 or not point_ok(pi[:32]) or int.from_bytes(pi[48:], "little") >= L25519:
+        return None
+    return vrf_hash(pi[:32])
+
+
+def vrf_verify(pk, alpha, pi):
+    """ECVRF_verify (try-and-increment, validate_key): beta, or None. Keys
+    and Gammas outside the prime-order subgroup are refused here (libsodium
+    multiplies only there); honest ones never are."""
+    beta = vrf_beta(pi)
+    if beta is None or not point_ok(pk) or times8(pk) == IDENTITY:
+        return None
+    h = None
+    for ctr in range(256):
+        cand = hashlib.sha512(b"\x03\x01" + pk + alpha + bytes([ctr]) + b"\x00").digest()[:32]
+        if point_ok(cand):
+            h = times8(cand)
+            break
+    if h is None or h == IDENTITY:
+        return None
+    gamma, c, s = pi[:32], pi[32:48] + bytes(16), pi[48:]
+    try:
+        mul = nacl.bindings.crypto_scalarmult_ed25519_noclamp
+        u = nacl.bindings.crypto_core_ed25519_sub(
+            nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(s), mul(c, pk))
+        v = nacl.bindings.crypto_core_ed25519_sub(mul(s, h), mul(c, gamma))
+    except nacl.exceptions.CryptoError:
+        return None
+    c2 = hashlib.sha512(b"\x03\x02" + pk + h + gamma + u + v + b"\x00").digest()[:16]
+    return beta if c2 == pi[32:48] else None
+
+
+def sortition_alpha(chain, role, seed, height, rnd):
+    return (b"warden/1\x00sortition\x00" + chain + bytes([role]) + seed
+            + struct.pack(">QI", height, rnd) + ZERO32)
+
+
+def _norm(t, e):
+    s = t.bit_length() - 128
+    return (t >> s, e + s) if s >= 0 else (t << -s, e + s)
+
+
+def _mul(a, b):
+    return _norm(a[0] * b[0], a[1] + b[1])
+
+
+def _div(a, n):
+    return _norm((a[0] << 64) // n, a[1] - 64)
+
+
+def sortition_count(w, big_w, tau, beta):
+    """The count j ("The count j"), step by step as the document gives it."""
+    if w == 0:
+        return 0
+    if tau >= big_w:
+        return w
+    u = int.from_bytes(beta[:16], "big")
+    x = _div(_norm(big_w - tau, 0), big_w)
+    q = _div(_norm(tau, 0), big_w - tau)
+    k_max = min(w, 2 * tau + 64)
+    p, b, n = None, x, w
+    while True:
+        if n & 1:
+            p = b if p is None else _mul(p, b)
+        n >>= 1
+        if n == 0:
+            break
+        b = _mul(b, b)
+    c = 0
+    for k in range(k_max):
+        shift = -(p[1] + 128)
+        c += p[0] >> shift if shift < 128 else 0
+        if u < c:
+            return k
+        if k + 1 < k_max:
+            p = _div(_mul(_mul(p, q), _norm(w - k, 0)), k + 1)
+    return k_max
+
+
+def sortition_priority(beta, j):
+    return min(hashlib.sha256(beta + struct.pack(">Q", i)).digest() for i in range(1, j + 1))
+
+
+def open_claim(data, what):
+    """A sortition claim's wire form: {count, priority: bin(32), proof: bin(80)}."""
+    want(is_bin(data) and 1 <= len(data) <= 256, "%s: claim WD_ERR_BAD_LENGTH" % what)
+    c = schema(canonical(data, 80), ("count", "priority", "proof"), what + " claim")
+    want(is_uint(c["count"]) and c["count"] <= 8256, "%s: claim count WD_ERR_OUT_OF_RANGE" % what)
+    want(is_bin(c["priority"], 32) and is_bin(c["proof"], 80), "%s: claim WD_ERR_BAD_LENGTH" % what)
+    want(c["count"] >= 1, "%s: CONS_ERR_SORTITION_NOT_SELECTED" % what)
+    return c
+
+
 # ---- blocks ("Blocks and the ledger", "Commit certificate") ------------------
+
+
+def seed_of(prev_seed, b):
+    """v1: SHA-256(prev_seed ‖ prev ‖ height); v2: SHA-256(prev_seed ‖ height
+    ‖ beta of the claim's proof); prev_seed is the chain id at height 1."""
+    if b["v"] == 1:
+        return hashlib.sha256(prev_seed + b["prev"] + struct.pack(">Q", b["height"])).digest()
+    return hashlib.sha256(prev_seed + struct.pack(">Q", b["height"]) + b["_beta"]).digest()
 
 
 def merkle(ids):
@@ -300,6 +451,8 @@ def check_cert(genesis, cert_bytes, height, block_id):
 
 BLOCK_KEYS = ("height", "last_cert", "prev", "proposer", "records", "records_root",
               "reputation_hash", "seed", "time", "v", "validators_hash")
+BLOCK_KEYS_V2 = tuple(sorted(BLOCK_KEYS + ("claim", "round")))  # proposer_vrf = 1
+ROUND_MAX = 2**31 - 1
 
 
 class Chain:
@@ -311,14 +464,45 @@ class Chain:
         self.blocks = {}  # height -> (id, decoded block)
         self.record_ids = {}  # record id -> height
 
+    def check_claim(self, h, b):
+        """A v2 block's proposer claim ("Proposer", "Verifying a claim"):
+        the priority from beta and the count always; the VRF proof when the
+        seed of block max(h - seed_lookback, 0) is held; the count where the
+        set is the genesis set (weight 1 of the genesis node count)."""
+        g, claim, beta = self.g, b["_claim"], b["_beta"]
+        want(sortition_priority(beta, claim["count"]) == claim["priority"],
+             "block %d: claim CONS_ERR_SORTITION_PRIORITY" % h)
+        at = max(h - g.params["seed_lookback"], 0)
+        seed = g.chain if at == 0 else (self.blocks[at][1]["seed"] if at in self.blocks else None)
+        if seed is None:
+            self.stats["claims_form_only"] += 1
+            return
+        alpha = sortition_alpha(g.chain, 1, seed, h, b["round"])
+        want(vrf_verify(g.by_sign[b["proposer"]]["vrf_pk"], alpha, claim["proof"]) == beta,
+             "block %d: claim WD_ERR_VRF_INVALID (round %d)" % (h, b["round"]))
+        if g.genesis_set(h) is not None:
+            want(sortition_count(1, len(g.nodes), g.proposers, beta) == claim["count"],
+                 "block %d: claim CONS_ERR_SORTITION_COUNT" % h)
+        self.stats["claims_checked"] += 1
+
     def add(self, block_bytes, cert_bytes, source):
         g = self.g
         want(len(block_bytes) <= g.params["block_max_bytes"], "block: above block_max_bytes")
         bid = hashlib.sha256(block_bytes).digest()
-        b = schema(canonical(block_bytes, g.params["block_max_bytes"]), BLOCK_KEYS, "block")
+        b = canonical(block_bytes, g.params["block_max_bytes"])
+        version = b.get("v") if isinstance(b, dict) else None
+        schema(b, BLOCK_KEYS_V2 if version == 2 else BLOCK_KEYS, "block")
         h = b["height"]
-        want(b["v"] == 1, "block: WD_ERR_BAD_VERSION")
+        want(version in (1, 2), "block: WD_ERR_BAD_VERSION")
         want(is_uint(h) and h >= 1, "block: height")
+        want(version == (2 if g.vrf else 1), "block %d: WD_ERR_BAD_VERSION (v %d, proposer_vrf %d)"
+             % (h, version, g.vrf))
+        if version == 2:
+            b["_claim"] = open_claim(b["claim"], "block %d" % h)
+            want(is_uint(b["round"]) and b["round"] <= ROUND_MAX,
+                 "block %d: round WD_ERR_OUT_OF_RANGE" % h)
+            b["_beta"] = vrf_beta(b["_claim"]["proof"])
+            want(b["_beta"] is not None, "block %d: claim proof WD_ERR_VRF_BAD_GAMMA" % h)
         if h in self.blocks:
             want(self.blocks[h][0] == bid, "two different blocks at height %d (from %s)"
                  % (h, source))
@@ -349,13 +533,13 @@ class Chain:
         if prev:
             want(b["prev"] == prev[0], "block %d: CONS_ERR_BLOCK_PREV (prev link)" % h)
             want(b["time"] > prev[1]["time"], "block %d: CONS_ERR_BLOCK_TIME" % h)
-            want(b["seed"] == hashlib.sha256(prev[1]["seed"] + prev[0]
-                                             + struct.pack(">Q", h)).digest(),
+            want(b["seed"] == seed_of(prev[1]["seed"], b),
                  "block %d: CONS_ERR_BLOCK_SEED" % h)
             self.stats["links"] += 1
         elif h == 1:
-            want(b["seed"] == hashlib.sha256(g.chain + ZERO32 + struct.pack(">Q", 1)).digest(),
-                 "block 1: CONS_ERR_BLOCK_SEED")
+            want(b["seed"] == seed_of(g.chain, b), "block 1: CONS_ERR_BLOCK_SEED")
+        if version == 2:
+            self.check_claim(h, b)
         vset = g.genesis_set(h)
         if vset is not None:
             enc = msgpack.packb([[pk, 1] for pk in vset], use_bin_type=True)
@@ -366,6 +550,8 @@ class Chain:
             self.stats["certs_checked" if full else "certs_form_only"] += 1
         full = check_cert(g, cert_bytes, h, bid)
         self.stats["certs_checked" if full else "certs_form_only"] += 1
+        if version == 2:
+            want(canonical(cert_bytes)["round"] >= b["round"], "block %d: CONS_ERR_BLOCK_ROUND" % h)
         for rid in ids:
             self.record_ids[rid] = h
         self.blocks[h] = (bid, b)
@@ -418,6 +604,7 @@ class Observer:
         self.sk, self.pk = read_key(args.key)
         self.stats = {"records": {}, "records_in_blocks": {}, "blocks": 0, "blocks_again": 0,
                       "links": 0, "signatures": 0, "certs_checked": 0, "certs_form_only": 0,
+                      "claims_checked": 0, "claims_form_only": 0,
                       "pushes": 0, "records_again": 0, "notices_gossiped": set(),
                       "notices_committed": set(), "zap_admitted": 0, "zap_refused": 0}
         self.chain = Chain(self.g, self.stats)
@@ -561,10 +748,38 @@ class Observer:
                  or "none"))
         print("  certificates: %d with every signature and the weight checked, %d form only"
               % (s["certs_checked"], s["certs_form_only"]))
+        if self.g.vrf:
+            print("  proposer claims: %d with the VRF proof checked, %d priority only"
+                  % (s["claims_checked"], s["claims_form_only"]))
         print("  notices gossiped %s, committed %s"
               % (sorted(s["notices_gossiped"]), sorted(s["notices_committed"])))
         print("  all %d envelope signatures OK, ZAP admitted %d node connection(s)"
               % (s["signatures"], s["zap_admitted"]))
+
+
+def check_export(args):
+    """Runs the block checks over an export file ("Export file") offline:
+    the same checks as for pushed blocks, heights in order."""
+    g = Genesis(args.genesis)
+    with open(args.export, "rb") as f:
+        x = schema(canonical(f.read()), ("blocks", "chain", "genesis", "height", "v"), "export")
+    with open(args.genesis, "rb") as f:
+        want(x["genesis"] == f.read(), "export: holds another genesis")
+    want(x["v"] == 1 and x["chain"] == g.chain and isinstance(x["blocks"], list)
+         and x["height"] == len(x["blocks"]), "export: form")
+    stats = {"records_in_blocks": {}, "notices_committed": set(), "signatures": 0, "links": 0,
+             "blocks": 0, "blocks_again": 0, "certs_checked": 0, "certs_form_only": 0,
+             "claims_checked": 0, "claims_form_only": 0}
+    chain = Chain(g, stats)
+    for entry in x["blocks"]:
+        want(isinstance(entry, list) and len(entry) == 2 and is_bin(entry[0])
+             and is_bin(entry[1]), "export: entry is not [block, cert]")
+        chain.add(entry[0], entry[1], "export")
+    print("export %s: %d blocks, %d prev links, certificates %d checked / %d form only, "
+          "proposer claims %d checked / %d priority only"
+          % (g.chain.hex()[:16], stats["blocks"], stats["links"], stats["certs_checked"],
+             stats["certs_form_only"], stats["claims_checked"], stats["claims_form_only"]))
+    return 0
 
 
 def probe(args):
@@ -599,6 +814,9 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     k = sub.add_parser("keygen")
     k.add_argument("--out", required=True)
+    x = sub.add_parser("check-export")
+    x.add_argument("--genesis", required=True)
+    x.add_argument("export")
     for name in ("run", "probe"):
         r = sub.add_parser(name)
         r.add_argument("--key", required=True)
@@ -620,6 +838,8 @@ def main():
             return 0
         if args.cmd == "probe":
             return probe(args)
+        if args.cmd == "check-export":
+            return check_export(args)
         obs = Observer(args)
         try:
             obs.run()

@@ -4,7 +4,7 @@ alone ("Key files", "Signed envelope", "Peer transport", "Agreement messages
 and rules", "Agreement on the wire"): it plays the genesis node whose keys
 are in STATE_DIR, with its real identity and CURVE keys, and equivocates.
 
-  byzantine_peer.py STATE_DIR CHAIN_HEX LISTEN SECONDS GROUP_A GROUP_B
+  byzantine_peer.py STATE_DIR CHAIN_HEX LISTEN SECONDS GROUP_A GROUP_B [MODE]
 
   LISTEN   the node's own mesh endpoint (tcp://127.0.0.1:PORT): it binds a
            ROUTER there as the CURVE server with the node's key, so the honest
@@ -22,6 +22,13 @@ never relays anything, so an honest node holds both only if the honest
 nodes relay each other's accepted messages (the repair of a stalled
 height). It stops after SECONDS (or on SIGTERM) and prints how many
 (height, round) pairs it equivocated in.
+
+MODE "precommit" plays a quieter double game: for every proposal it hears
+it prevotes the proposed block to everyone, precommits it to GROUP_A and
+precommits nil to GROUP_B, at once, so that GROUP_A's commit certificates
+may hold its precommit. No height stalls for it; a GROUP_B node holds both
+precommits only when a certificate that GROUP_A made reaches it (the next
+block's last_cert).
 """
 import hashlib
 import os
@@ -62,7 +69,8 @@ def group(ctx, spec, public, secret):
 
 
 def heard(frame, chain):
-    """(height, round) of an agreement message, or None."""
+    """(height, round, proposed block id or None) of an agreement message,
+    or None."""
     if len(frame) < 3 or frame[0] != 1 or frame[1] != CHANNEL_AGREE:
         return None
     try:
@@ -70,15 +78,17 @@ def heard(frame, chain):
         if env.get("chain") != chain or env.get("type") not in ("proposal", "prevote", "precommit"):
             return None
         body = msgpack.unpackb(env["body"], raw=False)
-        return int(body["height"]), int(body["round"])
+        block = hashlib.sha256(body["block"]).digest() if env["type"] == "proposal" else None
+        return int(body["height"]), int(body["round"]), block
     except Exception:  # a byzantine node does not care why
         return None
 
 
 def main():
-    if len(sys.argv) != 7:
+    if len(sys.argv) not in (7, 8):
         sys.exit(__doc__)
-    state, chain_hex, listen, seconds, spec_a, spec_b = sys.argv[1:]
+    state, chain_hex, listen, seconds, spec_a, spec_b = sys.argv[1:7]
+    precommit_only = len(sys.argv) == 8 and sys.argv[7] == "precommit"
     chain = bytes.fromhex(chain_hex)
     sk = nacl.signing.SigningKey(key_seed(os.path.join(state, "keys/identity.key"), "ed25519"))
     curve_sk = key_seed(os.path.join(state, "keys/curve.key"), "x25519")
@@ -106,7 +116,19 @@ def main():
             hr = heard(parts[-1], chain)
             if not hr:
                 continue
-            for h, r in (hr, (hr[0] + 1, 0)):
+            if precommit_only:
+                h, r, block = hr
+                if block is None or (h, r) in done:
+                    continue
+                done.add((h, r))
+                now = time.time()
+                prevote = bytes([1, CHANNEL_AGREE]) + vote(sk, chain, "prevote", h, r, block)
+                for_block = bytes([1, CHANNEL_AGREE]) + vote(sk, chain, "precommit", h, r, block)
+                for_nil = bytes([1, CHANNEL_AGREE]) + vote(sk, chain, "precommit", h, r, None)
+                pending += [(now, s, prevote) for s in a + b]
+                pending += [(now, s, for_block) for s in a] + [(now, s, for_nil) for s in b]
+                continue
+            for h, r in (hr[0:2], (hr[0] + 1, 0)):
                 if (h, r) in done:
                     continue
                 done.add((h, r))

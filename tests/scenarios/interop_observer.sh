@@ -11,11 +11,16 @@
 #   a frame the observer sends on a channel other than its subscription's
 #   is refused by the node and counted (CONS_ERR_OBSERVER_SEND) ->
 #   a key the nodes do not list is refused by their ZAP handler.
-# Usage: interop_observer.sh WARDEND WARDENCTL OBSERVER_PY
+# With MODE vrf the genesis sets proposer_vrf = 1: the observer checks v2
+# blocks (claims, VRF proofs, the v2 seed rule) as it is pushed them, and
+# with WARDEN_VERIFY a ledger export is re-checked offline by warden-verify
+# and by `observer.py check-export`.
+# Usage: interop_observer.sh WARDEND WARDENCTL OBSERVER_PY [MODE [WARDEN_VERIFY]]
 set -euo pipefail
 WARDEND=$1
 WARDENCTL=$2
 OBSERVER=$3
+MODE=${4:-round-robin}
 N=4
 MIN_BLOCKS=${MIN_BLOCKS:-8}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +41,7 @@ obs_pk=$("$PY" "$OBSERVER" keygen --out "$tmp/observer.key")
 stranger_pk=$("$PY" "$OBSERVER" keygen --out "$tmp/stranger.key")
 [ ${#obs_pk} -eq 64 ] && [ ${#stranger_pk} -eq 64 ] || mesh_fail "keygen"
 mesh_make "$N"
+[ "$MODE" = vrf ] && mesh_genesis mesh-test --param proposer_vrf=1 --param proposers=2
 for ((i = 0; i < N; i++)); do
     cat >> "$tmp/n$i/conf.d/50-mesh.conf" <<EOF
     observers = "$obs_pk"
@@ -67,6 +73,10 @@ if ! wait "$obs_pid"; then
 fi
 cat "$tmp/observer.out"
 grep -q "^OK$" "$tmp/observer.out" || mesh_fail "the observer did not finish"
+if [ "$MODE" = vrf ]; then
+    grep -Eq "proposer claims: [1-9][0-9]* with the VRF proof checked" "$tmp/observer.out" ||
+        mesh_fail "the observer checked no proposer claim"
+fi
 grep -q "subscribed at tcp://127.0.0.1:$obs_port" "$tmp/n0/wardend.log" ||
     mesh_fail "n0 did not log the subscription"
 
@@ -89,6 +99,18 @@ unknown_after=$(summary 1 zap_unknown)
 "$PY" "$OBSERVER" probe --key "$tmp/observer.key" --genesis "$tmp/genesis" \
     --node "n1=tcp://127.0.0.1:${MESH_PORTS[1]}" --timeout 10 &&
     mesh_fail "the listed key was refused"
+
+if [ -n "${5:-}" ]; then
+    step "warden-verify and the observer re-check n1's ledger export offline"
+    mesh_ctl 1 ledger export "$tmp/chain.msgpack" > /dev/null || mesh_fail "export at n1"
+    "$5" ledger "$tmp/chain.msgpack" --genesis "$tmp/genesis" > "$tmp/wv" ||
+        mesh_fail "warden-verify: $(cat "$tmp/wv")"
+    grep -q "^verified: [1-9]" "$tmp/wv" || mesh_fail "warden-verify said: $(cat "$tmp/wv")"
+    "$PY" "$OBSERVER" check-export --genesis "$tmp/genesis" "$tmp/chain.msgpack" > "$tmp/ce" ||
+        mesh_fail "observer check-export: $(cat "$tmp/ce")"
+    head -1 "$tmp/wv"
+    cat "$tmp/ce"
+fi
 
 mesh_check_logs
 step "done"

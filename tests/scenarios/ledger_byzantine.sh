@@ -24,11 +24,19 @@
 #   a vote at its old height and the keys process refuses it
 #   (WD_ERR_SIGN_REGRESS in its log); the others start, n3 catches up and
 #   commits with them; nobody ever reports n0..n3 for equivocation.
-# Usage: ledger_byzantine.sh WARDEND WARDENCTL BYZANTINE_PEER_PY
+# With MODE precommit, n4 plays the quieter game of byzantine_peer.py's
+# "precommit" mode (the proposed block to n0 and n1, nil to n2 and n3) on a
+# chain whose heights never stall (agree_idle_ms 100, below the repair
+# tick), so no vote is relayed: n2 or n3 catches it by comparing the
+# certificate in the next block's last_cert with the precommit it holds;
+# the record is committed everywhere and n4 slashed exactly once per
+# equivocation (the epoch and guard steps are the default mode's).
+# Usage: ledger_byzantine.sh WARDEND WARDENCTL BYZANTINE_PEER_PY [MODE]
 set -euo pipefail
 WARDEND=$1
 WARDENCTL=$2
 PEER_PY=$3
+MODE=${4:-split}
 N=5
 BYZ=4
 HONEST=(0 1 2 3)
@@ -69,12 +77,14 @@ caught_everywhere() {
 # committed_all TEXT: every honest ledger holds a notice with TEXT.
 committed_all() { ledger_have_all "$1" "${HONEST[@]}"; }
 
+# (In precommit mode the certificates of blocks decided after the slash may
+# still count n4's precommits, so precommits_made is not checked there.)
 slashed_everywhere() {
-    local i
+    local i made="r['n$BYZ']['precommits_made'] == 0"
+    [ "$MODE" = precommit ] && made=True
     for i in "${HONEST[@]}"; do
         [ "$(reputation "$i" "r['n$BYZ']['slashes'] >= 1 and r['n$BYZ']['quarantined'] and \
-            r['n$BYZ']['weight'] == 0 and r['n$BYZ']['passed'] == 0 and \
-            r['n$BYZ']['precommits_made'] == 0 and \
+            r['n$BYZ']['weight'] == 0 and r['n$BYZ']['passed'] == 0 and $made and \
             all(v['slashes'] == 0 for k, v in r.items() if k != 'n$BYZ')")" = True ] || return 1
     done
 }
@@ -88,12 +98,17 @@ validators_everywhere() {
     done
 }
 
-step "5 genesis nodes; n0..n3 run wardend, n4 is byzantine"
+step "5 genesis nodes; n0..n3 run wardend, n4 is byzantine ($MODE mode)"
 mesh_make "$N"
-# epochs of 10 blocks; a silent proposer's round lasts 1.2 s, more than two
-# repair ticks (500 ms), so the honest nodes relay what they accepted
-mesh_genesis byzantine-test --param epoch_blocks=10 --param agree_propose_ms=1200 \
-    --param agree_idle_ms=600
+if [ "$MODE" = precommit ]; then
+    # heights of about 100 ms: the repair tick (500 ms) never finds one stalled
+    mesh_genesis byzantine-test --param epoch_blocks=1000 --param agree_idle_ms=100
+else
+    # epochs of 10 blocks; a silent proposer's round lasts 1.2 s, more than
+    # two repair ticks (500 ms), so the honest nodes relay what they accepted
+    mesh_genesis byzantine-test --param epoch_blocks=10 --param agree_propose_ms=1200 \
+        --param agree_idle_ms=600
+fi
 for i in "${HONEST[@]}"; do mesh_start "$i"; done
 for i in "${HONEST[@]}"; do mesh_wait_up "$i"; done
 chain=$(mesh_chain_id)
@@ -102,9 +117,13 @@ group_a="$(mesh_target 0),$(mesh_target 1)"
 group_b="$(mesh_target 2),$(mesh_target 3)"
 mesh_wait 20 ledger_tips_at_least 2 "${HONEST[@]}" || mesh_fail "no blocks without n$BYZ"
 
-step "n$BYZ signs two different prevotes and precommits per round, one to each half"
+if [ "$MODE" = precommit ]; then
+    step "n$BYZ precommits each proposed block to one half and nil to the other"
+else
+    step "n$BYZ signs two different prevotes and precommits per round, one to each half"
+fi
 "$PY" "$PEER_PY" "$tmp/n$BYZ" "$chain" "$(mesh_endpoint "$BYZ")" 40 \
-    "$group_a" "$group_b" > "$tmp/byz.out" 2>&1 &
+    "$group_a" "$group_b" "$MODE" > "$tmp/byz.out" 2>&1 &
 byz_pid=$!
 mesh_wait 40 caught_everywhere ||
     mesh_fail "no equivocation record for n$BYZ in every ledger: $(cat "$tmp"/accused.* 2> /dev/null)"
@@ -118,6 +137,15 @@ done
 echo "    equivocation records naming n$BYZ: $(cut -d' ' -f2 "$tmp/accused.0") at n0;" \
     "reported by: $(grep -l "n$BYZ ([0-9a-f]*) signed two different" "$tmp"/n*/wardend.log |
         xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')"
+
+if [ "$MODE" = precommit ]; then
+    grep -q "n$BYZ ([0-9a-f]*) signed two different precommits .*(one in the certificate of the next block)" \
+        "$tmp"/n2/wardend.log "$tmp"/n3/wardend.log ||
+        mesh_fail "n2 and n3 did not catch n$BYZ through a certificate"
+    grep -h "certificate of the next block" "$tmp"/n*/wardend.log | head -1 | sed 's/^/    /'
+    grep -h "signed two different prevotes" "$tmp"/n*/wardend.log &&
+        mesh_fail "a prevote equivocation was reported, but n$BYZ prevoted one block"
+fi
 
 step "n$BYZ is slashed and quarantined in every node's reputation table"
 mesh_wait 10 slashed_everywhere || mesh_fail "n$BYZ not slashed everywhere: $(reputation 0 "r['n$BYZ']")"
@@ -157,6 +185,16 @@ for i in "${HONEST[@]}"; do
     mesh_wait 10 slashes_exact "$i" || mesh_fail "n$i: slashes != equivocations: $(cat "$tmp/slashes.$i")"
 done
 echo "    n0: $(cat "$tmp/slashes.0")"
+if [ "$MODE" = precommit ]; then
+    if grep -h "signed two different" "$tmp"/n*/wardend.log | grep -v "n$BYZ ("; then
+        mesh_fail "an honest node was reported for equivocation"
+    fi
+    common=$(ledger_same "${HONEST[@]}") || mesh_fail "ledgers differ at the end"
+    echo "    $common blocks in common"
+    mesh_check_logs
+    echo "PASS ($SECONDS s)"
+    exit 0
+fi
 
 step "the next epoch's validator set leaves n$BYZ out; the cluster keeps committing"
 mesh_wait 30 validators_everywhere 4 ||

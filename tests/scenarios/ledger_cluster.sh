@@ -14,11 +14,16 @@
 #   notice is committed, nobody is caught signing two different votes ->
 #   every ledger holds the same block at every height they share, and
 #   `wardenctl agree status` prints its commit latency.
-# Usage: ledger_cluster.sh WARDEND WARDENCTL [N]
+# With MODE vrf the genesis sets proposer_vrf = 1: proposers are chosen by
+# VRF sortition, every block is version 2 with its proposer's claim, more
+# than one node proposes, and `wardenctl ledger verify` re-checks every
+# claim and seed on every node.
+# Usage: ledger_cluster.sh WARDEND WARDENCTL [N [MODE]]
 set -euo pipefail
 WARDEND=$1
 WARDENCTL=$2
 N=${3:-4}
+MODE=${4:-round-robin}
 HERE=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/warden-ledger-XXXXXX)
 # shellcheck source=mesh_lib.sh
@@ -30,8 +35,10 @@ step() { echo "--- $* ($SECONDS s)"; }
 all=()
 for ((i = 0; i < N; i++)); do all+=("$i"); done
 
-step "$N nodes start (f = $F)"
+step "$N nodes start (f = $F, $MODE proposers)"
 mesh_make "$N"
+# two expected proposers among 4 equal weights: about one round in 16 has none
+[ "$MODE" = vrf ] && mesh_genesis mesh-test --param proposer_vrf=1 --param proposers=2
 for ((i = 0; i < N; i++)); do mesh_start "$i"; done
 for ((i = 0; i < N; i++)); do mesh_wait_up "$i"; done
 
@@ -118,5 +125,25 @@ step "every ledger holds the same blocks"
 common=$(ledger_same "${all[@]}") || mesh_fail "ledgers differ at the end"
 echo "    $common blocks in common"
 mesh_ctl 0 agree status
+if [ "$MODE" = vrf ]; then
+    step "VRF mode: version-2 blocks with claims, several proposers, every claim re-checked"
+    for i in "${all[@]}"; do
+        "$WARDENCTL" --state "$tmp/n$i" ledger verify > "$tmp/verify.out" 2>&1 ||
+            mesh_fail "n$i: ledger verify: $(cat "$tmp/verify.out")"
+    done
+    "$WARDENCTL" --state "$tmp/n0" ledger show --json > "$tmp/show.json"
+    /usr/bin/python3 - "$tmp/show.json" << 'PY' || mesh_fail "the blocks are not VRF blocks"
+import json, sys
+blocks = json.load(open(sys.argv[1]))["blocks"]
+assert blocks, "no blocks"
+bad = [b["height"] for b in blocks if b.get("v") != 2 or "claim_round" not in b]
+assert not bad, "blocks without a claim: %s" % bad[:5]
+proposers = {b["proposer"] for b in blocks}
+later = sum(1 for b in blocks if b["claim_round"] > 0)
+assert len(proposers) > 1, "one proposer only"
+print("    %d blocks, %d proposers, %d claimed for a round above 0" %
+      (len(blocks), len(proposers), later))
+PY
+fi
 mesh_check_logs
 echo "PASS ($SECONDS s)"

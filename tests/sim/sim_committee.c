@@ -443,8 +443,8 @@ s_block (void)
     size_t n = cons_committee_propose (pn->cm, h, recs, S_BLOCK_RECS, 1 << 20);
     uint8_t *block;
     size_t len;
-    if (cons_ledger_propose (pn->ledger, 1700000000000 + W.now, W.t.pk[p], recs, n, &block, &len) !=
-        WD_OK)
+    if (cons_ledger_propose (pn->ledger, 1700000000000 + W.now, W.t.pk[p], NULL, recs, n, &block,
+                             &len) != WD_OK)
         abort ();
     for (unsigned j = 0; j < W.o.nodes; j++) {
         int err = cons_ledger_check_block (W.nodes[j].ledger, block, len);

@@ -227,7 +227,7 @@ tchain_commit (const tchain_t *t, cons_ledger_t *ledger, const cons_bytes_t *rec
             proposer = t->pk[0];
     uint8_t *block;
     size_t len;
-    s_check (cons_ledger_propose (ledger, time_ms, proposer, records, count, &block, &len),
+    s_check (cons_ledger_propose (ledger, time_ms, proposer, NULL, records, count, &block, &len),
              "propose");
     size_t cert_len;
     uint8_t *cert = tchain_cert (t, set, n, height, block, len, skip_mask, &cert_len);

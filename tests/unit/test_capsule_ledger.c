@@ -368,7 +368,8 @@ s_export_plus (cons_ledger_t *l, const cons_bytes_t *records, size_t count, size
     uint8_t *block, *cert;
     size_t block_len, cert_len;
     assert_int_equal (
-        cons_ledger_propose (l, t + 1000, set[0].pk, records, count, &block, &block_len), WD_OK);
+        cons_ledger_propose (l, t + 1000, set[0].pk, NULL, records, count, &block, &block_len),
+        WD_OK);
     cert = tchain_cert (&s_t, set, n, h, block, block_len, 0, &cert_len);
     s_entries_t e = { wd_writer_new (), 0 };
     wd_writer_map (e.w, 5);

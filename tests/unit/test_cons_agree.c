@@ -936,11 +936,20 @@ test_vrf_window (void **state)
     assert_memory_equal (c->commit.cert.block_id, s_id_a, 32);
     cons_agree_destroy (&a);
 
-    /* With nothing in the window, the first proposal after it is taken. */
+    /* A window that ends empty opens again with the first proposal: the
+       lowest priority within that second window wins. */
     a = s_new_mode (3, 1, NULL, CONS_PROPOSER_VRF);
-    s_timeout (a, CONS_TIMER_FILTER, 1, 0);
+    assert_int_equal (s_timeout (a, CONS_TIMER_FILTER, 1, 0), WD_OK);
+    assert_null (s_find (CONS_AGREE_OUT_VOTE, 0));
     assert_int_equal (s_proposal (a, 0, 1, 0, -1, s_block_a, sizeof s_block_a, 200), WD_OK);
-    s_expect_vote (CONS_PREVOTE, 0, s_id_a);
+    assert_null (s_find (CONS_AGREE_OUT_VOTE, 0));
+    const cons_agree_output_t *t = s_find (CONS_AGREE_OUT_TIMER, 0);
+    assert_non_null (t);
+    assert_int_equal (t->timer.timer, CONS_TIMER_FILTER);
+    assert_int_equal (s_proposal (a, 2, 1, 0, -1, s_block_b, sizeof s_block_b, 100), WD_OK);
+    assert_null (s_find (CONS_AGREE_OUT_TIMER, 0)); /* armed once */
+    assert_int_equal (s_timeout (a, CONS_TIMER_FILTER, 1, 0), WD_OK);
+    s_expect_vote (CONS_PREVOTE, 0, s_id_b);
     cons_agree_destroy (&a);
 }
 

@@ -275,7 +275,7 @@ s_try (cons_ledger_t *l, const cons_bytes_t *recs, size_t n)
 {
     uint8_t *block;
     size_t len;
-    assert_int_equal (cons_ledger_propose (l, 5000, s_t.pk[0], recs, n, &block, &len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, 5000, s_t.pk[0], NULL, recs, n, &block, &len), WD_OK);
     int err = cons_ledger_check_block (l, block, len);
     free (block);
     return err;
@@ -962,7 +962,7 @@ test_propose_valid (void **state)
     int why[6];
     uint8_t *block;
     size_t len;
-    assert_int_equal (cons_ledger_propose_valid (l, 2000, s_t.pk[0], r, 6, why, &block, &len),
+    assert_int_equal (cons_ledger_propose_valid (l, 2000, s_t.pk[0], NULL, r, 6, why, &block, &len),
                       WD_OK);
     assert_int_equal (why[0], CONS_ERR_COMMITTEE_EVIDENCE);
     assert_int_equal (why[1], WD_OK);
@@ -985,13 +985,13 @@ test_propose_valid (void **state)
     free (block);
     /* the dropped ACCEPT in order now certifies */
     cons_bytes_t again[1] = { { a2, len2 } };
-    assert_int_equal (cons_ledger_propose_valid (l, 3000, s_t.pk[0], again, 1, why, &block, &len),
-                      WD_OK);
+    assert_int_equal (
+        cons_ledger_propose_valid (l, 3000, s_t.pk[0], NULL, again, 1, why, &block, &len), WD_OK);
     assert_int_equal (why[0], WD_OK);
     free (block);
     /* nothing to drop: the block of cons_ledger_propose */
-    assert_int_equal (cons_ledger_propose_valid (l, 3000, s_t.pk[0], NULL, 0, NULL, &block, &len),
-                      WD_OK);
+    assert_int_equal (
+        cons_ledger_propose_valid (l, 3000, s_t.pk[0], NULL, NULL, 0, NULL, &block, &len), WD_OK);
     free (block);
     free (ev);
     free (a2);

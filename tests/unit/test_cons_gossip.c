@@ -654,6 +654,82 @@ test_publish_own (void **state)
     cons_gossip_destroy (&g);
 }
 
+/* Records published later wait for a flush and leave together: one
+   PUBLISH per peer with all of them, in order. */
+static void
+test_publish_later_batches (void **state)
+{
+    (void)state;
+    cons_gossip_t *g = s_new (3);
+    uint8_t *recs[5];
+    size_t lens[5];
+    for (int i = 0; i < 5; i++) {
+        recs[i] = s_record (0, (uint8_t)(20 + i), &lens[i]);
+        assert_int_equal (cons_gossip_publish_later (g, recs[i], lens[i], 10), WD_OK);
+    }
+    s_drain (g);
+    assert_int_equal (s_outs.n, 0); /* nothing sent yet, nothing delivered */
+    assert_int_equal (cons_gossip_publish_later (g, recs[2], lens[2], 11), CONS_ERR_DUPLICATE);
+    cons_gossip_flush (g);
+    s_drain (g);
+    assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, -1, NULL), 3);
+    for (int peer = 1; peer <= 3; peer++) {
+        cons_gossip_msg_t m;
+        assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, peer, &m), 1);
+        assert_int_equal (m.record_count, 5);
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal (m.record_lens[i], lens[i]);
+            assert_memory_equal (m.records[i], recs[i], lens[i]);
+        }
+    }
+    cons_gossip_flush (g); /* nothing waits: nothing sent */
+    s_drain (g);
+    assert_int_equal (s_outs.n, 0);
+    /* a bad record is refused at once and does not wait */
+    uint8_t *bad = s_bad_sig (recs[0], lens[0]);
+    assert_int_equal (cons_gossip_publish_later (g, bad, lens[0], 12), WD_ERR_BAD_SIGNATURE);
+    free (bad);
+    cons_gossip_flush (g);
+    s_drain (g);
+    assert_int_equal (s_outs.n, 0);
+    for (int i = 0; i < 5; i++)
+        free (recs[i]);
+    cons_gossip_destroy (&g);
+}
+
+/* Waiting records leave before any other input is handled (here a tick),
+   and at once when CONS_GOSSIP_RECORDS_MAX wait. */
+static void
+test_publish_later_flushed_by_input_and_cap (void **state)
+{
+    (void)state;
+    cons_gossip_t *g = s_new (2);
+    size_t len;
+    uint8_t *rec = s_record (0, 50, &len);
+    assert_int_equal (cons_gossip_publish_later (g, rec, len, 10), WD_OK);
+    free (rec);
+    s_drain (g);
+    assert_int_equal (s_outs.n, 0);
+    s_tick (g, 20);
+    cons_gossip_msg_t m;
+    assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, 1, &m), 1);
+    assert_int_equal (m.record_count, 1);
+    assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, 2, NULL), 1);
+
+    for (int i = 0; i < CONS_GOSSIP_RECORDS_MAX; i++) {
+        rec = s_record (0, 100 + (uint64_t)i, &len);
+        assert_int_equal (cons_gossip_publish_later (g, rec, len, 30), WD_OK);
+        free (rec);
+        s_drain (g);
+        if (i + 1 < CONS_GOSSIP_RECORDS_MAX)
+            assert_int_equal (s_outs.n, 0);
+    }
+    assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, 1, &m), 1);
+    assert_int_equal (m.record_count, CONS_GOSSIP_RECORDS_MAX);
+    assert_int_equal (s_sent (CONS_GOSSIP_PUBLISH, 2, NULL), 1);
+    cons_gossip_destroy (&g);
+}
+
 static void
 test_invalid_records (void **state)
 {
@@ -1113,6 +1189,8 @@ main (void)
         cmocka_unit_test (test_full_mesh_and_bounded_mesh),
         cmocka_unit_test (test_deliver_and_forward),
         cmocka_unit_test (test_publish_own),
+        cmocka_unit_test (test_publish_later_batches),
+        cmocka_unit_test (test_publish_later_flushed_by_input_and_cap),
         cmocka_unit_test (test_invalid_records),
         cmocka_unit_test (test_graylist_then_ban),
         cmocka_unit_test (test_rate_limit),

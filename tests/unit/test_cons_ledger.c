@@ -4,7 +4,8 @@
  * cons_ledger_propose), every rule of cons_ledger_check_block and
  * cons_ledger_append with its exact code, the append-only triggers,
  * reopening (replay), cons_ledger_verify_all on tampered databases, and
- * export.
+ * export; in VRF proposer mode, the Python chain of
+ * tests/vectors/ledger_vrf.txt and every v2 rule with its exact code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@
 #include "wd_hash.h"
 
 #define VEC          "ledger.txt"
+#define VEC_VRF      "ledger_vrf.txt"
+#define S_VRF_BLOCKS 5  /* blocks in the VRF vectors */
 #define S_VEC_BLOCKS 17 /* blocks in the vectors */
 
 static char s_path[512];
@@ -71,8 +74,8 @@ test_vectors (void **state)
         assert_int_equal (cons_block_decode (block, len, len, &b), WD_OK);
         uint8_t *mine;
         size_t mine_len;
-        assert_int_equal (cons_ledger_propose (l, b.time, b.proposer, b.records, b.record_count,
-                                               &mine, &mine_len),
+        assert_int_equal (cons_ledger_propose (l, b.time, b.proposer, NULL, b.records,
+                                               b.record_count, &mine, &mine_len),
                           WD_OK);
         assert_int_equal (mine_len, len);
         assert_memory_equal (mine, block, len);
@@ -218,7 +221,7 @@ s_try (cons_ledger_t *l, void (*mutate) (cons_block_t *, void *), void *ctx)
     cons_bytes_t r = { rec, rlen };
     uint8_t *bytes;
     size_t len;
-    assert_int_equal (cons_ledger_propose (l, 5000, s_t.pk[0], &r, 1, &bytes, &len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, 5000, s_t.pk[0], NULL, &r, 1, &bytes, &len), WD_OK);
     cons_block_t b;
     assert_int_equal (cons_block_decode (bytes, len, len, &b), WD_OK);
     cons_bytes_t *decoded = b.records; /* a mutation may point elsewhere */
@@ -380,8 +383,9 @@ test_rules (void **state)
     cons_ledger_destroy (&l);
 }
 
-/* With a verified-id cache: a good record is verified once for check and
-   append, a forged one (its id is another hash) is still refused by both
+/* With a verified-id cache: a good record is verified once (the append
+   of the very bytes check_block passed at this tip does not check them
+   again), a forged one (its id is another hash) is still refused by both
    and not remembered, and verify_all re-checks from scratch. */
 static void
 test_vcache (void **state)
@@ -395,7 +399,7 @@ test_vcache (void **state)
     assert_int_equal (s_try (l, NULL, NULL), WD_OK);
     cons_vcache_stats (cache, &hits, &misses);
     assert_int_equal (misses, 1); /* check_block */
-    assert_int_equal (hits, 1);   /* append */
+    assert_int_equal (hits, 0);   /* append: these bytes passed check_block */
     /* the certificate's signatures are verified at the append; the next
        block carries it as its last certificate: hits */
     uint64_t sig_hits, sig_misses;
@@ -442,8 +446,9 @@ test_certificates (void **state)
     cons_ledger_t *l = s_open ();
     uint8_t *bytes, *other;
     size_t len, other_len, cert_len;
-    assert_int_equal (cons_ledger_propose (l, 10, s_t.pk[0], NULL, 0, &bytes, &len), WD_OK);
-    assert_int_equal (cons_ledger_propose (l, 11, s_t.pk[0], NULL, 0, &other, &other_len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, 10, s_t.pk[0], NULL, NULL, 0, &bytes, &len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, 11, s_t.pk[0], NULL, NULL, 0, &other, &other_len),
+                      WD_OK);
     const cons_validator_t *set;
     size_t n;
     assert_int_equal (cons_ledger_validators (l, 1, &set, &n), WD_OK);
@@ -591,7 +596,7 @@ test_open_errors (void **state)
         cons_ledger_open (path, s_t.genesis, CONS_LEDGER_READ_ONLY, &l, why, sizeof why), WD_OK);
     uint8_t *bytes;
     size_t len;
-    assert_int_equal (cons_ledger_propose (l, 1, s_t.pk[0], NULL, 0, &bytes, &len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, 1, s_t.pk[0], NULL, NULL, 0, &bytes, &len), WD_OK);
     assert_int_equal (cons_ledger_append (l, bytes, len, bytes, len), WD_ERR_BAD_VALUE);
     free (bytes);
     cons_ledger_destroy (&l);
@@ -657,6 +662,409 @@ test_export (void **state)
     free (data);
 }
 
+/* ---- VRF proposer mode ------------------------------------------------- */
+
+/* The vector of the VRF chain named what_h. */
+static uint8_t *
+s_vvec (const char *what, int h, size_t *len)
+{
+    char name[32];
+    snprintf (name, sizeof name, "%s_%d", what, h);
+    return test_vector_hex (VEC_VRF, name, len);
+}
+
+/* The Python VRF chain: every claim verifies with the priority and on the
+   sortition seed Python gives, propose builds the same v2 bytes from the
+   claim, every block appends, verify_all and a reopened ledger agree. */
+static void
+test_vrf_vectors (void **state)
+{
+    (void)state;
+    size_t glen;
+    uint8_t *gbytes = test_vector_hex (VEC_VRF, "genesis", &glen);
+    wd_genesis_t *g;
+    assert_int_equal (wd_genesis_decode (gbytes, glen, &g), WD_OK);
+    assert_int_equal (wd_genesis_param (g, "proposers"), 3);
+    cons_ledger_t *l;
+    char why[256];
+    const char *path = s_fresh ();
+    assert_int_equal (cons_ledger_open (path, g, CONS_LEDGER_READ_WRITE, &l, why, sizeof why),
+                      WD_OK);
+    assert_true (cons_ledger_proposer_vrf (l));
+    for (int h = 1; h <= S_VRF_BLOCKS; h++) {
+        size_t len, cert_len, plen, slen;
+        uint8_t *block = s_vvec ("block", h, &len);
+        uint8_t *cert = s_vvec ("cert", h, &cert_len);
+        uint8_t *prio = s_vvec ("priority", h, &plen);
+        uint8_t *sseed = s_vvec ("sortition_seed", h, &slen);
+        cons_block_t b;
+        assert_int_equal (cons_block_decode (block, len, len, &b), WD_OK);
+        cons_sortition_input_t in;
+        assert_int_equal (
+            cons_ledger_proposer_input (l, (uint64_t)h, b.claim.round, b.proposer, &in), WD_OK);
+        assert_memory_equal (in.seed, sseed, 32);
+        assert_int_equal (in.weight, 1);
+        assert_int_equal (in.total_weight, 4);
+        assert_int_equal (in.tau, 3);
+        assert_int_equal (in.role, CONS_ROLE_PROPOSER);
+        uint8_t mine_prio[CONS_SORTITION_PRIORITY_LEN];
+        assert_int_equal (cons_ledger_check_claim (l, (uint64_t)h, b.claim.round, b.proposer,
+                                                   b.claim.bytes.data, b.claim.bytes.len,
+                                                   mine_prio),
+                          WD_OK);
+        assert_memory_equal (mine_prio, prio, 32);
+        uint8_t *mine;
+        size_t mine_len;
+        assert_int_equal (cons_ledger_propose (l, b.time, b.proposer, &b.claim, b.records,
+                                               b.record_count, &mine, &mine_len),
+                          WD_OK);
+        assert_int_equal (mine_len, len);
+        assert_memory_equal (mine, block, len);
+        free (mine);
+        /* a round-robin block has no place here */
+        assert_int_equal (cons_ledger_propose (l, b.time, b.proposer, NULL, b.records,
+                                               b.record_count, &mine, &mine_len),
+                          WD_ERR_BAD_VALUE);
+        assert_null (mine);
+        assert_int_equal (cons_ledger_append (l, block, len, cert, cert_len), WD_OK);
+        cons_block_release (&b);
+        free (block);
+        free (cert);
+        free (prio);
+        free (sseed);
+    }
+    uint8_t hash[32];
+    size_t want_len;
+    uint8_t *want = test_vector_hex (VEC_VRF, "reputation_hash", &want_len);
+    cons_reputation_hash (cons_ledger_reputation (l), hash);
+    assert_memory_equal (hash, want, 32);
+    free (want);
+    uint64_t bad = 99;
+    assert_int_equal (cons_ledger_verify_all (l, &bad, why, sizeof why), WD_OK);
+    assert_int_equal (bad, 0);
+    uint8_t tip[32], seed[32];
+    cons_ledger_tip (l, tip, seed, NULL);
+    cons_ledger_destroy (&l);
+    /* the replay at open rebuilds the same tip and seeds */
+    assert_int_equal (cons_ledger_open (path, g, CONS_LEDGER_READ_ONLY, &l, why, sizeof why),
+                      WD_OK);
+    assert_int_equal (cons_ledger_height (l), S_VRF_BLOCKS);
+    uint8_t tip2[32], seed2[32];
+    cons_ledger_tip (l, tip2, seed2, NULL);
+    assert_memory_equal (tip, tip2, 32);
+    assert_memory_equal (seed, seed2, 32);
+    assert_int_equal (cons_ledger_verify_all (l, &bad, why, sizeof why), WD_OK);
+    cons_ledger_destroy (&l);
+    wd_genesis_destroy (&g);
+    free (gbytes);
+}
+
+static tchain_t s_v; /* the VRF chain of test_vrf_rules */
+
+/* A claim's canonical bytes into buf (CONS_BLOCK_CLAIM_MAX bytes). */
+static void
+s_claim_bytes (const cons_sortition_claim_t *c, uint8_t *buf, size_t *len)
+{
+    wd_writer_t *w = wd_writer_new ();
+    cons_sortition_claim_write (c, w);
+    const uint8_t *data = wd_writer_data (w, len);
+    assert_true (*len <= CONS_BLOCK_CLAIM_MAX);
+    memcpy (buf, data, *len);
+    wd_writer_destroy (&w);
+}
+
+/* Node i's proposer claim on input in: its canonical bytes in buf (at
+   most CONS_BLOCK_CLAIM_MAX); returns its count. */
+static uint64_t
+s_vprove (const cons_sortition_input_t *in, size_t i, uint8_t *buf, size_t *len,
+          cons_sortition_claim_t *out)
+{
+    wd_vrf_key_t *k = wd_vrf_key_new (s_v.vrf_seed[i]);
+    assert_non_null (k);
+    cons_sortition_claim_t c;
+    assert_int_equal (cons_sortition_prove (in, wd_vrf_prove_fn_key, k, &c), WD_OK);
+    wd_vrf_key_destroy (&k);
+    s_claim_bytes (&c, buf, len);
+    if (out)
+        *out = c;
+    return c.count;
+}
+
+/* Node i's claim for (tip + 1, round) on l. */
+static uint64_t
+s_vclaim (cons_ledger_t *l, size_t i, uint32_t round, uint8_t *buf, size_t *len)
+{
+    cons_sortition_input_t in;
+    assert_int_equal (
+        cons_ledger_proposer_input (l, cons_ledger_height (l) + 1, round, s_v.pk[i], &in), WD_OK);
+    return s_vprove (&in, i, buf, len, NULL);
+}
+
+/* A commit certificate of this round for block, signed by the whole set of
+   its height. */
+static uint8_t *
+s_vcert (cons_ledger_t *l, uint64_t height, const uint8_t *block, size_t len, uint32_t round,
+         size_t *cert_len)
+{
+    const cons_validator_t *set;
+    size_t n;
+    assert_int_equal (cons_ledger_validators (l, height, &set, &n), WD_OK);
+    cons_cert_sig_t sigs[TCHAIN_NODES_MAX];
+    cons_cert_t cert = { .height = height, .round = round, .sigs = sigs, .count = n };
+    cons_block_id (block, len, cert.block_id);
+    for (size_t i = 0; i < n; i++) {
+        int node = tchain_index (&s_v, set[i].pk);
+        assert_true (node >= 0);
+        cons_msg_t msg = { .kind = CONS_PRECOMMIT, .height = height, .round = round };
+        memcpy (msg.block_id, cert.block_id, 32);
+        uint8_t digest[32];
+        cons_msg_digest (&msg, s_v.chain, digest);
+        sigs[i].index = (uint32_t)i;
+        crypto_sign_detached (sigs[i].sig, NULL, digest, 32, s_v.sk[node]);
+    }
+    return cons_cert_encode (&cert, cert_len);
+}
+
+/* The good v2 block for the tip + 1 with one note, claimed in the lowest
+   round >= *round in which a node is selected (*round and *who get them);
+   b is decoded from the bytes (free both). */
+static uint8_t *
+s_vpropose (cons_ledger_t *l, uint32_t *round, size_t *who, uint8_t *claim, size_t *claim_len,
+            cons_block_t *b, size_t *len)
+{
+    for (;; (*round)++) {
+        assert_true (*round < 64);
+        for (size_t i = 0; i < s_v.n; i++) {
+            if (s_vclaim (l, i, *round, claim, claim_len) == 0)
+                continue;
+            *who = i;
+            size_t rlen;
+            uint8_t *rec = tchain_note (&s_v, 2, "note", 100 + cons_ledger_height (l), &rlen);
+            cons_bytes_t r = { rec, rlen };
+            cons_block_claim_t c = { *round, { claim, *claim_len } };
+            uint8_t *bytes;
+            int why = -1;
+            assert_int_equal (cons_ledger_propose_valid (l, 1000 * (cons_ledger_height (l) + 1),
+                                                         s_v.pk[i], &c, &r, 1, &why, &bytes, len),
+                              WD_OK);
+            assert_int_equal (why, WD_OK);
+            free (rec);
+            assert_int_equal (cons_block_decode (bytes, *len, *len, b), WD_OK);
+            return bytes;
+        }
+    }
+}
+
+/* Re-encodes b, then what check_block says; the append (with a
+   certificate of cert_round signed by all) goes to *append. */
+static int
+s_vsubmit (cons_ledger_t *l, const cons_block_t *b, uint32_t cert_round, int *append)
+{
+    size_t len, cert_len;
+    uint8_t *bytes = cons_block_encode (b, &len);
+    int check = cons_ledger_check_block (l, bytes, len);
+    uint8_t *cert = s_vcert (l, cons_ledger_height (l) + 1, bytes, len, cert_round, &cert_len);
+    *append = cons_ledger_append (l, bytes, len, cert, cert_len);
+    free (cert);
+    free (bytes);
+    return check;
+}
+
+/* b with claim bytes replaced, check and append (round 0 certificate)
+   must agree; returns the code. */
+static int
+s_vclaim_try (cons_ledger_t *l, const cons_block_t *good, const uint8_t *claim, size_t len,
+              uint32_t round, const uint8_t *proposer)
+{
+    cons_block_t b = *good;
+    b.claim.bytes = (cons_bytes_t){ claim, len };
+    b.claim.round = round;
+    if (proposer)
+        memcpy (b.proposer, proposer, 32);
+    int append, check = s_vsubmit (l, &b, 63, &append);
+    assert_int_equal (check, append);
+    return check;
+}
+
+/* Every v2 rule with its exact code, on a VRF chain of four nodes
+   (proposers = 2, so that some nodes are not selected). */
+static void
+test_vrf_rules (void **state)
+{
+    (void)state;
+    tchain_init (&s_v, 4, 0x1, 0, 0);
+    assert_int_equal (wd_genesis_set_param (s_v.genesis, "proposer_vrf", "1"), WD_OK);
+    assert_int_equal (wd_genesis_set_param (s_v.genesis, "proposers", "2"), WD_OK);
+    wd_genesis_chain_id (s_v.genesis, s_v.chain);
+    cons_ledger_t *l;
+    char why[256];
+    assert_int_equal (
+        cons_ledger_open (s_fresh (), s_v.genesis, CONS_LEDGER_READ_WRITE, &l, why, sizeof why),
+        WD_OK);
+    assert_true (cons_ledger_proposer_vrf (l));
+    uint8_t claim[CONS_BLOCK_CLAIM_MAX], other[CONS_BLOCK_CLAIM_MAX];
+    size_t claim_len, other_len, len, who;
+    cons_block_t b;
+    int append;
+
+    /* a good chain of four blocks (past seed_lookback: the sortition seed
+       comes from the chain), one claimed in round 1 or later */
+    for (uint64_t h = 1; h <= 4; h++) {
+        uint32_t round = h == 3 ? 1 : 0;
+        uint8_t *bytes = s_vpropose (l, &round, &who, claim, &claim_len, &b, &len);
+        assert_int_equal (s_vsubmit (l, &b, round, &append), WD_OK);
+        assert_int_equal (append, WD_OK);
+        assert_int_equal (cons_ledger_height (l), h);
+        cons_block_release (&b);
+        free (bytes);
+    }
+    /* the input: height must be tip + 1, pk a validator */
+    cons_sortition_input_t in;
+    assert_int_equal (cons_ledger_proposer_input (l, 4, 0, s_v.pk[0], &in), CONS_ERR_BLOCK_HEIGHT);
+    uint8_t stranger[32];
+    memset (stranger, 0x55, 32);
+    assert_int_equal (cons_ledger_proposer_input (l, 5, 0, stranger, &in),
+                      CONS_ERR_UNKNOWN_VALIDATOR);
+    assert_int_equal (in.weight, 0);
+    assert_int_equal (in.total_weight, 4);
+    uint8_t seed3[32];
+    uint8_t *b3;
+    size_t b3_len;
+    cons_block_t blk3;
+    assert_int_equal (cons_ledger_get (l, 3, &b3, &b3_len, NULL, NULL), WD_OK);
+    assert_int_equal (cons_block_decode (b3, b3_len, b3_len, &blk3), WD_OK);
+    memcpy (seed3, blk3.seed, 32);
+    cons_block_release (&blk3);
+    free (b3);
+    assert_int_equal (cons_ledger_proposer_input (l, 5, 0, s_v.pk[0], &in), WD_OK);
+    assert_memory_equal (in.seed, seed3, 32); /* block 5 - seed_lookback 2 */
+    assert_int_equal (in.tau, 2);
+
+    uint32_t round = 0;
+    uint8_t *good = s_vpropose (l, &round, &who, claim, &claim_len, &b, &len);
+    assert_int_equal (cons_ledger_check_block (l, good, len), WD_OK);
+    assert_int_equal (cons_ledger_check_claim (l, 5, round, s_v.pk[who], claim, claim_len, NULL),
+                      WD_OK);
+    assert_int_equal (cons_ledger_check_claim (l, 6, round, s_v.pk[who], claim, claim_len, NULL),
+                      CONS_ERR_BLOCK_HEIGHT);
+    assert_int_equal (cons_ledger_check_claim (l, 5, round, stranger, claim, claim_len, NULL),
+                      CONS_ERR_UNKNOWN_VALIDATOR);
+    /* proposing: a v1 block in VRF mode, a claim that is no claim */
+    uint8_t *bytes;
+    size_t blen;
+    assert_int_equal (cons_ledger_propose (l, 9000, s_v.pk[who], NULL, NULL, 0, &bytes, &blen),
+                      WD_ERR_BAD_VALUE);
+    cons_block_claim_t junk = { 0, { (const uint8_t *)"\x80", 1 } };
+    assert_int_equal (cons_ledger_propose (l, 9000, s_v.pk[who], &junk, NULL, 0, &bytes, &blen),
+                      WD_ERR_BAD_VALUE);
+
+    /* v1 in VRF mode, even with the v1 seed */
+    cons_block_t v = b;
+    v.claim.bytes.len = 0;
+    uint8_t tip[32], tip_seed[32];
+    cons_ledger_tip (l, tip, tip_seed, NULL);
+    cons_block_seed (tip_seed, tip, 5, v.seed);
+    assert_int_equal (s_vsubmit (l, &v, 0, &append), WD_ERR_BAD_VERSION);
+    assert_int_equal (append, WD_ERR_BAD_VERSION);
+    /* the v1 seed rule in a v2 block, a flipped seed */
+    v = b;
+    cons_block_seed (tip_seed, tip, 5, v.seed);
+    assert_int_equal (s_vsubmit (l, &v, 0, &append), CONS_ERR_BLOCK_SEED);
+    v = b;
+    v.seed[7] ^= 1;
+    assert_int_equal (s_vsubmit (l, &v, 0, &append), CONS_ERR_BLOCK_SEED);
+    assert_int_equal (append, CONS_ERR_BLOCK_SEED);
+
+    /* the claim proven for another round, another height, by another key */
+    assert_int_equal (s_vclaim_try (l, &b, claim, claim_len, round + 1, NULL), WD_ERR_VRF_INVALID);
+    assert_int_equal (cons_ledger_proposer_input (l, 5, round, s_v.pk[who], &in), WD_OK);
+    /* (a later height at which the node is selected: a zero count would
+       be refused before the proof is looked at) */
+    for (in.height = 6; s_vprove (&in, who, other, &other_len, NULL) == 0; in.height++)
+        assert_true (in.height < 100);
+    assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, NULL), WD_ERR_VRF_INVALID);
+    size_t j = (who + 1) % s_v.n;
+    assert_int_equal (s_vclaim_try (l, &b, claim, claim_len, round, s_v.pk[j]), WD_ERR_VRF_INVALID);
+    /* a node not selected: its own claim (count 0), or one that says 1 */
+    size_t idle = 0;
+    cons_sortition_claim_t c;
+    for (; idle < s_v.n; idle++) {
+        assert_int_equal (cons_ledger_proposer_input (l, 5, round, s_v.pk[idle], &in), WD_OK);
+        if (s_vprove (&in, idle, other, &other_len, &c) == 0)
+            break;
+    }
+    assert_true (idle < s_v.n); /* with tau 2 of W 4, someone is not */
+    assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, s_v.pk[idle]),
+                      CONS_ERR_SORTITION_NOT_SELECTED);
+    c.count = 1;
+    s_claim_bytes (&c, other, &other_len);
+    assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, s_v.pk[idle]),
+                      CONS_ERR_SORTITION_COUNT);
+    /* the good claim mangled: its priority, its proof, cut short */
+    assert_int_equal (cons_sortition_claim_decode (claim, claim_len, &c), WD_OK);
+    c.priority[0] ^= 1;
+    s_claim_bytes (&c, other, &other_len);
+    assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, NULL),
+                      CONS_ERR_SORTITION_PRIORITY);
+    c.priority[0] ^= 1;
+    c.proof[40] ^= 1; /* inside c */
+    s_claim_bytes (&c, other, &other_len);
+    assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, NULL), WD_ERR_VRF_INVALID);
+    assert_int_equal (s_vclaim_try (l, &b, claim, claim_len - 1, round, NULL), WD_ERR_TRUNCATED);
+    assert_int_equal (cons_ledger_height (l), 4); /* nothing got in */
+
+    /* the commit's round below the claim's: only the append refuses */
+    cons_block_release (&b);
+    free (good);
+    round = 1;
+    good = s_vpropose (l, &round, &who, claim, &claim_len, &b, &len);
+    assert_int_equal (s_vsubmit (l, &b, round - 1, &append), WD_OK);
+    assert_int_equal (append, CONS_ERR_BLOCK_ROUND);
+    assert_int_equal (s_vsubmit (l, &b, round + 1, &append), WD_OK);
+    assert_int_equal (append, WD_OK);
+    cons_block_release (&b);
+    free (good);
+
+    uint64_t bad = 99;
+    assert_int_equal (cons_ledger_verify_all (l, &bad, why, sizeof why), WD_OK);
+    cons_ledger_destroy (&l);
+    tchain_fini (&s_v);
+}
+
+/* A round-robin chain refuses v2 blocks and claims to propose with. */
+static void
+test_vrf_in_rr (void **state)
+{
+    (void)state;
+    cons_ledger_t *l = s_open ();
+    assert_false (cons_ledger_proposer_vrf (l));
+    uint8_t *bytes;
+    size_t len;
+    assert_int_equal (cons_ledger_propose (l, 10, s_t.pk[0], NULL, NULL, 0, &bytes, &len), WD_OK);
+    cons_block_t b;
+    assert_int_equal (cons_block_decode (bytes, len, len, &b), WD_OK);
+    cons_sortition_claim_t c;
+    memset (&c, 0, sizeof c);
+    c.count = 1;
+    wd_writer_t *w = wd_writer_new ();
+    cons_sortition_claim_write (&c, w);
+    size_t claim_len;
+    const uint8_t *claim = wd_writer_data (w, &claim_len);
+    b.claim = (cons_block_claim_t){ 0, { claim, claim_len } };
+    uint8_t *v2;
+    size_t v2_len;
+    assert_int_equal (cons_ledger_propose (l, 10, s_t.pk[0], &b.claim, NULL, 0, &v2, &v2_len),
+                      WD_ERR_BAD_VALUE);
+    v2 = cons_block_encode (&b, &v2_len);
+    assert_int_equal (cons_ledger_check_block (l, v2, v2_len), WD_ERR_BAD_VERSION);
+    assert_int_equal (cons_ledger_check_block (l, bytes, len), WD_OK);
+    free (v2);
+    wd_writer_destroy (&w);
+    cons_block_release (&b);
+    free (bytes);
+    cons_ledger_destroy (&l);
+}
+
 int
 main (void)
 {
@@ -665,6 +1073,8 @@ main (void)
         cmocka_unit_test (test_certificates),    cmocka_unit_test (test_append_only_and_verify),
         cmocka_unit_test (test_verify_tampered), cmocka_unit_test (test_open_errors),
         cmocka_unit_test (test_export),          cmocka_unit_test (test_vcache),
+        cmocka_unit_test (test_vrf_vectors),     cmocka_unit_test (test_vrf_rules),
+        cmocka_unit_test (test_vrf_in_rr),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -228,7 +228,8 @@ s_check (cons_ledger_t *l, uint8_t **recs, const size_t *lens, size_t count)
     const cons_validator_t *set;
     size_t n;
     assert_int_equal (cons_ledger_validators (l, cons_ledger_height (l) + 1, &set, &n), WD_OK);
-    assert_int_equal (cons_ledger_propose (l, t + 1000, set[0].pk, r, count, &block, &len), WD_OK);
+    assert_int_equal (cons_ledger_propose (l, t + 1000, set[0].pk, NULL, r, count, &block, &len),
+                      WD_OK);
     int err = cons_ledger_check_block (l, block, len);
     free (block);
     for (size_t i = 0; i < count; i++)

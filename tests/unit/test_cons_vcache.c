@@ -71,6 +71,31 @@ test_hit_after_good (void **state)
     assert_null (c);
 }
 
+/* An id noted by a caller that verified the envelope itself is a hit
+   without a verification; a NULL cache ignores the note. */
+static void
+test_note (void **state)
+{
+    (void)state;
+    cons_vcache_t *c = cons_vcache_new (s_chain);
+    assert_non_null (c);
+    uint8_t *buf, id[32];
+    size_t len;
+    wd_envelope_t env;
+    s_make (3, &buf, &len, &env, id);
+    cons_vcache_note (NULL, id);
+    cons_vcache_note (c, id);
+    cons_vcache_note (c, id); /* twice: still one entry */
+    assert_true (cons_vcache_has (c, id));
+    assert_int_equal (cons_vcache_verify (c, id, &env, s_chain), WD_OK);
+    uint64_t hits, misses;
+    cons_vcache_stats (c, &hits, &misses);
+    assert_int_equal (hits, 1);
+    assert_int_equal (misses, 0);
+    free (buf);
+    cons_vcache_destroy (&c);
+}
+
 /* A cached good envelope with one signature bit flipped, re-encoded: the
    id changes with the bytes, so the copy is verified and refused. */
 static void
@@ -196,6 +221,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_hit_after_good),
+        cmocka_unit_test (test_note),
         cmocka_unit_test (test_tampered_copy_refused),
         cmocka_unit_test (test_other_chain_not_cached),
         cmocka_unit_test (test_bounded),

@@ -203,16 +203,47 @@ test_optional_param (void **state)
     free (bytes);
 }
 
+/* proposers (VRF proposer mode) is optional too: 5 when absent, left out
+   at 5, written and read back otherwise, 1..64. */
+static void
+test_proposers_param (void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *bytes = test_vector_hex (VEC, "genesis", &len);
+    wd_genesis_t *g;
+    assert_int_equal (wd_genesis_decode (bytes, len, &g), WD_OK);
+    assert_int_equal (wd_genesis_param (g, "proposers"), 5);
+    assert_null (memmem (bytes, len, "proposers", 9));
+    assert_int_equal (wd_genesis_set_param (g, "proposers", "0"), WD_ERR_OUT_OF_RANGE);
+    assert_int_equal (wd_genesis_set_param (g, "proposers", "65"), WD_ERR_OUT_OF_RANGE);
+    assert_int_equal (wd_genesis_set_param (g, "proposers", "3"), WD_OK);
+    uint8_t *set;
+    size_t set_len;
+    assert_int_equal (wd_genesis_encode (g, &set, &set_len), WD_OK);
+    uint8_t *at = memmem (set, set_len, "proposers", 9);
+    assert_non_null (at);
+    assert_int_equal (at[9], 0x03);
+    wd_genesis_t *back;
+    assert_int_equal (wd_genesis_decode (set, set_len, &back), WD_OK);
+    assert_int_equal (wd_genesis_param (back, "proposers"), 3);
+    wd_genesis_destroy (&back);
+    at[9] = 0x05; /* the default, written out: not canonical */
+    assert_int_equal (wd_genesis_decode (set, set_len, &back), WD_ERR_BAD_VALUE);
+    wd_genesis_destroy (&g);
+    free (set);
+    free (bytes);
+}
+
 int
 main (void)
 {
     if (sodium_init () < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_vector_round_trip),
-        cmocka_unit_test (test_vector_rejections),
-        cmocka_unit_test (test_builder_limits),
-        cmocka_unit_test (test_optional_param),
+        cmocka_unit_test (test_vector_round_trip), cmocka_unit_test (test_vector_rejections),
+        cmocka_unit_test (test_builder_limits),    cmocka_unit_test (test_optional_param),
+        cmocka_unit_test (test_proposers_param),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
