@@ -281,17 +281,18 @@ s_child_exited (s_parent_t *self, s_child_t *child, int status)
     s_set_state (self, child, CHILD_RESTARTING);
 }
 
+/* Reaps the supervised children by pid only: the capsule sandboxes are
+   children of this process too, and capsule_sandbox must collect their
+   exit status itself (a waitpid (-1) here took it first, and the receipt
+   then had neither exit code nor signal). */
 static void
 s_reap (s_parent_t *self)
 {
-    for (;;) {
+    for (int i = 0; i < NODE_PROC_COUNT; i++) {
+        s_child_t *child = &self->children[i];
         int status;
-        pid_t pid = waitpid (-1, &status, WNOHANG);
-        if (pid <= 0)
-            return;
-        for (int i = 0; i < NODE_PROC_COUNT; i++)
-            if (self->children[i].pid == pid)
-                s_child_exited (self, &self->children[i], status);
+        if (child->pid > 0 && waitpid (child->pid, &status, WNOHANG) == child->pid)
+            s_child_exited (self, child, status);
     }
 }
 
