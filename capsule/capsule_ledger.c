@@ -504,6 +504,26 @@ s_member (const s_state_t *s, const uint8_t pk[32])
     return i != SIZE_MAX && s->left[i] == 0;
 }
 
+/* The new key's certificate inside a join-request or rotate-request renv
+   (body rbody): its "cert" is a self-signed node-cert (zero chain) whose
+   sign_pk also signed the request; writes that sign_pk and its vrf_pk. */
+static bool
+s_request_cert (const capsule_envelope_t *renv, capsule_mp_t rbody, uint8_t pk[32], uint8_t vrf[32])
+{
+    static const uint8_t zero[32];
+    const uint8_t *cert;
+    size_t cert_len;
+    capsule_envelope_t cenv;
+    if (!s_bin (rbody, "cert", &cert, &cert_len) ||
+        !capsule_envelope_decode (cert, cert_len, &cenv) || strcmp (cenv.type, "node-cert") != 0 ||
+        sodium_memcmp (cenv.chain, zero, 32) != 0)
+        return false;
+    capsule_mp_t cbody = { cenv.body, cenv.body + cenv.body_len };
+    return s_fixed (cbody, "sign_pk", pk, 32) && s_fixed (cbody, "vrf_pk", vrf, 32) &&
+           sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
+           sodium_memcmp (renv->from, pk, 32) == 0 && capsule_envelope_sig_ok (renv, pk);
+}
+
 /* A rotate record (docs/PROTOCOL.md "Membership transactions"): body
    {request: bin, v: 1}, the request a rotate-request envelope of this chain
    signed by the new key, its body {cert: bin, node: bin(32), v: 1} with
@@ -515,12 +535,11 @@ s_member (const s_state_t *s, const uint8_t pk[32])
 static capsule_ledger_verdict_t
 s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
 {
-    static const uint8_t zero[32];
     capsule_mp_t body = { e->body, e->body + e->body_len };
     uint64_t n, v;
-    const uint8_t *req, *cert;
-    size_t req_len, cert_len;
-    capsule_envelope_t renv, cenv;
+    const uint8_t *req;
+    size_t req_len;
+    capsule_envelope_t renv;
     uint8_t pk[32], node[32], vrf[32];
     bool ok =
         capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
@@ -530,13 +549,7 @@ s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
         ok ? (capsule_mp_t){ renv.body, renv.body + renv.body_len } : (capsule_mp_t){ NULL, NULL };
     ok = ok && capsule_mp_count (rbody, true, &n) && n == 3 && s_uint (rbody, "v", &v) && v == 1 &&
          s_fixed (rbody, "node", node, 32) && sodium_memcmp (node, e->from, 32) == 0 &&
-         s_bin (rbody, "cert", &cert, &cert_len) &&
-         capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
-         sodium_memcmp (cenv.chain, zero, 32) == 0 &&
-         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
-         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "vrf_pk", vrf, 32) &&
-         sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
-         sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
+         s_request_cert (&renv, rbody, pk, vrf);
     size_t row = ok ? s_row (s, e->from) : SIZE_MAX;
     if (!ok || row == SIZE_MAX || s->left[row] != 0) {
         s_detail (s,
@@ -569,7 +582,6 @@ s_rotate_tx (s_state_t *s, uint64_t i, const capsule_envelope_t *e)
 static capsule_ledger_verdict_t
 s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
 {
-    static const uint8_t zero[32];
     capsule_mp_t body = { e->body, e->body + e->body_len };
     uint64_t n, v;
     if (strcmp (e->type, "leave") == 0) {
@@ -589,9 +601,9 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
         return s_rotate_tx (s, i, e);
     if (strcmp (e->type, "join") != 0)
         return CAPSULE_LEDGER_OK;
-    const uint8_t *req, *cert;
-    size_t req_len, cert_len;
-    capsule_envelope_t renv, cenv;
+    const uint8_t *req;
+    size_t req_len;
+    capsule_envelope_t renv;
     uint8_t pk[32], vrf[32];
     bool ok =
         capsule_mp_count (body, true, &n) && n == 2 && s_uint (body, "v", &v) && v == 1 &&
@@ -600,13 +612,7 @@ s_member_tx (s_state_t *s, uint64_t h, uint64_t i, const capsule_envelope_t *e)
     capsule_mp_t rbody =
         ok ? (capsule_mp_t){ renv.body, renv.body + renv.body_len } : (capsule_mp_t){ NULL, NULL };
     ok = ok && capsule_mp_count (rbody, true, &n) && n == 2 && s_uint (rbody, "v", &v) && v == 1 &&
-         s_bin (rbody, "cert", &cert, &cert_len) &&
-         capsule_envelope_decode (cert, cert_len, &cenv) && strcmp (cenv.type, "node-cert") == 0 &&
-         sodium_memcmp (cenv.chain, zero, 32) == 0 &&
-         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "sign_pk", pk, 32) &&
-         s_fixed ((capsule_mp_t){ cenv.body, cenv.body + cenv.body_len }, "vrf_pk", vrf, 32) &&
-         sodium_memcmp (pk, cenv.from, 32) == 0 && capsule_envelope_sig_ok (&cenv, pk) &&
-         sodium_memcmp (renv.from, pk, 32) == 0 && capsule_envelope_sig_ok (&renv, pk);
+         s_request_cert (&renv, rbody, pk, vrf);
     if (!ok) {
         s_detail (s,
                   "record %llu: a join around a join-request of this chain signed by the "
