@@ -137,7 +137,9 @@
     X (CAPSULE_ERR_EXEC_UNKNOWN_TASK, "no task with this id is known to this node")                \
     X (CAPSULE_ERR_LOG_ANCHOR, "the ledger anchors another root for a size of this log")           \
     X (CAPSULE_ERR_LOG_ANCHOR_AHEAD,                                                               \
-       "the ledger anchors a checkpoint over more entries than the log holds (deleted)")
+       "the ledger anchors a checkpoint over more entries than the log holds (deleted)")           \
+    X (CAPSULE_ERR_EXEC_TIMEOUT,                                                                   \
+       "the task's executor did not end it by its deadline and no other executor took it over")
 
 typedef enum {
     CAPSULE_ERR_FIRST_ = -5000,

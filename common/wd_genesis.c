@@ -37,6 +37,8 @@ const wd_genesis_param_t wd_genesis_params[] = {
     { "proposer_vrf", 0, 0, 1, "0: weighted round-robin proposer; 1: VRF sortition", false },
     { "proposers", 5, 1, 64, "VRF proposer mode: expected proposers per round", true },
     { "seed_lookback", 2, 1, 1000, "blocks between a seed's block and its use", false },
+    { "task_grace_ms", 300000, 1000, 86400000,
+      "capsule task deadline beyond its wall-time limit, by block time", true },
     { "verifiers", 6, 1, 64, "expected size of an evidence record's verifier committee", false },
     { NULL, 0, 0, 0, NULL, false },
 };

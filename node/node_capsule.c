@@ -350,6 +350,14 @@ s_is_self (node_capsule_t *self, const uint8_t id[WD_PUBKEY_LEN])
     return memcmp (id, self->cert->sign_pk, WD_PUBKEY_LEN) == 0;
 }
 
+/* Whether this node is still the task's decided executor (not decided
+   elsewhere meanwhile, not passed over for a missed deadline). */
+static bool
+s_still_executor (node_capsule_t *self, const s_task_t *t)
+{
+    return t->state == S_SELECTED && s_is_self (self, t->executor);
+}
+
 static s_op_t *
 s_op_new (node_capsule_t *self)
 {
@@ -676,7 +684,10 @@ s_on_post (node_capsule_t *self, uint64_t height, const uint8_t seed[32], const 
     memcpy (t->origin, env->from, WD_PUBKEY_LEN);
     t->height = height;
     memcpy (t->seed, seed, 32);
-    node_capsule_claims_init (&t->claims, height);
+    uint64_t grace = wd_genesis_param (self->genesis, "task_grace_ms");
+    uint64_t wall = t->task.limits.wall_ms;
+    node_capsule_claims_init (&t->claims, height,
+                              wall > UINT64_MAX - grace ? UINT64_MAX : wall + grace);
     t->next = self->tasks;
     self->tasks = t;
     self->task_count++;
@@ -775,14 +786,15 @@ s_on_record (node_capsule_t *self, uint64_t height, const uint8_t seed[32], cons
         s_on_failed (self, &env);
 }
 
-/* After block `height`: close the claim rounds that end there. */
+/* After block `height` with time time_ms: close the claim rounds that end
+   there, pass over the executors whose deadline it reaches. */
 static void
-s_after_block (node_capsule_t *self, uint64_t height)
+s_after_block (node_capsule_t *self, uint64_t height, uint64_t time_ms)
 {
     for (s_task_t *t = self->tasks; t; t = t->next) {
-        if (t->state != S_POSTED)
+        if (t->state != S_POSTED && t->state != S_SELECTED)
             continue;
-        switch (node_capsule_claims_after_block (&t->claims, height)) {
+        switch (node_capsule_claims_after_block (&t->claims, height, time_ms)) {
             case NODE_CAPSULE_ROUND_SELECTED:
                 t->state = S_SELECTED;
                 memcpy (t->executor, t->claims.best_from, WD_PUBKEY_LEN);
@@ -790,9 +802,25 @@ s_after_block (node_capsule_t *self, uint64_t height)
                 wd_log_info ("capsule: task %s: executor %s (round %u)", wd_short_id (t->id).s,
                              s_name (self, t->executor), t->claims.round);
                 break;
+            case NODE_CAPSULE_ROUND_MISSED:
+                t->state = S_POSTED;
+                wd_log_warnx ("capsule: task %s: executor %s missed its deadline at height %llu; "
+                              "round %u open to the others",
+                              wd_short_id (t->id).s, s_name (self, t->executor),
+                              (unsigned long long)height, t->claims.round);
+                break;
             case NODE_CAPSULE_ROUND_NONE:
-                s_task_fail (self, t, CAPSULE_ERR_EXEC_NO_EXECUTOR,
-                             "no eligible executor claimed the task");
+                if (t->claims.missed_count) {
+                    char reason[NODE_CAPSULE_REASON_MAX + 1];
+                    (void)s_fmt (reason, sizeof reason,
+                                 "executor %s did not end the task by its deadline (height "
+                                 "%llu) and no other eligible executor claimed it",
+                                 s_name (self, t->claims.missed[t->claims.missed_count - 1]),
+                                 (unsigned long long)height);
+                    s_task_fail (self, t, CAPSULE_ERR_EXEC_TIMEOUT, reason);
+                } else
+                    s_task_fail (self, t, CAPSULE_ERR_EXEC_NO_EXECUTOR,
+                                 "no eligible executor claimed the task");
                 break;
             case NODE_CAPSULE_ROUND_OPEN:
             case NODE_CAPSULE_ROUND_NEXT:
@@ -861,6 +889,11 @@ static void
 s_claim_start (node_capsule_t *self, s_task_t *t)
 {
     t->considered[t->claims.round] = true;
+    if (node_capsule_claims_missed (&t->claims, self->cert->sign_pk)) {
+        wd_log_info ("capsule: not claiming task %s again: this node missed its deadline",
+                     wd_short_id (t->id).s);
+        return;
+    }
     int rc =
         s_eligible (self, self->cert->sign_pk, t->p.policies, t->p.policy_lens, t->p.policy_count);
     if (rc != 0) {
@@ -1697,7 +1730,7 @@ s_prepare_done (node_capsule_t *self, s_worker_t *job)
     s_task_t *t = s_task_find (self, job->task);
     if (!t || t->exec != X_PREPARING)
         return;
-    if (t->state != S_SELECTED) { /* decided elsewhere meanwhile */
+    if (!s_still_executor (self, t)) {
         s_wipe_work (t);
         t->exec = X_OVER;
         return;
@@ -1977,8 +2010,14 @@ static void
 s_seal_done (node_capsule_t *self, s_worker_t *job)
 {
     s_task_t *t = s_task_find (self, job->task);
-    if (t && t->exec == X_SEALING)
+    if (!t || t->exec != X_SEALING)
+        return;
+    if (s_still_executor (self, t))
         s_exec_finish (self, t, job);
+    else {
+        s_wipe_work (t); /* its results are sealed, but the task is another's now */
+        t->exec = X_OVER;
+    }
 }
 
 void
@@ -2549,7 +2588,7 @@ s_ctl_status (node_capsule_t *self, void *client, uint32_t peer, const uint8_t *
             [X_RUNNING] = "running", [X_SEALING] = "sealing",  [X_FINISHING] = "sealing",
             [X_OVER] = "sealed",
         };
-        if (t->state == S_SELECTED && s_is_self (self, t->executor))
+        if (s_still_executor (self, t))
             snprintf (st->state, sizeof st->state, "%s",
                       t->exec == X_OVER && !t->receipt_out ? "failing" : stages[t->exec]);
         if (t->state != S_POSTED)
@@ -2649,28 +2688,31 @@ s_scan (node_capsule_t *self)
         }
         for (size_t i = 0; i < block.record_count; i++)
             s_on_record (self, h, block.seed, block.records[i].data, block.records[i].len);
+        uint64_t time_ms = block.time;
         cons_block_release (&block);
         free (bytes);
         self->scanned = h;
-        s_after_block (self, h);
+        s_after_block (self, h, time_ms);
     }
     /* what the new state asks of this node */
     for (s_task_t *t = self->tasks; t; t = t->next) {
         if (t->state == S_POSTED && !t->considered[t->claims.round] &&
             tip < node_capsule_claims_end (&t->claims))
             s_claim_start (self, t);
-        else if (t->state == S_SELECTED && s_is_self (self, t->executor) && t->exec == X_IDLE)
+        else if (s_still_executor (self, t) && t->exec == X_IDLE)
             s_exec_start (self, t);
-        else if ((t->state == S_DONE || t->state == S_FAILED) && t->exec != X_IDLE &&
-                 t->exec != X_OVER && t->exec != X_PREPARING && t->exec != X_SEALING &&
-                 t->exec != X_FINISHING) {
-            s_needs_free (t); /* decided elsewhere (a restart) */
+        else if (!s_still_executor (self, t) && t->exec != X_IDLE && t->exec != X_OVER &&
+                 t->exec != X_PREPARING && t->exec != X_SEALING && t->exec != X_FINISHING) {
+            /* decided elsewhere (a restart), or passed over for a missed
+               deadline: the work stops here (workers check on their end) */
+            s_needs_free (t);
             s_wipe_work (t);
             t->exec = X_OVER;
         }
-        if ((t->state == S_DONE || t->state == S_FAILED) && !t->final_forgotten &&
-            s_is_self (self, t->executor)) {
-            s_final_forget (self, t->id); /* the ledger has it now */
+        if ((t->state == S_DONE || t->state == S_FAILED) && !t->final_forgotten) {
+            /* the ledger has the task's end: a record this node kept as one
+               of its executors (a passed-over one too) is not needed now */
+            s_final_forget (self, t->id);
             t->final_forgotten = true;
         }
     }

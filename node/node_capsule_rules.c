@@ -110,16 +110,27 @@ node_capsule_release_decide (const node_capsule_release_in_t *in, const capsule_
 /* ---- claim rounds ------------------------------------------------------ */
 
 void
-node_capsule_claims_init (node_capsule_claims_t *self, uint64_t post_height)
+node_capsule_claims_init (node_capsule_claims_t *self, uint64_t post_height, uint64_t budget_ms)
 {
     memset (self, 0, sizeof *self);
     self->height = post_height;
+    self->opened = post_height;
+    self->budget_ms = budget_ms;
 }
 
 uint64_t
 node_capsule_claims_end (const node_capsule_claims_t *self)
 {
-    return self->height + (uint64_t)NODE_CAPSULE_CLAIM_BLOCKS * (self->round + 1);
+    return self->opened + NODE_CAPSULE_CLAIM_BLOCKS;
+}
+
+bool
+node_capsule_claims_missed (const node_capsule_claims_t *self, const uint8_t node[WD_PUBKEY_LEN])
+{
+    for (size_t i = 0; i < self->missed_count; i++)
+        if (memcmp (self->missed[i], node, WD_PUBKEY_LEN) == 0)
+            return true;
+    return false;
 }
 
 node_capsule_claim_verdict_t
@@ -133,10 +144,13 @@ node_capsule_claims_offer (node_capsule_claims_t *self, uint64_t commit_height,
         return NODE_CAPSULE_CLAIM_HEIGHT;
     if (claim_round != self->round)
         return NODE_CAPSULE_CLAIM_ROUND;
-    /* a claim of round r counts when committed in (h + K r, h + K (r + 1)];
-       the lower end holds because round r opens only after block h + K r */
+    /* a claim of the open round counts when committed in (opened, opened +
+       K]; the lower end holds because a claim is offered once, at its
+       commit height, and the round is open only after block `opened` */
     if (commit_height > node_capsule_claims_end (self))
         return NODE_CAPSULE_CLAIM_LATE;
+    if (node_capsule_claims_missed (self, from))
+        return NODE_CAPSULE_CLAIM_MISSED;
     int cmp =
         self->have_best ? cons_sortition_priority_cmp (claim->priority, self->best.priority) : -1;
     if (cmp < 0 || (cmp == 0 && memcmp (from, self->best_from, WD_PUBKEY_LEN) < 0)) {
@@ -147,21 +161,41 @@ node_capsule_claims_offer (node_capsule_claims_t *self, uint64_t commit_height,
     return NODE_CAPSULE_CLAIM_COUNTED;
 }
 
-node_capsule_round_t
-node_capsule_claims_after_block (node_capsule_claims_t *self, uint64_t height)
+/* Opens the next round after block height, or ends the rounds: NEXT or
+   NONE (have_best cleared either way). */
+static node_capsule_round_t
+s_claims_next_round (node_capsule_claims_t *self, uint64_t height)
 {
-    if (self->decided || height < node_capsule_claims_end (self))
-        return NODE_CAPSULE_ROUND_OPEN;
-    if (self->have_best) {
-        self->decided = true;
-        return NODE_CAPSULE_ROUND_SELECTED;
-    }
+    self->have_best = false;
     if (self->round + 1 < NODE_CAPSULE_CLAIM_ROUNDS) {
         self->round++;
+        self->opened = height;
+        self->decided = false;
         return NODE_CAPSULE_ROUND_NEXT;
     }
     self->decided = true;
     return NODE_CAPSULE_ROUND_NONE;
+}
+
+node_capsule_round_t
+node_capsule_claims_after_block (node_capsule_claims_t *self, uint64_t height, uint64_t time_ms)
+{
+    if (self->decided) {
+        if (!self->have_best || time_ms < self->deadline_ms)
+            return NODE_CAPSULE_ROUND_OPEN;
+        memcpy (self->missed[self->missed_count++], self->best_from, WD_PUBKEY_LEN);
+        node_capsule_round_t next = s_claims_next_round (self, height);
+        return next == NODE_CAPSULE_ROUND_NEXT ? NODE_CAPSULE_ROUND_MISSED : next;
+    }
+    if (height < node_capsule_claims_end (self))
+        return NODE_CAPSULE_ROUND_OPEN;
+    if (self->have_best) {
+        self->decided = true;
+        self->deadline_ms =
+            time_ms > UINT64_MAX - self->budget_ms ? UINT64_MAX : time_ms + self->budget_ms;
+        return NODE_CAPSULE_ROUND_SELECTED;
+    }
+    return s_claims_next_round (self, height);
 }
 
 /* ---- sortition --------------------------------------------------------- */

@@ -16,7 +16,9 @@
  *   - the holder's key release decision, in the documented order;
  *   - the claim rounds: which claims count, the lowest priority wins (ties
  *     to the lower node id), a round closes NODE_CAPSULE_CLAIM_BLOCKS after
- *     it opened, NODE_CAPSULE_CLAIM_ROUNDS rounds then no executor;
+ *     it opened, an executor that misses its deadline (by block time) is
+ *     passed over and the next round opens, NODE_CAPSULE_CLAIM_ROUNDS
+ *     rounds in all then no executor;
  *   - the sortition input of a node: its weight in the validator set of the
  *     post's height (reputation weights), the set's total, and tau.
  */
@@ -127,10 +129,15 @@ node_capsule_names (const capsule_task_t *task, const uint8_t origin[WD_PUBKEY_L
 typedef struct {
     uint64_t height; /* block that committed the post */
     uint32_t round;
-    bool decided; /* an executor, or none after the last round */
+    uint64_t opened; /* the open round's window is (opened, opened + CLAIM_BLOCKS] */
+    bool decided;    /* an executor, or none after the last round */
     bool have_best;
     uint8_t best_from[WD_PUBKEY_LEN];
     cons_sortition_claim_t best;
+    uint64_t budget_ms;   /* the task's wall limit + the chain's task_grace_ms */
+    uint64_t deadline_ms; /* the executor's: its selecting block's time + budget */
+    size_t missed_count;  /* executors passed over for a missed deadline */
+    uint8_t missed[NODE_CAPSULE_CLAIM_ROUNDS][WD_PUBKEY_LEN];
 } node_capsule_claims_t;
 
 typedef enum {
@@ -139,6 +146,7 @@ typedef enum {
     NODE_CAPSULE_CLAIM_HEIGHT,      /* its height is not the post's */
     NODE_CAPSULE_CLAIM_ROUND,       /* for another round than the open one */
     NODE_CAPSULE_CLAIM_LATE,        /* committed after its round closed */
+    NODE_CAPSULE_CLAIM_MISSED,      /* its signer missed this task's deadline before */
 } node_capsule_claim_verdict_t;
 
 typedef enum {
@@ -146,31 +154,48 @@ typedef enum {
     NODE_CAPSULE_ROUND_SELECTED, /* best_from is the executor */
     NODE_CAPSULE_ROUND_NEXT,     /* no claim: round + 1 is open */
     NODE_CAPSULE_ROUND_NONE,     /* no claim in the last round: no executor */
+    NODE_CAPSULE_ROUND_MISSED,   /* the executor missed its deadline: round + 1 is open */
 } node_capsule_round_t;
 
-/* Rounds of a post committed at post_height; round 0 open. */
+/* Rounds of a post committed at post_height; round 0 open. budget_ms is
+   the task's wall-time limit plus the chain's task_grace_ms: a decided
+   executor's deadline is the time of the block that decided it plus the
+   budget (saturating). */
 void
-node_capsule_claims_init (node_capsule_claims_t *self, uint64_t post_height);
+node_capsule_claims_init (node_capsule_claims_t *self, uint64_t post_height, uint64_t budget_ms);
 
-/* The last block of round: post height + NODE_CAPSULE_CLAIM_BLOCKS *
-   (round + 1). */
+/* The last block of the open round: opened + NODE_CAPSULE_CLAIM_BLOCKS
+   (opened is the post's height, then each round's end, or the block at
+   which an executor missed its deadline). */
 uint64_t
 node_capsule_claims_end (const node_capsule_claims_t *self);
+
+/* Whether node missed this task's deadline as its executor before (such
+   a node is never counted again). */
+bool
+node_capsule_claims_missed (const node_capsule_claims_t *self, const uint8_t node[WD_PUBKEY_LEN]);
 
 /* A claim from `from` committed at commit_height, for (claim_height,
    claim_round), whose VRF proof the caller has verified
    (cons_sortition_verify with node_capsule_sortition_input). Counts it or
-   says why not; among counted claims the lowest priority is kept
-   (cons_sortition_priority_cmp), equal priorities to the lower node id. */
+   says why not (a signer that missed this task's deadline before:
+   NODE_CAPSULE_CLAIM_MISSED); among counted claims the lowest priority is
+   kept (cons_sortition_priority_cmp), equal priorities to the lower node
+   id. */
 node_capsule_claim_verdict_t
 node_capsule_claims_offer (node_capsule_claims_t *self, uint64_t commit_height,
                            uint64_t claim_height, uint32_t claim_round,
                            const uint8_t from[WD_PUBKEY_LEN], const cons_sortition_claim_t *claim);
 
-/* After the block at height (every record of it offered): closes the round
-   when height reaches its end. */
+/* After the block at height with time time_ms (every record of it
+   offered; the caller stops calling once the task has a receipt or a
+   failure): closes the open round when height reaches its end (SELECTED:
+   the deadline is set from time_ms; NEXT; NONE). Once decided, an
+   executor whose deadline time_ms has reached is passed over: MISSED with
+   round + 1 open from this block, or NONE when that was the last round
+   (missed_count tells the two NONEs apart). */
 node_capsule_round_t
-node_capsule_claims_after_block (node_capsule_claims_t *self, uint64_t height);
+node_capsule_claims_after_block (node_capsule_claims_t *self, uint64_t height, uint64_t time_ms);
 
 /* ---- sortition --------------------------------------------------------- */
 

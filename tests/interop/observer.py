@@ -206,7 +206,7 @@ PARAMS = ("agree_commit_ms", "agree_filter_ms", "agree_precommit_delta_ms", "agr
           "agree_prevote_delta_ms", "agree_prevote_ms", "agree_propose_delta_ms",
           "agree_propose_ms", "agree_timeout_max_ms", "block_max_bytes", "epoch_blocks",
           "proposer_vrf", "seed_lookback", "verifiers")
-OPTIONAL_PARAMS = {"agree_idle_ms": 1000, "proposers": 5}
+OPTIONAL_PARAMS = {"agree_idle_ms": 1000, "proposers": 5, "task_grace_ms": 300000}
 
 
 def open_cert(data):

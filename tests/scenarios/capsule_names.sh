@@ -26,7 +26,11 @@
 #   nodes' state directories fails (exit 3 in its receipt, nothing in /out);
 #   a memory hog with --mem 32M is killed: memory ->
 #   the executor's whole wardend is killed (kill -9) while the task runs and
-#   restarted: the task ends with exactly one receipt in every ledger.
+#   restarted: the task ends with exactly one receipt in every ledger ->
+#   an executor killed for good: its deadline (wall limit + the genesis's
+#   task_grace_ms, by block time) passes, another node claims the task and
+#   runs it, one receipt (the other's); the lost node comes back, catches
+#   up and publishes nothing for it.
 # Usage: capsule_names.sh WARDEND WARDENCTL CAPSULE_SUBMIT
 set -euo pipefail
 WARDEND=$1
@@ -42,7 +46,7 @@ work_base=/dev/shm/$(basename "$tmp")
 listener=
 trap '[ -n "$listener" ] && kill "$listener" 2> /dev/null; mesh_cleanup; rm -rf "$tmp" "$work_base"-n*' EXIT
 step() { echo "--- $* ($SECONDS s)"; }
-N=3
+N=4
 
 [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] || {
     echo "no tmpfs at /dev/shm: skipped"
@@ -84,6 +88,7 @@ expect_exit() {
 
 step "a cluster of $N nodes"
 mesh_make $N
+mesh_genesis mesh-test --param task_grace_ms=3000
 for ((i = 0; i < N; i++)); do
     cat > "$tmp/n$i/conf.d/60-capsule.conf" << EOF
 capsule
@@ -293,6 +298,50 @@ cs 0 alice status "$slow" --json > "$tmp/slow.json" || true
 # it ran twice (killed, then again after the restart), and one receipt came of it
 [ "$(grep -c "executes task ${slow:0:8}" "$tmp/n$victim/wardend.log")" = 2 ] ||
     mesh_fail "the restarted executor did not run the task again"
+
+step "an executor lost for good: its deadline passes and another node runs the task"
+printf '#!/bin/sh\nsleep 2\necho done > /out/done.txt\n' > "$tmp/lost.sh"
+# n0 holds the code and the environment: a task n0 executes is submitted again
+for try in 1 2 3 4 5 6; do
+    lost=$(cs 0 alice --code "$tmp/lost.sh" --env "$envid" --to me --time 4s --json 2> /dev/null |
+        "$PY" -c "import json,sys; print(json.load(sys.stdin)['task'])")
+    exec_is() {
+        cs 0 alice status "$lost" --json > "$tmp/lost-st.json" 2> /dev/null || true
+        [ "$(json "$tmp/lost-st.json" '"executor" in j')" = True ]
+    }
+    mesh_wait 20 exec_is || mesh_fail "no executor for the task"
+    victim=$(json "$tmp/lost-st.json" 'j["executor"]')
+    victim=${victim#n}
+    [ "$victim" != 0 ] && break
+    mesh_wait 30 state_is 0 "$lost" done || mesh_fail "n0's task did not end"
+done
+[ "$victim" != 0 ] || mesh_fail "n0 executed six tasks in a row"
+mesh_wait 20 state_is "$victim" "$lost" running || mesh_fail "the task never ran on n$victim"
+mesh_kill "$victim"
+echo "killed n$victim for good while it ran task ${lost:0:8}"
+mesh_wait 60 state_is 0 "$lost" done || {
+    cat "$tmp/st.json"
+    mesh_fail "the task did not move on from the lost executor"
+}
+cs 0 alice status "$lost" --json > "$tmp/lost.json"
+cat "$tmp/lost.json"
+after=$(json "$tmp/lost.json" 'j["executor"]')
+[ "$after" != "n$victim" ] || mesh_fail "the lost node is still named the executor"
+[ "$(json "$tmp/lost.json" 'j["receipt"]["exit"]')" = 0 ] || mesh_fail "the new executor's run failed"
+grep -q "executor n$victim missed its deadline" "$tmp/n0/wardend.log" ||
+    mesh_fail "n0 does not say n$victim missed its deadline"
+mesh_start "$victim"
+mesh_wait_up "$victim"
+mesh_wait 30 receipt_in "$victim" "$lost" || mesh_fail "n$victim did not catch up to the receipt"
+h=$(ledger_tip 0)
+mesh_wait 10 ledger_tips_at_least $((h + 3)) 0 "$victim" || mesh_fail "the ledger stopped"
+for ((i = 0; i < N; i++)); do
+    [ "$(ledger_receipts "$i" "$lost")" = 1 ] ||
+        mesh_fail "n$i holds $(ledger_receipts "$i" "$lost") receipts for the moved task"
+done
+! grep -q "task ${lost:0:8} finished; receipt published" "$tmp/n$victim/wardend.log" ||
+    mesh_fail "the lost node published a receipt for a task that moved on"
+echo "task ${lost:0:8}: n$victim lost, $after ran it; one receipt in every ledger"
 
 mesh_check_logs
 step "ok"

@@ -396,12 +396,17 @@ s_claim (uint8_t first)
     return c;
 }
 
+/* Blocks 1 s apart (block h at h seconds) and a budget no test below
+   reaches, unless it says otherwise. */
+#define S_TIME(h) ((uint64_t)(h)*1000)
+#define S_BUDGET  1000000
+
 static void
 test_claims_lowest_wins (void **state)
 {
     (void)state;
     node_capsule_claims_t c;
-    node_capsule_claims_init (&c, 10);
+    node_capsule_claims_init (&c, 10, S_BUDGET);
     assert_int_equal (node_capsule_claims_end (&c), 14);
     cons_sortition_claim_t a = s_claim (0x50), b = s_claim (0x20), d = s_claim (0x30);
     assert_int_equal (node_capsule_claims_offer (&c, 11, 10, 0, s_origin, &a),
@@ -410,15 +415,18 @@ test_claims_lowest_wins (void **state)
                       NODE_CAPSULE_CLAIM_COUNTED);
     assert_int_equal (node_capsule_claims_offer (&c, 14, 10, 0, s_exec, &d),
                       NODE_CAPSULE_CLAIM_COUNTED); /* the window's last block counts */
-    assert_int_equal (node_capsule_claims_after_block (&c, 13), NODE_CAPSULE_ROUND_OPEN);
-    assert_int_equal (node_capsule_claims_after_block (&c, 14), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 13, S_TIME (13)),
+                      NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 14, S_TIME (14)),
+                      NODE_CAPSULE_ROUND_SELECTED);
     assert_memory_equal (c.best_from, s_other, 32);
     assert_memory_equal (c.best.priority, b.priority, 32);
     /* decided: later claims and blocks change nothing */
     cons_sortition_claim_t z = s_claim (0x00);
     assert_int_equal (node_capsule_claims_offer (&c, 14, 10, 0, s_exec, &z),
                       NODE_CAPSULE_CLAIM_DECIDED);
-    assert_int_equal (node_capsule_claims_after_block (&c, 15), NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 15, S_TIME (15)),
+                      NODE_CAPSULE_ROUND_OPEN);
     assert_memory_equal (c.best_from, s_other, 32);
 }
 
@@ -429,19 +437,21 @@ test_claims_tie_lower_id (void **state)
     node_capsule_claims_t c;
     cons_sortition_claim_t x = s_claim (0x10);
     /* either order: the lower node id wins the tie */
-    node_capsule_claims_init (&c, 1);
+    node_capsule_claims_init (&c, 1, S_BUDGET);
     assert_int_equal (node_capsule_claims_offer (&c, 2, 1, 0, s_exec, &x),
                       NODE_CAPSULE_CLAIM_COUNTED);
     assert_int_equal (node_capsule_claims_offer (&c, 2, 1, 0, s_holder, &x),
                       NODE_CAPSULE_CLAIM_COUNTED);
-    assert_int_equal (node_capsule_claims_after_block (&c, 5), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 5, S_TIME (5)),
+                      NODE_CAPSULE_ROUND_SELECTED);
     assert_memory_equal (c.best_from, s_holder, 32);
-    node_capsule_claims_init (&c, 1);
+    node_capsule_claims_init (&c, 1, S_BUDGET);
     assert_int_equal (node_capsule_claims_offer (&c, 2, 1, 0, s_holder, &x),
                       NODE_CAPSULE_CLAIM_COUNTED);
     assert_int_equal (node_capsule_claims_offer (&c, 3, 1, 0, s_exec, &x),
                       NODE_CAPSULE_CLAIM_COUNTED);
-    assert_int_equal (node_capsule_claims_after_block (&c, 5), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 5, S_TIME (5)),
+                      NODE_CAPSULE_ROUND_SELECTED);
     assert_memory_equal (c.best_from, s_holder, 32);
 }
 
@@ -450,7 +460,7 @@ test_claims_ignored (void **state)
 {
     (void)state;
     node_capsule_claims_t c;
-    node_capsule_claims_init (&c, 10);
+    node_capsule_claims_init (&c, 10, S_BUDGET);
     cons_sortition_claim_t a = s_claim (0x01);
     assert_int_equal (node_capsule_claims_offer (&c, 11, 9, 0, s_exec, &a),
                       NODE_CAPSULE_CLAIM_HEIGHT);
@@ -459,7 +469,8 @@ test_claims_ignored (void **state)
     assert_int_equal (node_capsule_claims_offer (&c, 15, 10, 0, s_exec, &a),
                       NODE_CAPSULE_CLAIM_LATE);
     assert_false (c.have_best);
-    assert_int_equal (node_capsule_claims_after_block (&c, 14), NODE_CAPSULE_ROUND_NEXT);
+    assert_int_equal (node_capsule_claims_after_block (&c, 14, S_TIME (14)),
+                      NODE_CAPSULE_ROUND_NEXT);
 }
 
 static void
@@ -467,34 +478,111 @@ test_claims_rounds (void **state)
 {
     (void)state;
     node_capsule_claims_t c;
-    node_capsule_claims_init (&c, 100);
+    node_capsule_claims_init (&c, 100, S_BUDGET);
     /* round 0: (100, 104] with no claim */
     for (uint64_t h = 101; h < 104; h++)
-        assert_int_equal (node_capsule_claims_after_block (&c, h), NODE_CAPSULE_ROUND_OPEN);
-    assert_int_equal (node_capsule_claims_after_block (&c, 104), NODE_CAPSULE_ROUND_NEXT);
+        assert_int_equal (node_capsule_claims_after_block (&c, h, S_TIME (h)),
+                          NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 104, S_TIME (104)),
+                      NODE_CAPSULE_ROUND_NEXT);
     assert_int_equal (c.round, 1);
     assert_int_equal (node_capsule_claims_end (&c), 108);
     /* a round 0 claim now is for the wrong round */
     cons_sortition_claim_t a = s_claim (0x01);
     assert_int_equal (node_capsule_claims_offer (&c, 105, 100, 0, s_exec, &a),
                       NODE_CAPSULE_CLAIM_ROUND);
-    assert_int_equal (node_capsule_claims_after_block (&c, 108), NODE_CAPSULE_ROUND_NEXT);
+    assert_int_equal (node_capsule_claims_after_block (&c, 108, S_TIME (108)),
+                      NODE_CAPSULE_ROUND_NEXT);
     assert_int_equal (c.round, 2);
     /* round 2 is the last: nobody by block 112, no executor */
-    assert_int_equal (node_capsule_claims_after_block (&c, 111), NODE_CAPSULE_ROUND_OPEN);
-    assert_int_equal (node_capsule_claims_after_block (&c, 112), NODE_CAPSULE_ROUND_NONE);
+    assert_int_equal (node_capsule_claims_after_block (&c, 111, S_TIME (111)),
+                      NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 112, S_TIME (112)),
+                      NODE_CAPSULE_ROUND_NONE);
     assert_true (c.decided);
     assert_int_equal (node_capsule_claims_offer (&c, 112, 100, 2, s_exec, &a),
                       NODE_CAPSULE_CLAIM_DECIDED);
 
     /* a claim in round 1 wins there */
-    node_capsule_claims_init (&c, 100);
-    assert_int_equal (node_capsule_claims_after_block (&c, 104), NODE_CAPSULE_ROUND_NEXT);
+    node_capsule_claims_init (&c, 100, S_BUDGET);
+    assert_int_equal (node_capsule_claims_after_block (&c, 104, S_TIME (104)),
+                      NODE_CAPSULE_ROUND_NEXT);
     assert_int_equal (node_capsule_claims_offer (&c, 106, 100, 1, s_exec, &a),
                       NODE_CAPSULE_CLAIM_COUNTED);
-    assert_int_equal (node_capsule_claims_after_block (&c, 107), NODE_CAPSULE_ROUND_OPEN);
-    assert_int_equal (node_capsule_claims_after_block (&c, 108), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 107, S_TIME (107)),
+                      NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 108, S_TIME (108)),
+                      NODE_CAPSULE_ROUND_SELECTED);
     assert_memory_equal (c.best_from, s_exec, 32);
+}
+
+/* An executor that misses its deadline (the selecting block's time plus
+   the budget, by block time) is passed over: the next round opens from that
+   block, its claims never count again, and after the last round the task
+   has no executor with missed_count telling why. */
+static void
+test_claims_deadline (void **state)
+{
+    (void)state;
+    node_capsule_claims_t c;
+    node_capsule_claims_init (&c, 100, 5000);
+    cons_sortition_claim_t a = s_claim (0x01), b = s_claim (0x02), d = s_claim (0x03);
+    assert_int_equal (node_capsule_claims_offer (&c, 101, 100, 0, s_exec, &a),
+                      NODE_CAPSULE_CLAIM_COUNTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 104, 104000),
+                      NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (c.deadline_ms, 109000);
+    /* a block just before the deadline changes nothing, however high */
+    assert_int_equal (node_capsule_claims_after_block (&c, 150, 108999), NODE_CAPSULE_ROUND_OPEN);
+    assert_false (node_capsule_claims_missed (&c, s_exec));
+    /* the block that reaches it passes s_exec over: round 1 opens there */
+    assert_int_equal (node_capsule_claims_after_block (&c, 151, 109000), NODE_CAPSULE_ROUND_MISSED);
+    assert_int_equal (c.round, 1);
+    assert_false (c.decided);
+    assert_false (c.have_best);
+    assert_int_equal (node_capsule_claims_end (&c), 155);
+    assert_true (node_capsule_claims_missed (&c, s_exec));
+    assert_false (node_capsule_claims_missed (&c, s_holder));
+    /* its claim for the new round does not count; another's does */
+    assert_int_equal (node_capsule_claims_offer (&c, 152, 100, 1, s_exec, &a),
+                      NODE_CAPSULE_CLAIM_MISSED);
+    assert_int_equal (node_capsule_claims_offer (&c, 153, 100, 1, s_holder, &b),
+                      NODE_CAPSULE_CLAIM_COUNTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 154, 154000), NODE_CAPSULE_ROUND_OPEN);
+    assert_int_equal (node_capsule_claims_after_block (&c, 155, 155000),
+                      NODE_CAPSULE_ROUND_SELECTED);
+    assert_memory_equal (c.best_from, s_holder, 32);
+    assert_int_equal (c.deadline_ms, 160000);
+    /* s_holder misses too: round 2, the last, goes to s_other; when it
+       misses as well, the rounds are over */
+    assert_int_equal (node_capsule_claims_after_block (&c, 160, 160000), NODE_CAPSULE_ROUND_MISSED);
+    assert_int_equal (node_capsule_claims_offer (&c, 161, 100, 2, s_other, &d),
+                      NODE_CAPSULE_CLAIM_COUNTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 164, 164000),
+                      NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 170, 169000), NODE_CAPSULE_ROUND_NONE);
+    assert_int_equal (c.missed_count, 3);
+    assert_memory_equal (c.missed[2], s_other, 32);
+    assert_true (c.decided);
+    assert_int_equal (node_capsule_claims_after_block (&c, 171, 999999), NODE_CAPSULE_ROUND_OPEN);
+
+    /* a round that ends empty after a missed deadline: no executor, and
+       missed_count says one timed out */
+    node_capsule_claims_init (&c, 1, 10);
+    assert_int_equal (node_capsule_claims_offer (&c, 2, 1, 0, s_exec, &a),
+                      NODE_CAPSULE_CLAIM_COUNTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 5, 5000), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 6, 5010), NODE_CAPSULE_ROUND_MISSED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 10, 6000), NODE_CAPSULE_ROUND_NEXT);
+    assert_int_equal (node_capsule_claims_after_block (&c, 14, 7000), NODE_CAPSULE_ROUND_NONE);
+    assert_int_equal (c.missed_count, 1);
+
+    /* the deadline saturates */
+    node_capsule_claims_init (&c, 1, UINT64_MAX);
+    assert_int_equal (node_capsule_claims_offer (&c, 2, 1, 0, s_exec, &a),
+                      NODE_CAPSULE_CLAIM_COUNTED);
+    assert_int_equal (node_capsule_claims_after_block (&c, 5, 5000), NODE_CAPSULE_ROUND_SELECTED);
+    assert_int_equal (c.deadline_ms, UINT64_MAX);
 }
 
 /* ---- sortition --------------------------------------------------------- */
@@ -623,6 +711,7 @@ main (void)
         cmocka_unit_test (test_claims_tie_lower_id),
         cmocka_unit_test (test_claims_ignored),
         cmocka_unit_test (test_claims_rounds),
+        cmocka_unit_test (test_claims_deadline),
         cmocka_unit_test (test_sortition_input),
         cmocka_unit_test (test_sortition_weighted),
     };
