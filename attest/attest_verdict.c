@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "attest_appraise.h"
+#include "wd_cert.h"
 #include "wd_codec.h"
 #include "wd_hash.h"
 
@@ -278,7 +279,7 @@ attest_verdict_appraise (const attest_evidence_t *ev,
     }
     if (strcmp (ev->tamper, "tampered") == 0)
         out->claims[ATTEST_CLAIM_KEY_PROTECTION] = ATTEST_TRUST_CONTRAINDICATED;
-    else if (strcmp (ev->key_protection, "software") == 0)
+    else if (wd_cert_protection_is_software (ev->key_protection))
         out->claims[ATTEST_CLAIM_KEY_PROTECTION] = ATTEST_TRUST_NONE;
     else
         out->claims[ATTEST_CLAIM_KEY_PROTECTION] = ATTEST_TRUST_AFFIRMING;

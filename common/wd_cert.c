@@ -35,6 +35,15 @@ wd_cert_name_valid (const char *name)
     return s_charset (name, WD_CERT_NAME_MAX, "._-", true);
 }
 
+bool
+wd_cert_protection_is_software (const char *key_protection)
+{
+    static const char suffix[] = "-software";
+    size_t len = strlen (key_protection), slen = sizeof suffix - 1;
+    return strcmp (key_protection, "software") == 0 ||
+           (len > slen && strcmp (key_protection + len - slen, suffix) == 0);
+}
+
 static bool
 s_protection_valid (const char *protection)
 {

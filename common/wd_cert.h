@@ -39,6 +39,13 @@ extern const uint8_t wd_cert_no_chain[WD_CHAIN_ID_LEN];
 bool
 wd_cert_name_valid (const char *name);
 
+/* True when key_protection says the identity key lives in software:
+   "software" (a key file) or a name ending in "-software" (a software
+   PKCS#11 token: "pkcs11-software"). Reputation gives such a node the
+   software tier. */
+bool
+wd_cert_protection_is_software (const char *key_protection);
+
 /* Signs cert with sign (which must sign for cert->sign_pk) and returns the
    certificate's canonical bytes in *out (caller frees). WD_ERR_BAD_VALUE for
    an invalid name or key protection. */

@@ -148,7 +148,7 @@ void
 wd_keystore_status (const wd_keystore_t *self, wd_keystore_status_t *status)
 {
     status->backend = self->backend->name;
-    status->key_protection = self->backend->key_protection;
+    status->key_protection = self->backend->key_protection (self->state);
     status->tamper = self->backend->tamper (self->state);
     status->healthy = self->healthy;
     status->signatures = self->signatures;

@@ -37,7 +37,8 @@ typedef struct {
 
 typedef struct {
     const char *backend;        /* "file", "pkcs11", "zymbit" */
-    const char *key_protection; /* recorded in the node certificate: "software", "pkcs11" */
+    const char *key_protection; /* recorded in the node certificate: "software", "pkcs11",
+                                   "pkcs11-software", "zymbit" */
     const char *tamper;         /* "not-supported", "clear", or "tampered" */
     bool healthy;               /* the last operation succeeded */
     uint64_t signatures;        /* signatures made since open */
@@ -46,7 +47,10 @@ typedef struct {
 /* A backend's operations; the state pointer is the backend's own. */
 typedef struct {
     const char *name;
-    const char *key_protection;
+    /* What protects the open key, for the node certificate: a backend that
+       can only tell once it has found its device (pkcs11: a hardware slot
+       or a software token) answers from its state. */
+    const char *(*key_protection) (void *state);
     /* Creates a new key where params point; must not replace one. */
     wd_err_t (*generate) (const wd_keystore_params_t *params);
     wd_err_t (*open) (const wd_keystore_params_t *params, void **state,

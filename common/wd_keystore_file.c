@@ -63,6 +63,13 @@ s_tamper (void *state)
     return "not-supported";
 }
 
+static const char *
+s_key_protection (void *state)
+{
+    (void)state;
+    return "software";
+}
+
 static void
 s_close (void **state)
 {
@@ -72,7 +79,7 @@ s_close (void **state)
 
 const wd_keystore_backend_t wd_keystore_file_backend = {
     .name = "file",
-    .key_protection = "software",
+    .key_protection = s_key_protection,
     .generate = s_generate,
     .open = s_open,
     .sign = s_sign,

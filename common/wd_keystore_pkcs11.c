@@ -58,6 +58,7 @@ typedef struct {
     bool have_session;
     CK_OBJECT_HANDLE key;
     uint8_t public_key[WD_PUBKEY_LEN];
+    bool hardware_slot; /* the token's slot says CKF_HW_SLOT */
 } s_p11_t;
 
 /* ---- PIN ------------------------------------------------------------------------------------ */
@@ -209,7 +210,8 @@ s_load (s_p11_t *self, const char *module)
     return WD_OK;
 }
 
-/* The slot whose token's label is self->token. */
+/* The slot whose token's label is self->token; notes whether the module
+   calls it a hardware slot. */
 static wd_err_t
 s_find_slot (s_p11_t *self, CK_SLOT_ID *slot)
 {
@@ -238,6 +240,9 @@ s_find_slot (s_p11_t *self, CK_SLOT_ID *slot)
         if (len == want && memcmp (info.label, self->token, want) == 0) {
             *slot = slots[i];
             err = WD_OK;
+            CK_SLOT_INFO slot_info;
+            self->hardware_slot = self->p11->C_GetSlotInfo (slots[i], &slot_info) == CKR_OK &&
+                                  (slot_info.flags & CKF_HW_SLOT) != 0;
         }
     }
     free (slots);
@@ -519,6 +524,17 @@ s_tamper (void *state)
     return "not-supported";
 }
 
+/* "pkcs11" only for a token in a slot its module calls hardware
+   (CKF_HW_SLOT); a software token such as SoftHSM2 keeps its keys in files,
+   so its certificate says "pkcs11-software" and reputation counts it as
+   software. */
+static const char *
+s_key_protection (void *state)
+{
+    const s_p11_t *self = state;
+    return self->hardware_slot ? "pkcs11" : "pkcs11-software";
+}
+
 static void
 s_close (void **state)
 {
@@ -528,7 +544,7 @@ s_close (void **state)
 
 const wd_keystore_backend_t wd_keystore_pkcs11_backend = {
     .name = "pkcs11",
-    .key_protection = "pkcs11",
+    .key_protection = s_key_protection,
     .generate = s_generate,
     .open = s_open,
     .sign = s_sign,

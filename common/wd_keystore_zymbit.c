@@ -116,6 +116,13 @@ s_tamper (void *state)
     return breached || !bound ? "tampered" : "clear";
 }
 
+static const char *
+s_key_protection (void *state)
+{
+    (void)state;
+    return "zymbit";
+}
+
 static void
 s_close (void **state)
 {
@@ -129,7 +136,7 @@ s_close (void **state)
 
 const wd_keystore_backend_t wd_keystore_zymbit_backend = {
     .name = "zymbit",
-    .key_protection = "zymbit",
+    .key_protection = s_key_protection,
     .generate = s_generate,
     .open = s_open,
     .sign = s_sign,

@@ -66,14 +66,21 @@ struct cons_reputation {
     size_t retired_count, retired_cap;
 };
 
+/* The tier of a node certificate's key protection. */
+static uint32_t
+s_tier_bp (const wd_cert_t *cert)
+{
+    return wd_cert_protection_is_software (cert->key_protection) ? CONS_REP_TIER_SOFTWARE_BP
+                                                                 : CONS_REP_BP;
+}
+
 static void
 s_entry_init (cons_rep_entry_t *e, const wd_cert_t *cert)
 {
     memset (e, 0, sizeof *e);
     memcpy (e->id, cert->sign_pk, WD_PUBKEY_LEN);
     snprintf (e->name, sizeof e->name, "%s", cert->name);
-    e->tier_bp =
-        strcmp (cert->key_protection, "software") == 0 ? CONS_REP_TIER_SOFTWARE_BP : CONS_REP_BP;
+    e->tier_bp = s_tier_bp (cert);
     e->cert = *cert;
 }
 
@@ -549,8 +556,7 @@ s_apply_rotate (cons_reputation_t *self, const wd_envelope_t *env, uint64_t heig
     r->row = (size_t)(e - self->entries);
     memcpy (e->id, cert.sign_pk, WD_PUBKEY_LEN);
     e->cert = cert;
-    e->tier_bp =
-        strcmp (cert.key_protection, "software") == 0 ? CONS_REP_TIER_SOFTWARE_BP : CONS_REP_BP;
+    e->tier_bp = s_tier_bp (&cert);
     e->rotated = height;
     self->members_version++;
     return WD_OK;

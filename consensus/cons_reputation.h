@@ -40,7 +40,8 @@
  * 10000 with pass = (passed + 1) * 10000 / (passed + failed + 2),
  * participation = (made + 1) * 10000 / (possible + 2), tier from the
  * node certificate's key_protection: CONS_REP_TIER_SOFTWARE_BP for
- * "software", 10000 otherwise; 0 while quarantined.
+ * "software" and "*-software" (wd_cert_protection_is_software), 10000
+ * otherwise; 0 while quarantined.
  * weight = 0 (out of the validator set) while quarantined or while the
  * node's latest decided attestation (cons_reputation_node_status) is
  * contraindicated, else min(CONS_REP_WEIGHT_CAP, max(CONS_REP_WEIGHT_FLOOR,
@@ -63,7 +64,7 @@
 #define CONS_REP_VERSION           1
 #define CONS_REP_DECAY_DIV         4    /* each epoch keeps 3/4 of every counter */
 #define CONS_REP_QUARANTINE_EPOCHS 4    /* epochs of quarantine after equivocation */
-#define CONS_REP_TIER_SOFTWARE_BP  5000 /* key protection "software" */
+#define CONS_REP_TIER_SOFTWARE_BP  5000 /* key protection "software", "*-software" */
 #define CONS_REP_WEIGHT_FLOOR      1
 #define CONS_REP_WEIGHT_CAP        100
 #define CONS_REP_BP                10000          /* basis points: 100 % */

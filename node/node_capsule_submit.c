@@ -648,7 +648,7 @@ static const char s_usage[] =
     "                 [--out DIR] [--json]\n"
     "      seal and upload the code, environment and inputs, submit the task\n"
     "  capsule-submit put FILE [--kind data|code|env] [--allow-code ID]... [--min-tier T]\n"
-    "                 [--json]\n"
+    "                 [--allow-node NODE]... [--json]\n"
     "      seal one capsule for the local node and upload it; prints its id\n"
     "  capsule-submit status TASK [--json]    where a task stands\n"
     "  capsule-submit open CAPSULE|FILE [--from NODE] [--out DIR] [--json]\n"
@@ -764,10 +764,13 @@ s_cmd_put (int argc, char **argv)
         { "kind", required_argument, NULL, 'k' },
         { "allow-code", required_argument, NULL, 'c' },
         { "min-tier", required_argument, NULL, 't' },
+        { "allow-node", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    const char *allow_nodes[CAPSULE_POLICY_LIST_MAX];
+    size_t n_allow_nodes = 0;
     capsule_policy_t *policy = calloc (1, sizeof *policy);
     if (!policy)
         return s_fail (EXIT_INTERNAL, "out of memory");
@@ -775,7 +778,7 @@ s_cmd_put (int argc, char **argv)
     capsule_kind_t kind = CAPSULE_KIND_DATA;
     int opt, status = 0;
     optind = 1;
-    while ((opt = getopt_long (argc, argv, "k:c:t:jh", options, NULL)) != -1 && !status) {
+    while ((opt = getopt_long (argc, argv, "k:c:t:n:jh", options, NULL)) != -1 && !status) {
         switch (opt) {
             case 'k':
                 if (!capsule_kind_parse (optarg, strlen (optarg), &kind) ||
@@ -790,6 +793,13 @@ s_cmd_put (int argc, char **argv)
             case 't':
                 if (!capsule_tier_parse (optarg, strlen (optarg), &policy->min_tier))
                     status = s_fail (EXIT_USAGE, "--min-tier: none, warning or affirming");
+                break;
+            case 'n':
+                if (n_allow_nodes == CAPSULE_POLICY_LIST_MAX)
+                    status = s_fail (EXIT_USAGE, "--allow-node: at most %d nodes",
+                                     CAPSULE_POLICY_LIST_MAX);
+                else
+                    allow_nodes[n_allow_nodes++] = optarg;
                 break;
             case 'j':
                 s_json = true;
@@ -811,6 +821,14 @@ s_cmd_put (int argc, char **argv)
         status = s_user_load (&u);
     if (!status)
         status = s_info (&info);
+    for (size_t i = 0; i < n_allow_nodes && !status; i++) {
+        const node_capsule_node_t *n = s_find_node (&info, allow_nodes[i]);
+        if (!n)
+            status =
+                s_fail (EXIT_USAGE, "--allow-node: no node '%s' in this cluster", allow_nodes[i]);
+        else
+            memcpy (policy->nodes[policy->n_nodes++], n->id, sizeof policy->nodes[0]);
+    }
     if (!status) {
         capsule_policy_normalize (policy);
         status = s_seal_path (&info, &u, argv[optind], kind, policy, id);

@@ -261,6 +261,13 @@ node_keys_main (void)
         node_child_fail (parent, err, "keystore %s: %s (%s; %s)", backend, wd_strerror (err),
                          wd_err_name (err), where);
     }
+    /* nor claim a protection its key does not have */
+    wd_keystore_status_t ks_status;
+    wd_keystore_status (ks, &ks_status);
+    if (have_cert && strcmp (cert.key_protection, ks_status.key_protection) != 0)
+        node_child_fail (parent, WD_ERR_KEY_MISMATCH,
+                         "node.cert claims key protection %s, but keystore %s provides %s",
+                         cert.key_protection, backend, ks_status.key_protection);
     wd_vrf_key_t *vrf = s_load_vrf (cfg, parent, have_cert ? &cert : NULL);
     node_guard_t *guard = s_open_guard (cfg, parent);
     wd_log_info ("keystore %s open, identity %s, VRF key %s", backend,

@@ -304,7 +304,6 @@ s_cmd_init (int argc, char **argv)
                               "init: %s: %s (%s)", where, wd_strerror (err), wd_err_name (err));
     wd_cert_t cert = { .created = (uint64_t)time (NULL) };
     snprintf (cert.name, sizeof cert.name, "%s", name);
-    snprintf (cert.key_protection, sizeof cert.key_protection, "%s", ks_backend->key_protection);
     int status = s_new_keyfile (vrf, WD_KEYFILE_ECVRF, cert.vrf_pk);
     if (status == 0)
         status = s_new_keyfile (curve, WD_KEYFILE_X25519, cert.curve_pk);
@@ -317,6 +316,9 @@ s_cmd_init (int argc, char **argv)
         return node_ctl_fail (NODE_CTL_EXIT_INTERNAL, "init: %s: %s (%s)", where, wd_strerror (err),
                               wd_err_name (err));
     memcpy (cert.sign_pk, wd_keystore_public_key (ks), WD_PUBKEY_LEN);
+    wd_keystore_status_t ks_status;
+    wd_keystore_status (ks, &ks_status);
+    snprintf (cert.key_protection, sizeof cert.key_protection, "%s", ks_status.key_protection);
     uint8_t *cert_bytes;
     size_t cert_len;
     err = wd_cert_seal (&cert, wd_keystore_sign_fn, ks, &cert_bytes, &cert_len);

@@ -61,10 +61,10 @@ step "wardenctl init --backend pkcs11 generates a non-extractable key pair in th
 ctl init --name p11-node --backend pkcs11 --module "$MODULE" --token warden-scenario \
     --key-label warden-identity --pin-file "$tmp/pin" --json >"$tmp/init.json" ||
     fail "init with pkcs11"
-[ "$(json "$tmp/init.json" "j['key_protection']")" = pkcs11 ] || fail "init: key protection"
+[ "$(json "$tmp/init.json" "j['key_protection']")" = pkcs11-software ] || fail "init: key protection"
 [ ! -e "$state/keys/identity.key" ] || fail "init wrote a key file"
 ctl keys show --json >"$tmp/keys.json"
-[ "$(json "$tmp/keys.json" "j['key_protection']")" = pkcs11 ] || fail "node.cert: key protection"
+[ "$(json "$tmp/keys.json" "j['key_protection']")" = pkcs11-software ] || fail "node.cert: key protection"
 [ "$(json "$tmp/keys.json" "j['id']")" = "$(json "$tmp/init.json" "j['id']")" ] || fail "keys show: id"
 grep -q 'backend = "pkcs11"' "$state/warden.conf" && grep -q 'token = "warden-scenario"' \
     "$state/warden.conf" || fail "config lacks the pkcs11 settings"
@@ -111,8 +111,8 @@ EOF
 daemon_pid=$!
 mesh_wait 10 verified_with_keys_restarts 0 || fail "no verified status"
 [ "$(json "$tmp/status.json" "j['keystore']['backend'], j['keystore']['key_protection'], j['keystore']['healthy'], j['keystore']['tamper']")" = \
-    "pkcs11 pkcs11 True not-supported" ] || fail "keystore status: $(cat "$tmp/status.json")"
-ctl status | grep -q "^keystore    pkcs11 (pkcs11), healthy" || fail "human status"
+    "pkcs11 pkcs11-software True not-supported" ] || fail "keystore status: $(cat "$tmp/status.json")"
+ctl status | grep -q "^keystore    pkcs11 (pkcs11-software), healthy" || fail "human status"
 grep -q "keystore pkcs11 open" "$tmp/wardend.log" || fail "keys did not log the open"
 
 step "the Python client printed in docs/PROTOCOL.md verifies the same status"
@@ -134,9 +134,9 @@ printf 'quiet %s ro\n' "$(json "$tmp/token.json" "j['cmdline']")" >"$tmp/cmdline
 agent_pid=$!
 evidence_ok() {
     ctl attest evidence --limit 100 --json >"$tmp/ev.json" &&
-        [ "$(json "$tmp/ev.json" "j['unverified'] == 0 and sum(r['outcome'] == 'pass' and r['key_protection'] == 'pkcs11' for r in j['records']) >= 2")" = True ]
+        [ "$(json "$tmp/ev.json" "j['unverified'] == 0 and sum(r['outcome'] == 'pass' and r['key_protection'] == 'pkcs11-software' for r in j['records']) >= 2")" = True ]
 }
-mesh_wait 20 evidence_ok || fail "no verified pass evidence with key protection pkcs11"
+mesh_wait 20 evidence_ok || fail "no verified pass evidence with key protection pkcs11-software"
 kill -TERM "$agent_pid" 2>/dev/null || true
 wait "$agent_pid" 2>/dev/null || true
 agent_pid=

@@ -173,7 +173,7 @@ made_more() {
 }
 mesh_wait 30 made_more || mesh_fail "n$ROT's row lost its counters or the new key signs no \
 precommit: before $passed passed, $made made; now $(reputation 0 "r['n$ROT']")"
-[ "$(reputation 0 "r['n$ROT']['id'] == '$new_id' and r['n$ROT']['key_protection'] == 'pkcs11'")" = True ] \
+[ "$(reputation 0 "r['n$ROT']['id'] == '$new_id' and r['n$ROT']['key_protection'] == 'pkcs11-software'")" = True ] \
     || mesh_fail "the row is not the new key's: $(reputation 0 "r['n$ROT']")"
 
 step "the old keys are refused"

@@ -223,27 +223,55 @@ else
     echo "    skipped: needs root, setpriv and group nogroup"
 fi
 
+# start_refused REASON: wardend must exit 1 within 10 s, saying REASON, and
+# never open its control socket.
+start_refused() {
+    local rc
+    set +e
+    timeout 10 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] && grep -q -- "$1" "$tmp/err" || fail "wanted '$1': rc $rc, $(cat "$tmp/err")"
+    [ ! -e "$state/control.sock" ] || fail "the engine started despite: $1"
+}
+
 step "start-up refuses a key file others can read, and says why"
 chmod 0644 "$state/keys/identity.key"
-set +e
-timeout 10 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
-set -e
-[ $rc = 1 ] || fail "loose key file: rc $rc"
-grep -q "key file is readable or writable by group or others" "$tmp/err" \
-    || fail "reason missing: $(cat "$tmp/err")"
-[ ! -e "$state/control.sock" ] || fail "engine started despite the keystore failure"
+start_refused "key file is readable or writable by group or others"
 chmod 0600 "$state/keys/identity.key"
+
+step "start-up refuses a certificate that claims a key protection the keystore lacks"
+cp "$state/node.cert" "$tmp/node.cert.orig"
+# node.cert re-sealed by the node's own key (PROTOCOL.md "Signed envelope")
+# with key_protection "pkcs11": well formed and signed, but the file key is
+# software
+"$PY" - "$state/node.cert" "$state/keys/identity.key" << 'PYEOF'
+import hashlib, sys
+import msgpack, nacl.signing
+def pack(m):
+    return msgpack.packb(dict(sorted(m.items())), use_bin_type=True)
+env = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False)
+body = msgpack.unpackb(env["body"], raw=False)
+body["key_protection"] = "pkcs11"
+env["body"] = pack(body)
+seed = msgpack.unpackb(open(sys.argv[2], "rb").read(), raw=False)["seed"]
+sk = nacl.signing.SigningKey(seed)
+digest = hashlib.sha256(b"warden/1\x00" + env["type"].encode() + b"\x00" + env["chain"]
+                        + env["body"]).digest()
+env["sig"] = sk.sign(digest).signature
+open(sys.argv[1], "wb").write(pack(env))
+PYEOF
+"$WARDENCTL" --state "$state" keys show --json > "$tmp/forged.json" ||
+    fail "the re-sealed certificate does not verify"
+[ "$(json "$tmp/forged.json" "j['key_protection']")" = pkcs11 ] || fail "the certificate was not changed"
+start_refused "node.cert claims key protection pkcs11, but keystore file provides software"
+cp "$tmp/node.cert.orig" "$state/node.cert"
 
 step "start-up refuses a genesis file that does not verify, and says why"
 "$WARDENCTL" genesis create --name lifecycle --node "$state/node.cert" --out "$tmp/genesis" \
     > /dev/null
 head -c -1 "$tmp/genesis" > "$state/genesis"
-set +e
-timeout 10 "$WARDEND" -c "$state/warden.conf" 2> "$tmp/err"; rc=$?
-set -e
-[ $rc = 1 ] && grep -q "genesis $state/genesis: input ends inside a value (WD_ERR_TRUNCATED)" \
-    "$tmp/err" || fail "truncated genesis: rc $rc, $(cat "$tmp/err")"
-[ ! -e "$state/control.sock" ] || fail "engine started on a broken genesis"
+start_refused "genesis $state/genesis: input ends inside a value (WD_ERR_TRUNCATED)"
 rm "$state/genesis"
 
 step "start-up refuses a keystore backend that is not built in (no fallback)"

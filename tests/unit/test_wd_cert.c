@@ -128,6 +128,21 @@ test_not_self_signed (void **state)
     free (good);
 }
 
+/* Which key protections count as software (reputation tier, the verdict's
+   key_protection claim). */
+static void
+test_protection_is_software (void **state)
+{
+    (void)state;
+    assert_true (wd_cert_protection_is_software ("software"));
+    assert_true (wd_cert_protection_is_software ("pkcs11-software"));
+    assert_false (wd_cert_protection_is_software ("pkcs11"));
+    assert_false (wd_cert_protection_is_software ("zymbit"));
+    assert_false (wd_cert_protection_is_software ("-software"));
+    assert_false (wd_cert_protection_is_software ("softwares"));
+    assert_false (wd_cert_protection_is_software (""));
+}
+
 int
 main (void)
 {
@@ -135,6 +150,7 @@ main (void)
         cmocka_unit_test (test_vector_and_round_trip),
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_not_self_signed),
+        cmocka_unit_test (test_protection_is_software),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

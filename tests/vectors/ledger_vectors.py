@@ -43,6 +43,12 @@ C_NEXT = 4  # the evidence number of node C's second record (see main)
 DECAY_DIV, QUARANTINE, SOFTWARE_BP, FLOOR, CAP, BP = 4, 4, 5000, 1, 100, 10000
 
 
+def is_software(protection):
+    """The software tier: "software", or a longer name ending in "-software"
+    (a software PKCS#11 token)."""
+    return protection == "software" or (len(protection) > 9 and protection.endswith("-software"))
+
+
 def sha(data):
     return hashlib.sha256(data).digest()
 
@@ -210,7 +216,7 @@ def cert_fields(cert_env):
 
 
 def new_row(pk, protection, joined):
-    return {"id": pk, "tier_bp": SOFTWARE_BP if protection == "software" else BP,
+    return {"id": pk, "tier_bp": SOFTWARE_BP if is_software(protection) else BP,
             "passed": 0, "failed": 0, "made": 0, "possible": 0, "last_seen": 0,
             "quarantine_until": 0, "slashes": 0, "hits": 0, "misses": 0, "joined": joined,
             "left": 0, "rotated": 0}
@@ -334,7 +340,7 @@ class Rep:
         if r["id"] in self.status:
             self.status[cert["sign_pk"]] = self.status.pop(r["id"])
         r["id"] = cert["sign_pk"]
-        r["tier_bp"] = SOFTWARE_BP if cert["key_protection"] == "software" else BP
+        r["tier_bp"] = SOFTWARE_BP if is_software(cert["key_protection"]) else BP
         r["rotated"] = h
         self.certs[i] = cert
 
