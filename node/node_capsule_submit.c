@@ -565,13 +565,18 @@ s_report (const node_capsule_info_t *info, const s_user_t *u, const uint8_t task
    between "selected" and "done" are seen only when the local node is the
    executor; docs/man/capsule-submit.1). */
 static void
-s_progress_show (const node_capsule_info_t *info, const node_capsule_status_t *st)
+s_progress_show (const node_capsule_info_t *info, const node_capsule_status_t *st,
+                 const char *previous)
 {
     char hex[65];
     const char *ex = s_node_name (info, st->executor, hex);
     const char *state = st->state;
+    bool was_selected = previous[0] && strcmp (previous, "submitted") != 0;
     if (strcmp (state, "submitted") == 0)
         s_progress ("submitted; waiting for the ledger");
+    else if (strcmp (state, "posted") == 0 && was_selected)
+        s_progress ("the executor missed its deadline; electing another (round %u)",
+                    (unsigned)st->round);
     else if (strcmp (state, "posted") == 0)
         s_progress ("posted at height %llu; electing the executor", (unsigned long long)st->height);
     else if (strcmp (state, "selected") == 0)
@@ -612,8 +617,8 @@ s_wait (const node_capsule_info_t *info, const s_user_t *u, const uint8_t task[3
             return rc;
         }
         if (strcmp (st->state, last) != 0) {
+            s_progress_show (info, st, last);
             snprintf (last, sizeof last, "%s", st->state);
-            s_progress_show (info, st);
         }
         bool over = strcmp (st->state, "done") == 0 || strcmp (st->state, "failed") == 0;
         if (over) {

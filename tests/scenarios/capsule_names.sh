@@ -312,8 +312,12 @@ grep -q -- "--allow-node: no node 'n9' in this cluster" "$tmp/allow-node.err" ||
 # leaves it out of the executors
 lost_code=$(cs 0 alice put "$tmp/lost.sh" --kind code --allow-node n1 --allow-node n2 \
     --allow-node "$(mesh_key 3 sign_pk)")
-lost=$(cs 0 alice --code "$lost_code" --entry /code/lost.sh --env "$envid" --to me --time 4s \
-    --json 2> /dev/null | "$PY" -c "import json,sys; print(json.load(sys.stdin)['task'])")
+# the user follows the task with --wait (progress on stderr, "task ID" first)
+cs 0 alice --code "$lost_code" --entry /code/lost.sh --env "$envid" --to me --time 4s \
+    --wait --timeout 90s --out "$tmp/lost-out" > /dev/null 2> "$tmp/lost-wait.err" &
+waiter=$!
+mesh_wait 10 grep -q "^task " "$tmp/lost-wait.err" || mesh_fail "no task id from capsule-submit"
+lost=$(sed -n 's/^task \([0-9a-f]*\)$/\1/p' "$tmp/lost-wait.err")
 mesh_wait 20 executor_named "$lost" || mesh_fail "no executor for the task"
 victim=$(json "$tmp/exec-st.json" 'j["executor"]')
 victim=${victim#n}
@@ -325,6 +329,11 @@ mesh_wait 60 state_is 0 "$lost" done || {
     cat "$tmp/st.json"
     mesh_fail "the task did not move on from the lost executor"
 }
+wait "$waiter" || { cat "$tmp/lost-wait.err"; mesh_fail "capsule-submit --wait failed"; }
+cat "$tmp/lost-wait.err"
+grep -q "the executor missed its deadline; electing another (round 1)" "$tmp/lost-wait.err" ||
+    mesh_fail "the user's progress does not say the executor was passed over"
+[ "$(cat "$tmp"/lost-out/*)" = done ] || mesh_fail "the user did not get the result"
 cs 0 alice status "$lost" --json > "$tmp/lost.json"
 cat "$tmp/lost.json"
 after=$(json "$tmp/lost.json" 'j["executor"]')
