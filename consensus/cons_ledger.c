@@ -1203,10 +1203,15 @@ cons_ledger_verify_all (cons_ledger_t *self, uint64_t *bad_height, char *why, si
         return WD_ERR_DB;
     }
 
+    /* One read transaction: the replay and the row count see the same
+       snapshot while a running node appends (WAL readers are not blocked). */
+    int err = s_exec (self->db, "BEGIN");
+    if (err != WD_OK)
+        return err;
     s_state_t st;
     s_state_init (self, &st);
     s_verify_t v = { { self, &st, true, 0, why, why_len }, 1, 0 };
-    int err = cons_ledger_iterate (self, 1, s_verify_visit, &v);
+    err = cons_ledger_iterate (self, 1, s_verify_visit, &v);
     if (err != WD_OK)
         *bad_height = v.replay.bad_height;
     if (err == WD_OK && st.height != self->state.height) {
@@ -1230,6 +1235,7 @@ cons_ledger_verify_all (cons_ledger_t *self, uint64_t *bad_height, char *why, si
             err = CONS_ERR_LEDGER_CORRUPT;
         }
     }
+    (void)s_exec (self->db, "COMMIT");
     s_state_clear (&st);
     return err;
 }
