@@ -481,9 +481,10 @@ static void
 s_xfer_on_timeout (s_xfer_t *x)
 {
     if (++x->tries > x->server->config.retries) {
-        /* Everything was sent and all but the final block acknowledged: the
-           file was served, only its last ACK is missing. */
-        if (!x->oack_pending && x->sent == x->last_block && x->acked + 1 == x->last_block)
+        /* Everything was sent and all but the final window acknowledged
+           (with windowsize 1: all but the final block): the file was
+           served, only the client's last ACK is missing. */
+        if (!x->oack_pending && x->sent == x->last_block && x->last_block - x->acked <= x->window)
             s_xfer_complete (x, false);
         else
             s_xfer_fail (x, "client stopped answering");

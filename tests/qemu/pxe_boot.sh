@@ -23,7 +23,9 @@ AGENT=$3
 CACHE=$4
 # shellcheck source=../scenarios/pxe_lib.sh
 . "$(dirname "$0")/../scenarios/pxe_lib.sh"
-ROM=/usr/lib/ipxe/qemu/pxe-e1000.rom
+# shellcheck source=pxe_host_lib.sh
+. "$(dirname "$0")/pxe_host_lib.sh"
+ROM=$PXE_HOST_ROM
 MAC=52:54:00:12:34:56
 BOOT_TIMEOUT=${PXE_BOOT_TIMEOUT:-150}
 
@@ -64,93 +66,17 @@ inns ip link set tap0 up
 inns ip link set br0 up
 
 step "kernel from Debian's package (cache: $CACHE)"
-mkdir -p "$CACHE"
-if ! ls "$CACHE"/vmlinuz-* >/dev/null 2>&1; then
-    kernel_pkg() {
-        apt-cache depends linux-image-amd64 2>/dev/null |
-            sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1
-    }
-    pkg=$(kernel_pkg)
-    # A machine whose packages were all preinstalled may have no package lists.
-    [ -n "$pkg" ] || { apt-get update -qq > /dev/null 2>&1 || true; pkg=$(kernel_pkg); }
-    [ -n "$pkg" ] || fail "apt-cache names no linux-image-*-amd64 package"
-    (cd "$CACHE" && apt-get download "$pkg" > "$tmp/download.log" 2>&1) \
-        || fail "apt-get download $pkg: $(cat "$tmp/download.log")"
-    deb=$(ls "$CACHE"/linux-image-*.deb | head -1)
-    rm -rf "$CACHE/unpacked"
-    dpkg-deb -x "$deb" "$CACHE/unpacked"
-    cp "$CACHE"/unpacked/boot/vmlinuz-* "$CACHE/"
-    ko=$(find "$CACHE/unpacked/lib/modules" -name 'e1000.ko*' | head -1)
-    [ -n "$ko" ] || fail "no e1000 module in $deb"
-    case "$ko" in
-        *.xz) xz -dc "$ko" > "$CACHE/e1000.ko" ;;
-        *) cp "$ko" "$CACHE/e1000.ko" ;;
-    esac
-    rm -rf "$CACHE/unpacked" "$deb"
-fi
-kernel=$(ls "$CACHE"/vmlinuz-* | head -1)
+kernel=$(pxe_host_kernel "$CACHE") && [ -n "$kernel" ] || fail "no kernel in $CACHE"
 
 step "initramfs: busybox, warden-agent and their libraries"
 root=$tmp/initramfs
-mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,lib,lib64,usr/bin,usr/sbin,var/run}
-copy_with_libs() { # copy_with_libs BINARY DEST
-    cp "$1" "$root/$2"
-    ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
-        [ -f "$lib" ] || continue
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
-}
-copy_with_libs "$(command -v busybox)" bin/busybox
-copy_with_libs "$AGENT" bin/warden-agent
-cp "$CACHE/e1000.ko" "$root/e1000.ko"
-cat > "$root/udhcpc.sh" <<'EOF'
-#!/bin/sh
-case "$1" in
-    bound|renew)
-        ip addr add "$ip/${mask:-24}" dev "$interface"
-        ;;
-esac
-exit 0
-EOF
-cat > "$root/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-echo "warden-test: init running"
-insmod /e1000.ko
-ip link set lo up
-ip link set eth0 up
-udhcpc -i eth0 -q -n -t 10 -T 1 -s /udhcpc.sh || echo "warden-test: no lease"
-echo "warden-test: eth0 $(ip -4 -o addr show dev eth0)"
-/bin/warden-agent --host compute1 --verbose &
-sleep 300
-poweroff -f
-EOF
-chmod +x "$root/init" "$root/udhcpc.sh"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$tmp/initrd.img"
-init_sha=$(sha256sum "$root/init" | cut -d' ' -f1)
+pxe_host_initramfs "$CACHE" "$AGENT" compute1 "$root" "$tmp/initrd.img"
+init_sha=$(sha "$root/init")
 
 step "a node serving the approved boot set, attestation on"
 "$WARDENCTL" init --state "$state" --name pxe-q > /dev/null
+pxe_host_boot_set "$state" "$kernel" "$tmp/initrd.img"
 boot=$state/boot
-mkdir -p "$boot"
-cp "$kernel" "$boot/vmlinuz"
-cp "$tmp/initrd.img" "$boot/initrd.img"
-cat > "$boot/boot.ipxe" <<'EOF'
-#!ipxe
-echo warden: booting {{kernel}} for {{client}}
-kernel {{base_url}}/{{kernel}} {{cmdline}} console=ttyS0 panic=-1 quiet
-initrd {{base_url}}/{{initrd}}
-boot
-EOF
-cat > "$state/boot.manifest" <<EOF
-script boot.ipxe $(sha "$boot/boot.ipxe")
-kernel vmlinuz $(sha "$boot/vmlinuz")
-initrd initrd.img $(sha "$boot/initrd.img")
-EOF
 echo "file /init $init_sha" > "$state/attest.items"
 mkdir -p "$state/conf.d"
 cat > "$state/conf.d/50-pxe.conf" <<EOF
@@ -171,14 +97,9 @@ daemon_pid=$!
 until_ok 15 ctl pxe status || fail "the pxe child did not start"
 
 step "QEMU PXE-boots (tcg, iPXE e1000 ROM)"
-# A router advertisement spares iPXE its ~13 s wait for one (NOTES.md).
-ip netns exec "$ns" "$PY" "$(dirname "$0")/ra_send.py" br0 2> "$tmp/ra.log" &
-ra_pid=$!
-ip netns exec "$ns" qemu-system-x86_64 -accel tcg -nographic -m 384 -boot n -no-reboot \
-    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
-    -device e1000,netdev=n0,mac=$MAC,romfile=$ROM \
-    -serial "file:$tmp/console.log" -monitor none > "$tmp/qemu.out" 2>&1 &
-qemu_pid=$!
+pxe_host_qemu "$ns" tap0 "$MAC" "$tmp/console.log"
+qemu_pid=$PXE_HOST_QEMU_PID
+ra_pid=$PXE_HOST_RA_PID
 host_ok() {
     ctl attest host --host compute1 --json > "$tmp/host.json" 2>/dev/null &&
     [ "$(json "$tmp/host.json" "[h['admitted'] and h['passed'] >= 1 for h in j['hosts'] if h['host']=='compute1'][0]")" = True ]

@@ -5,20 +5,28 @@
 # (two name lists, the intersection code, a busybox environment).
 # Source it after mesh_lib.sh (it uses PY, WARDENCTL, tmp and MESH_COUNT).
 
-# node_policy_write OUT FILE...: writes the Keylime runtime policy that
-# attest/node_policy names, with the SHA-256 of each FILE as its reference
-# value. Per-node state (configuration, certificate, genesis, keystore) is
-# not a reference value: excluded.
+# node_policy_write OUT ITEM...: writes the Keylime runtime policy that
+# attest/node_policy names, with the SHA-256 of each ITEM's file as its
+# reference value; an ITEM is a FILE (named by its path) or NAME=FILE (e.g.
+# a boot file the node serves, named as its measurement names it). Per-node
+# state (configuration, certificate, genesis, keystore) is not a reference
+# value: excluded, with any regex in NODE_POLICY_EXCLUDE (JSON-escaped).
 node_policy_write() {
-    local out=$1 f digests=""
+    local out=$1 f name digests="" extra=""
     shift
     for f in "$@"; do
-        digests+="${digests:+, }\"$f\": [\"$(sha256sum "$f" | cut -d' ' -f1)\"]"
+        name=$f
+        if [[ $f == *=* ]]; then
+            name=${f%%=*}
+            f=${f#*=}
+        fi
+        digests+="${digests:+, }\"$name\": [\"$(sha256sum "$f" | cut -d' ' -f1)\"]"
     done
+    [ -z "${NODE_POLICY_EXCLUDE:-}" ] || extra=", \"$NODE_POLICY_EXCLUDE\""
     cat > "$out" << EOF
 {"meta": {"version": 1, "generator": 0}, "release": 0,
  "digests": {$digests},
- "excludes": ["^warden:", ".*/node\\\\.cert\$", ".*/genesis\$"], "keyrings": {},
+ "excludes": ["^warden:", ".*/node\\\\.cert\$", ".*/genesis\$"$extra], "keyrings": {},
  "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
  "ima-buf": {}, "verification-keys": ""}
 EOF
