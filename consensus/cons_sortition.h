@@ -132,6 +132,14 @@ cons_sortition_verify (const cons_sortition_input_t *in, const uint8_t pk[WD_VRF
 void
 cons_sortition_claim_write (const cons_sortition_claim_t *claim, wd_writer_t *w);
 
+/* Bytes of the wire form at most (a count of up to 64 bits). */
+#define CONS_SORTITION_CLAIM_MAX 147
+
+/* The wire form alone into out; returns its length. */
+size_t
+cons_sortition_claim_encode (const cons_sortition_claim_t *claim,
+                             uint8_t out[CONS_SORTITION_CLAIM_MAX]);
+
 /* Reads a claim written by cons_sortition_claim_write at the reader's
    position (so records can embed it), with the reader's sticky error:
    WD_ERR_MISSING_KEY / WD_ERR_UNKNOWN_KEY, WD_ERR_WRONG_TYPE,

@@ -23,6 +23,20 @@ cons_sortition_claim_write (const cons_sortition_claim_t *claim, wd_writer_t *w)
     wd_writer_bin (w, claim->proof, sizeof claim->proof);
 }
 
+size_t
+cons_sortition_claim_encode (const cons_sortition_claim_t *claim,
+                             uint8_t out[CONS_SORTITION_CLAIM_MAX])
+{
+    wd_writer_t *w = wd_writer_new ();
+    cons_sortition_claim_write (claim, w);
+    size_t len;
+    const uint8_t *bytes = wd_writer_data (w, &len);
+    assert (len <= CONS_SORTITION_CLAIM_MAX);
+    memcpy (out, bytes, len);
+    wd_writer_destroy (&w);
+    return len;
+}
+
 bool
 cons_sortition_claim_read (wd_reader_t *r, cons_sortition_claim_t *claim)
 {

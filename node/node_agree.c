@@ -122,7 +122,7 @@ typedef struct {
     uint64_t height; /* 0: none */
     uint32_t round;
     bool selected;
-    uint8_t bytes[CONS_CLAIM_MAX]; /* the claim's wire form, when selected */
+    uint8_t bytes[CONS_SORTITION_CLAIM_MAX]; /* the claim's wire form, when selected */
     size_t len;
 } s_claim_t;
 
@@ -588,12 +588,7 @@ s_claim_proved (void *arg, const uint8_t pi[WD_VRF_PROOF_LEN], const uint8_t bet
     if (c->selected) {
         cons_sortition_priority (beta, claim.count, claim.priority);
         memcpy (claim.proof, pi, WD_VRF_PROOF_LEN);
-        wd_writer_t *w = wd_writer_new ();
-        cons_sortition_claim_write (&claim, w);
-        const uint8_t *bytes = wd_writer_data (w, &c->len);
-        assert (c->len <= sizeof c->bytes);
-        memcpy (c->bytes, bytes, c->len);
-        wd_writer_destroy (&w);
+        c->len = cons_sortition_claim_encode (&claim, c->bytes);
     }
     /* resume: the proposal that waits for its claim, then the candidate */
     if (self->claim_wait) {

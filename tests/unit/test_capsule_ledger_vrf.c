@@ -193,10 +193,9 @@ s_expect_at (uint64_t h, const uint8_t *block, size_t block_len, uint32_t round,
 static uint8_t *
 s_claim_bytes (const cons_sortition_claim_t *c, size_t *len)
 {
-    wd_writer_t *w = wd_writer_new ();
-    cons_sortition_claim_write (c, w);
-    uint8_t *out = wd_writer_take (w, len);
-    wd_writer_destroy (&w);
+    uint8_t *out = malloc (CONS_SORTITION_CLAIM_MAX);
+    assert_non_null (out);
+    *len = cons_sortition_claim_encode (c, out);
     return out;
 }
 

@@ -761,18 +761,6 @@ test_vrf_vectors (void **state)
 
 static tchain_t s_v; /* the VRF chain of test_vrf_rules */
 
-/* A claim's canonical bytes into buf (CONS_BLOCK_CLAIM_MAX bytes). */
-static void
-s_claim_bytes (const cons_sortition_claim_t *c, uint8_t *buf, size_t *len)
-{
-    wd_writer_t *w = wd_writer_new ();
-    cons_sortition_claim_write (c, w);
-    const uint8_t *data = wd_writer_data (w, len);
-    assert_true (*len <= CONS_BLOCK_CLAIM_MAX);
-    memcpy (buf, data, *len);
-    wd_writer_destroy (&w);
-}
-
 /* Node i's proposer claim on input in: its canonical bytes in buf (at
    most CONS_BLOCK_CLAIM_MAX); returns its count. */
 static uint64_t
@@ -784,7 +772,7 @@ s_vprove (const cons_sortition_input_t *in, size_t i, uint8_t *buf, size_t *len,
     cons_sortition_claim_t c;
     assert_int_equal (cons_sortition_prove (in, wd_vrf_prove_fn_key, k, &c), WD_OK);
     wd_vrf_key_destroy (&k);
-    s_claim_bytes (&c, buf, len);
+    *len = cons_sortition_claim_encode (&c, buf);
     if (out)
         *out = c;
     return c.count;
@@ -997,18 +985,18 @@ test_vrf_rules (void **state)
     assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, s_v.pk[idle]),
                       CONS_ERR_SORTITION_NOT_SELECTED);
     c.count = 1;
-    s_claim_bytes (&c, other, &other_len);
+    other_len = cons_sortition_claim_encode (&c, other);
     assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, s_v.pk[idle]),
                       CONS_ERR_SORTITION_COUNT);
     /* the good claim mangled: its priority, its proof, cut short */
     assert_int_equal (cons_sortition_claim_decode (claim, claim_len, &c), WD_OK);
     c.priority[0] ^= 1;
-    s_claim_bytes (&c, other, &other_len);
+    other_len = cons_sortition_claim_encode (&c, other);
     assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, NULL),
                       CONS_ERR_SORTITION_PRIORITY);
     c.priority[0] ^= 1;
     c.proof[40] ^= 1; /* inside c */
-    s_claim_bytes (&c, other, &other_len);
+    other_len = cons_sortition_claim_encode (&c, other);
     assert_int_equal (s_vclaim_try (l, &b, other, other_len, round, NULL), WD_ERR_VRF_INVALID);
     assert_int_equal (s_vclaim_try (l, &b, claim, claim_len - 1, round, NULL), WD_ERR_TRUNCATED);
     assert_int_equal (cons_ledger_height (l), 4); /* nothing got in */
